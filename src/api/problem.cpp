@@ -1,0 +1,44 @@
+#include "api/problem.h"
+
+#include <boost/json/serialize.hpp>
+
+namespace herald::api {
+
+namespace {
+const char* titleFor(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
+  }
+}
+}  // namespace
+
+core::HttpResponse problem(int status, std::string detail, boost::json::object errors) {
+  boost::json::object o;
+  o["type"] = "https://tools.ietf.org/html/rfc9110#section-15";
+  o["title"] = titleFor(status);
+  o["status"] = status;
+  o["detail"] = std::move(detail);
+  if (!errors.empty()) o["errors"] = std::move(errors);
+  core::HttpResponse r;
+  r.status = status;
+  r.contentType = "application/problem+json; charset=utf-8";
+  r.body = boost::json::serialize(o);
+  return r;
+}
+
+core::HttpResponse jsonResponse(int status, const boost::json::value& body) {
+  core::HttpResponse r;
+  r.status = status;
+  r.body = boost::json::serialize(body);
+  return r;
+}
+
+}  // namespace herald::api

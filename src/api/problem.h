@@ -1,0 +1,15 @@
+#pragma once
+// RFC 7807 problem answers (application/problem+json), the shape ASP.NET Core gives
+// for validation failures, so clients can show `detail` as is.
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "core/http_types.h"
+
+namespace herald::api {
+
+core::HttpResponse problem(int status, std::string detail, boost::json::object errors = {});
+core::HttpResponse jsonResponse(int status, const boost::json::value& body);
+
+}  // namespace herald::api

@@ -1,0 +1,353 @@
+#include "api/rest_api.h"
+
+#include <cctype>
+
+#include <boost/json/parse.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/problem.h"
+#include "core/strings.h"
+#include "model/json_mapping.h"
+
+namespace herald::api {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using core::HttpRequest;
+using core::HttpResponse;
+
+namespace {
+
+constexpr std::size_t kMaxIdLength = 128;
+constexpr std::size_t kMaxTextLength = 4096;
+
+// Splits "/api/v1/jobs/abc/progress" into {"api","v1","jobs","abc","progress"}.
+std::vector<std::string> segments(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool validIdentifier(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Parses a JSON object body or explains why not.
+std::optional<json::object> parseBody(const HttpRequest& request, HttpResponse& error) {
+  if (request.body.empty()) {
+    error = problem(400, "A JSON object body is required.");
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  auto v = json::parse(request.body, ec);
+  if (ec) {
+    error = problem(400, "The body is not valid JSON: " + ec.message() + ".");
+    return std::nullopt;
+  }
+  if (!v.is_object()) {
+    error = problem(400, "The body must be a JSON object.");
+    return std::nullopt;
+  }
+  return std::move(v.as_object());
+}
+
+// Reads an optional string field; records an error when present with another type.
+std::optional<std::string> optionalString(const json::object& body, std::string_view key,
+                                          json::object& errors, std::size_t maxLength) {
+  auto* v = body.if_contains(key);
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_string()) {
+    errors[key] = "must be a string";
+    return std::nullopt;
+  }
+  if (v->as_string().size() > maxLength) {
+    errors[key] = "is longer than " + std::to_string(maxLength) + " characters";
+    return std::nullopt;
+  }
+  return std::string(v->as_string());
+}
+
+std::optional<double> optionalNumber(const json::object& body, std::string_view key,
+                                     json::object& errors) {
+  auto* v = body.if_contains(key);
+  if (!v || v->is_null()) return std::nullopt;
+  if (v->is_int64()) return static_cast<double>(v->as_int64());
+  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+  if (v->is_double()) return v->as_double();
+  errors[key] = "must be a number";
+  return std::nullopt;
+}
+
+std::optional<int> parseLimit(const HttpRequest& request, int fallback, int max,
+                              HttpResponse& error) {
+  auto v = core::queryValue(request.query, "limit");
+  if (!v || v->empty()) return fallback;
+  try {
+    std::size_t pos = 0;
+    int n = std::stoi(*v, &pos);
+    if (pos != v->size() || n < 1 || n > max) throw std::out_of_range("limit");
+    return n;
+  } catch (const std::exception&) {
+    error = problem(400, "limit must be an integer from 1 to " + std::to_string(max) + ".");
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
+                 hub::HubLifetimeManager& lifetime)
+    : config_(config), service_(service), lifetime_(lifetime) {}
+
+asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const HttpRequest& request) {
+  auto seg = segments(request.path);
+  const auto& m = request.method;
+  if (request.path == "/health") {
+    if (m != "GET" && m != "HEAD") co_return problem(405, "Use GET.");
+    co_return health();
+  }
+  if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1") co_return std::nullopt;
+  try {
+    if (seg.size() == 4 && seg[2] == "signalr" && seg[3] == "connection-info") {
+      if (m != "GET") co_return problem(405, "Use GET.");
+      co_return connectionInfo(request);
+    }
+    if (seg[2] == "jobs") {
+      if (seg.size() == 3) {
+        if (m == "GET") co_return co_await listJobs(request);
+        if (m == "POST") co_return co_await createJob(request);
+        co_return problem(405, "Use GET or POST.");
+      }
+      if (seg[3].size() > kMaxIdLength) co_return problem(404, "Job not found.");
+      if (seg.size() == 4) {
+        if (m != "GET") co_return problem(405, "Use GET.");
+        co_return co_await getJob(seg[3]);
+      }
+      if (seg.size() == 5 && seg[4] == "progress") {
+        if (m == "GET") co_return co_await history(request, seg[3]);
+        if (m == "POST") co_return co_await reportProgress(request, seg[3]);
+        co_return problem(405, "Use GET or POST.");
+      }
+    }
+    if (seg[2] == "videos" && seg.size() == 4) {
+      if (m != "GET") co_return problem(405, "Use GET.");
+      if (seg[3].size() > kMaxIdLength) co_return problem(404, "Video not found.");
+      co_return co_await getVideo(seg[3]);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{} {} failed: {}", m, request.path, e.what());
+    co_return problem(500, "An internal error occurred.");
+  }
+  co_return problem(404, "No such resource: " + request.path);
+}
+
+HttpResponse RestApi::connectionInfo(const HttpRequest&) const {
+  json::object o;
+  o["hubUrl"] = "/hubs/job-progress";
+  o["userId"] = nullptr;  // no authentication yet: no user behind a request
+  json::object instructions;
+  instructions["connect"] =
+      "Connect a SignalR client to /hubs/job-progress (WebSockets, JSON hub protocol)";
+  instructions["authentication"] = config_.app.enableAuth
+                                       ? "Pass a JWT through the client's accessTokenFactory"
+                                       : "Authentication is disabled on this server";
+  instructions["subscribeToJob"] =
+      "invoke('SubscribeToJob', jobId[, afterSequence]) to receive a job's updates";
+  instructions["subscribeToVideo"] =
+      "invoke('SubscribeToVideo', videoId) to receive a video's updates";
+  instructions["unsubscribeFromJob"] =
+      "invoke('UnsubscribeFromJob', jobId) to stop receiving a job's updates";
+  instructions["getJobProgress"] = "invoke('GetJobProgress', jobId) to get a job's current state";
+  instructions["getVideoProgress"] =
+      "invoke('GetVideoProgress', videoId) to get a video's current state";
+  o["instructions"] = std::move(instructions);
+  o["events"] = json::array{
+      "JobProgressUpdate - progress of a job (with its per-job sequence number)",
+      "JobCompleted - a job finished successfully",
+      "JobFailed - a job failed",
+      "VideoProgressUpdate - a video's stages and overall progress changed",
+      "UserNotification - a notification for the connected user",
+      "BroadcastNotification - a notification for every client",
+      "Error - a hub call could not be served (code and message)"};
+  return jsonResponse(200, o);
+}
+
+HttpResponse RestApi::health() const {
+  json::object o;
+  o["status"] = "Healthy";
+  o["connections"] = lifetime_.connectionCount();
+  o["updatesRecorded"] = service_.stats().updatesRecorded.load();
+  return jsonResponse(200, o);
+}
+
+asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {
+  HttpResponse error;
+  auto body = parseBody(request, error);
+  if (!body) co_return error;
+  json::object errors;
+  jobs::NewJob spec;
+  auto jobType = optionalString(*body, "jobType", errors, 64);
+  if (!jobType && !errors.contains("jobType")) errors["jobType"] = "is required";
+  if (jobType && !validIdentifier(*jobType)) {
+    errors["jobType"] = "must be a name of letters, digits, '_', '-' or '.'";
+  }
+  auto videoId = optionalString(*body, "videoId", errors, kMaxIdLength);
+  auto userId = optionalString(*body, "userId", errors, kMaxIdLength);
+  if (auto* md = body->if_contains("metadata"); md && !md->is_null()) {
+    if (md->is_object()) spec.metadata = md->as_object();
+    else errors["metadata"] = "must be an object";
+  }
+  if (auto p = optionalNumber(*body, "priority", errors)) {
+    if (*p < 0 || *p > 3 || *p != static_cast<int>(*p)) errors["priority"] = "must be 0, 1, 2 or 3";
+    else spec.priority = static_cast<int>(*p);
+  }
+  if (!errors.empty()) co_return problem(400, "The job request is invalid.", std::move(errors));
+  spec.jobType = *jobType;
+  spec.videoId = videoId.value_or("");
+  spec.userId = userId.value_or("");
+  auto job = co_await service_.createJob(std::move(spec));
+  auto response = jsonResponse(201, model::jobResource(job));
+  response.headers.emplace_back("Location", "/api/v1/jobs/" + job.id);
+  co_return response;
+}
+
+asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request,
+                                                      const std::string& jobId) {
+  HttpResponse error;
+  auto body = parseBody(request, error);
+  if (!body) co_return error;
+  json::object errors;
+  jobs::ProgressReport report;
+  report.progress = optionalNumber(*body, "progress", errors);
+  if (report.progress && !(*report.progress >= 0 && *report.progress <= 100)) {
+    errors["progress"] = "must be between 0 and 100";
+  }
+  report.currentStage = optionalString(*body, "currentStage", errors, 256);
+  report.statusMessage = optionalString(*body, "statusMessage", errors, kMaxTextLength);
+  report.errorMessage = optionalString(*body, "errorMessage", errors, kMaxTextLength);
+  if (auto status = optionalString(*body, "status", errors, 32)) {
+    report.status = model::parseJobStatus(*status);
+    if (!report.status) {
+      errors["status"] = "must be one of Pending, Running, Completed, Failed, Cancelled";
+    }
+  }
+  if (auto* md = body->if_contains("metadata"); md && !md->is_null()) {
+    if (md->is_object()) report.metadata = md->as_object();
+    else errors["metadata"] = "must be an object";
+  }
+  if (!report.progress && !report.currentStage && !report.statusMessage && !report.status &&
+      !report.errorMessage && !report.metadata && errors.empty()) {
+    errors["body"] = "must contain at least one of progress, currentStage, statusMessage, "
+                     "status, errorMessage, metadata";
+  }
+  if (!errors.empty()) co_return problem(400, "The progress report is invalid.", std::move(errors));
+
+  auto result = co_await service_.report(jobId, std::move(report));
+  switch (result.outcome) {
+    case jobs::ReportOutcome::NotFound:
+      co_return problem(404, "Job " + jobId + " not found.");
+    case jobs::ReportOutcome::AlreadyFinished:
+      co_return problem(409, "Job " + jobId + " has already ended (" +
+                                 std::string(model::toString(result.job.status)) +
+                                 "); no further progress is accepted.");
+    case jobs::ReportOutcome::Recorded:
+      break;
+  }
+  co_return jsonResponse(200, model::jobResource(result.job));
+}
+
+asio::awaitable<HttpResponse> RestApi::getJob(const std::string& jobId) {
+  auto job = co_await service_.onStore([jobId](storage::Store& s) { return s.getJob(jobId); });
+  if (!job) co_return problem(404, "Job " + jobId + " not found.");
+  co_return jsonResponse(200, model::jobResource(*job));
+}
+
+asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
+  HttpResponse error;
+  storage::JobFilter filter;
+  auto limit = parseLimit(request, 100, 1000, error);
+  if (!limit) co_return error;
+  filter.limit = *limit;
+  if (auto s = core::queryValue(request.query, "status"); s && !s->empty()) {
+    filter.status = model::parseJobStatus(*s);
+    if (!filter.status) {
+      co_return problem(400, "status must be one of Pending, Running, Completed, Failed, Cancelled.");
+    }
+  }
+  if (auto u = core::queryValue(request.query, "userId"); u && !u->empty()) filter.userId = *u;
+  if (auto v = core::queryValue(request.query, "videoId"); v && !v->empty()) filter.videoId = *v;
+  auto list = co_await service_.onStore([filter](storage::Store& s) { return s.listJobs(filter); });
+  json::array out;
+  for (const auto& job : list) out.push_back(model::jobResource(job));
+  co_return jsonResponse(200, out);
+}
+
+asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
+                                               const std::string& jobId) {
+  HttpResponse error;
+  auto limit = parseLimit(request, 10000, 100000, error);
+  if (!limit) co_return error;
+  std::int64_t after = 0;
+  if (auto a = core::queryValue(request.query, "afterSequence"); a && !a->empty()) {
+    try {
+      std::size_t pos = 0;
+      after = std::stoll(*a, &pos);
+      if (pos != a->size() || after < 0) throw std::out_of_range("after");
+    } catch (const std::exception&) {
+      co_return problem(400, "afterSequence must be a non-negative integer.");
+    }
+  }
+  int n = *limit;
+  auto entries = co_await service_.onStore(
+      [jobId, after, n](storage::Store& s) -> std::optional<std::vector<model::ProgressEntry>> {
+        if (!s.getJob(jobId)) return std::nullopt;
+        return s.progressHistory(jobId, after, n);
+      });
+  if (!entries) co_return problem(404, "Job " + jobId + " not found.");
+  json::array out;
+  for (const auto& e : *entries) out.push_back(model::progressEntryResource(e));
+  co_return jsonResponse(200, out);
+}
+
+asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
+  auto found = co_await service_.onStore(
+      [videoId](storage::Store& s) -> std::optional<std::pair<model::Video, std::vector<model::Job>>> {
+        auto video = s.getVideo(videoId);
+        if (!video) return std::nullopt;
+        storage::JobFilter filter;
+        filter.videoId = videoId;
+        filter.limit = 1000;
+        return std::make_pair(std::move(*video), s.listJobs(filter));
+      });
+  if (!found) co_return problem(404, "Video " + videoId + " not found.");
+  auto o = model::videoProgressUpdate(found->first);
+  o["userId"] = found->first.userId.empty() ? json::value(nullptr) : json::value(found->first.userId);
+  o["url"] = found->first.url;
+  o["title"] = found->first.title;
+  o["durationSeconds"] = model::numberValue(found->first.durationSeconds);
+  json::array jobs;
+  for (const auto& j : found->second) {
+    json::object jo;
+    jo["jobId"] = j.id;
+    jo["jobType"] = j.jobType;
+    jo["status"] = model::toString(j.status);
+    jo["progress"] = model::numberValue(j.progress);
+    jobs.push_back(std::move(jo));
+  }
+  o["jobs"] = std::move(jobs);
+  co_return jsonResponse(200, o);
+}
+
+}  // namespace herald::api

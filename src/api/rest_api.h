@@ -1,0 +1,41 @@
+#pragma once
+// The REST API under /api/v1 (spec section 1): job and video state, progress history,
+// and the progress API for external workers. Handlers validate everything they read;
+// a bad body is a 400 problem answer and changes nothing.
+#include <optional>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "config/config.h"
+#include "core/http_types.h"
+#include "hub/hub_lifetime_manager.h"
+#include "jobs/progress_service.h"
+
+namespace herald::api {
+
+class RestApi {
+ public:
+  RestApi(const config::Config& config, jobs::ProgressService& service,
+          hub::HubLifetimeManager& lifetime);
+
+  // Answers a request under /api/ or /health; nullopt when no route matches the path.
+  boost::asio::awaitable<std::optional<core::HttpResponse>> handle(const core::HttpRequest& request);
+
+ private:
+  boost::asio::awaitable<core::HttpResponse> createJob(const core::HttpRequest& request);
+  boost::asio::awaitable<core::HttpResponse> reportProgress(const core::HttpRequest& request,
+                                                            const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> getJob(const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> listJobs(const core::HttpRequest& request);
+  boost::asio::awaitable<core::HttpResponse> history(const core::HttpRequest& request,
+                                                     const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> getVideo(const std::string& videoId);
+  core::HttpResponse connectionInfo(const core::HttpRequest& request) const;
+  core::HttpResponse health() const;
+
+  const config::Config& config_;
+  jobs::ProgressService& service_;
+  hub::HubLifetimeManager& lifetime_;
+};
+
+}  // namespace herald::api

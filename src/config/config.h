@@ -1,0 +1,76 @@
+#pragma once
+// Herald's configuration as plain structs, with defaults and why they are what they are.
+// Loaded once at start-up (load.cpp): appsettings.json, then `Section__Key` environment
+// variables, then command-line flags. Read-only afterwards, so any thread may read it.
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace herald::config {
+
+struct AppSettings {
+  bool enableWebSockets = true;
+  bool enableBackgroundJobs = true;
+  bool autoTranscribe = true;
+  bool autoGenerateEmbeddings = true;
+  bool enableAuth = false;
+  bool isProduction = false;
+  std::vector<std::string> allowedOrigins;
+  std::string webRoot;  // empty: the web/ folder next to the binary's source tree
+};
+
+struct SignalRSettings {
+  // Default: on unless production, so developers see why a call failed.
+  bool enableDetailedErrors = true;
+  bool detailedErrorsSet = false;  // whether the config named it explicitly
+  // The spec's defaults (longer than ASP.NET's 15 s handshake / 30 s client timeout):
+  // slow mobile links get time to finish the handshake.
+  std::chrono::seconds handshakeTimeout{30};
+  // Half the clients' 30 s server timeout, so one lost ping never drops a client.
+  std::chrono::seconds keepAliveInterval{15};
+  std::chrono::seconds clientTimeoutInterval{60};
+  // Bytes the parser buffers looking for one complete message; past it the connection
+  // is closed (the whole-connection policy of ASP.NET Core).
+  std::size_t maximumReceiveMessageSize = 102400;
+  // Reap negotiated connections that never attach a transport (ASP.NET: 15 s).
+  std::chrono::seconds disconnectTimeout{15};
+  // Outbound bytes queued for one connection before it counts as a slow consumer and
+  // is closed; keeps one stalled client from holding memory without bound.
+  std::size_t maxOutboundQueueBytes = 4 * 1024 * 1024;
+};
+
+struct JwtSettings {
+  std::string secret;
+  std::string publicKeyFile;
+  std::string issuer;
+  std::string audience;
+};
+
+struct ConnectionStrings {
+  std::string defaultConnection;  // sqlite path; empty: <dataDir>/herald.db
+  std::string redis;
+};
+
+struct ServerSettings {
+  std::string host = "localhost";
+  unsigned short port = 5000;
+  std::string dataDir = "./data";
+  int ioThreads = 0;  // 0: one per core
+  // Largest HTTP request body accepted by the REST API and transports.
+  std::size_t maxHttpBodyBytes = 1024 * 1024;
+  // How long shutdown waits for in-flight HTTP requests to finish.
+  std::chrono::seconds shutdownGrace{5};
+};
+
+struct Config {
+  AppSettings app;
+  SignalRSettings signalr;
+  JwtSettings jwt;
+  ConnectionStrings connectionStrings;
+  ServerSettings server;
+
+  std::string sqlitePath() const;
+};
+
+}  // namespace herald::config

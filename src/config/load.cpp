@@ -1,0 +1,236 @@
+#include "config/load.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/strings.h"
+
+extern char** environ;
+
+namespace herald::config {
+namespace {
+
+namespace json = boost::json;
+
+// Every setting is reached through one setter taking its text form, so that JSON and
+// environment values go through the same parsing and the same error messages.
+bool parseBool(const std::string& key, const std::string& v) {
+  auto l = core::toLower(v);
+  if (l == "true" || l == "1") return true;
+  if (l == "false" || l == "0") return false;
+  throw ConfigError("config key " + key + ": expected true or false, got '" + v + "'");
+}
+
+long long parseInt(const std::string& key, const std::string& v, long long min, long long max) {
+  try {
+    std::size_t pos = 0;
+    long long n = std::stoll(v, &pos);
+    if (pos != v.size()) throw std::invalid_argument("trailing");
+    if (n < min || n > max) throw std::out_of_range("range");
+    return n;
+  } catch (const std::exception&) {
+    throw ConfigError("config key " + key + ": expected an integer in [" + std::to_string(min) +
+                      ", " + std::to_string(max) + "], got '" + v + "'");
+  }
+}
+
+// Sets one scalar setting. Returns false for an unknown key (ignored, as ASP.NET does).
+bool setScalar(Config& c, const std::string& section, const std::string& key,
+               const std::string& v) {
+  const std::string full = section + ":" + key;
+  auto s = core::toLower(section);
+  auto k = core::toLower(key);
+  if (s == "appsettings") {
+    if (k == "enablewebsockets") c.app.enableWebSockets = parseBool(full, v);
+    else if (k == "enablebackgroundjobs") c.app.enableBackgroundJobs = parseBool(full, v);
+    else if (k == "autotranscribe") c.app.autoTranscribe = parseBool(full, v);
+    else if (k == "autogenerateembeddings") c.app.autoGenerateEmbeddings = parseBool(full, v);
+    else if (k == "enableauth") c.app.enableAuth = parseBool(full, v);
+    else if (k == "isproduction") c.app.isProduction = parseBool(full, v);
+    else if (k == "webroot") c.app.webRoot = v;
+    else if (k == "allowedorigins") {
+      c.app.allowedOrigins.clear();
+      std::string cur;
+      for (char ch : v + ";") {
+        if (ch == ';' || ch == ',') {
+          if (!cur.empty()) c.app.allowedOrigins.push_back(cur);
+          cur.clear();
+        } else if (ch != ' ') {
+          cur += ch;
+        }
+      }
+    } else return false;
+    return true;
+  }
+  if (s == "signalr") {
+    if (k == "enabledetailederrors") {
+      c.signalr.enableDetailedErrors = parseBool(full, v);
+      c.signalr.detailedErrorsSet = true;
+    } else if (k == "handshaketimeout") {
+      c.signalr.handshakeTimeout = std::chrono::seconds(parseInt(full, v, 1, 3600));
+    } else if (k == "keepaliveinterval") {
+      c.signalr.keepAliveInterval = std::chrono::seconds(parseInt(full, v, 1, 3600));
+    } else if (k == "clienttimeoutinterval") {
+      c.signalr.clientTimeoutInterval = std::chrono::seconds(parseInt(full, v, 1, 86400));
+    } else if (k == "maximumreceivemessagesize") {
+      c.signalr.maximumReceiveMessageSize =
+          static_cast<std::size_t>(parseInt(full, v, 64, 64LL * 1024 * 1024));
+    } else if (k == "disconnecttimeout") {
+      c.signalr.disconnectTimeout = std::chrono::seconds(parseInt(full, v, 1, 3600));
+    } else if (k == "maxoutboundqueuebytes") {
+      c.signalr.maxOutboundQueueBytes =
+          static_cast<std::size_t>(parseInt(full, v, 4096, 1LL << 32));
+    } else return false;
+    return true;
+  }
+  if (s == "jwt") {
+    if (k == "secret") c.jwt.secret = v;
+    else if (k == "publickeyfile") c.jwt.publicKeyFile = v;
+    else if (k == "issuer") c.jwt.issuer = v;
+    else if (k == "audience") c.jwt.audience = v;
+    else return false;
+    return true;
+  }
+  if (s == "connectionstrings") {
+    if (k == "default") c.connectionStrings.defaultConnection = v;
+    else if (k == "redis") c.connectionStrings.redis = v;
+    else return false;
+    return true;
+  }
+  if (s == "server") {
+    if (k == "datadir") c.server.dataDir = v;
+    else if (k == "iothreads") c.server.ioThreads = static_cast<int>(parseInt(full, v, 0, 256));
+    else if (k == "maxhttpbodybytes")
+      c.server.maxHttpBodyBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 1LL << 30));
+    else return false;
+    return true;
+  }
+  return false;
+}
+
+std::string scalarText(const std::string& key, const json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_bool()) return v.as_bool() ? "true" : "false";
+  if (v.is_int64()) return std::to_string(v.as_int64());
+  if (v.is_uint64()) return std::to_string(v.as_uint64());
+  if (v.is_double()) return std::to_string(static_cast<long long>(v.as_double()));
+  throw ConfigError("config key " + key + ": expected a scalar value");
+}
+
+}  // namespace
+
+std::string Config::sqlitePath() const {
+  if (!connectionStrings.defaultConnection.empty()) {
+    auto cs = connectionStrings.defaultConnection;
+    // Accept "Data Source=path" (the ADO.NET form) as well as a bare path.
+    auto lower = core::toLower(cs);
+    if (lower.rfind("data source=", 0) == 0) return cs.substr(12);
+    if (lower.rfind("sqlite:", 0) == 0) return cs.substr(7);
+    return cs;
+  }
+  return (std::filesystem::path(server.dataDir) / "herald.db").string();
+}
+
+void applyJson(Config& config, const std::string& jsonText) {
+  boost::system::error_code ec;
+  auto doc = json::parse(jsonText, ec);
+  if (ec) throw ConfigError("appsettings: malformed JSON: " + ec.message());
+  if (!doc.is_object()) throw ConfigError("appsettings: the document must be a JSON object");
+  for (const auto& [sectionName, section] : doc.as_object()) {
+    std::string sec(sectionName);
+    if (core::iequals(sec, "Urls") && section.is_string()) {
+      applyUrls(config, std::string(section.as_string()));
+      continue;
+    }
+    if (!section.is_object()) continue;  // e.g. "Logging": not ours
+    for (const auto& [keyName, value] : section.as_object()) {
+      std::string key(keyName);
+      if (value.is_array()) {
+        std::string joined;
+        for (const auto& item : value.as_array()) {
+          if (!joined.empty()) joined += ';';
+          joined += scalarText(sec + ":" + key, item);
+        }
+        setScalar(config, sec, key, joined);
+      } else if (!value.is_object() && !value.is_null()) {
+        setScalar(config, sec, key, scalarText(sec + ":" + key, value));
+      }
+    }
+  }
+}
+
+void applyEnvironment(Config& config, const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::vector<std::string>> arrays;  // AllowedOrigins__0, __1...
+  for (const auto& [name, value] : env) {
+    if (core::iequals(name, "URLS") || core::iequals(name, "ASPNETCORE_URLS")) {
+      applyUrls(config, value);
+      continue;
+    }
+    auto sep = name.find("__");
+    if (sep == std::string::npos) continue;
+    auto section = name.substr(0, sep);
+    auto rest = name.substr(sep + 2);
+    auto sep2 = rest.find("__");
+    if (sep2 != std::string::npos) {
+      arrays[section + "__" + rest.substr(0, sep2)].push_back(value);
+      continue;
+    }
+    setScalar(config, section, rest, value);
+  }
+  for (const auto& [name, values] : arrays) {
+    auto sep = name.find("__");
+    std::string joined;
+    for (const auto& v : values) joined += (joined.empty() ? "" : ";") + v;
+    setScalar(config, name.substr(0, sep), name.substr(sep + 2), joined);
+  }
+}
+
+std::map<std::string, std::string> processEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string entry(*e);
+    auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    auto name = entry.substr(0, eq);
+    if (name.find("__") != std::string::npos || core::iequals(name, "URLS") ||
+        core::iequals(name, "ASPNETCORE_URLS")) {
+      env[name] = entry.substr(eq + 1);
+    }
+  }
+  return env;
+}
+
+void applyUrls(Config& config, const std::string& urls) {
+  auto first = urls.substr(0, urls.find(';'));
+  const std::string prefix = "http://";
+  if (first.rfind(prefix, 0) != 0) {
+    throw ConfigError("Urls: only http://HOST:PORT is supported, got '" + first + "'");
+  }
+  auto hostPort = first.substr(prefix.size());
+  if (!hostPort.empty() && hostPort.back() == '/') hostPort.pop_back();
+  auto colon = hostPort.rfind(':');
+  auto bracket = hostPort.find(']');
+  if (colon == std::string::npos || (bracket != std::string::npos && colon < bracket)) {
+    config.server.host = hostPort;
+    config.server.port = 80;
+  } else {
+    config.server.host = hostPort.substr(0, colon);
+    config.server.port =
+        static_cast<unsigned short>(parseInt("Urls", hostPort.substr(colon + 1), 0, 65535));
+  }
+  if (config.server.host.size() > 2 && config.server.host.front() == '[') {
+    config.server.host = config.server.host.substr(1, config.server.host.size() - 2);
+  }
+  if (config.server.host.empty()) throw ConfigError("Urls: missing host in '" + first + "'");
+}
+
+void finalize(Config& config) {
+  if (!config.signalr.detailedErrorsSet) {
+    config.signalr.enableDetailedErrors = !config.app.isProduction;
+  }
+}
+
+}  // namespace herald::config

@@ -1,0 +1,310 @@
+#include "http/http_server.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/strings.h"
+#include "transport/websocket_transport.h"
+
+namespace herald::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kHubPath = "/hubs/job-progress";
+// A client gets this long to send a whole request; bounds idle keep-alive sockets too.
+constexpr auto kRequestTimeout = 30s;
+
+struct Counter {
+  std::atomic<int>& n;
+  explicit Counter(std::atomic<int>& c) : n(c) { ++n; }
+  ~Counter() { --n; }
+};
+
+std::string decodePath(std::string_view target) {
+  auto q = target.find('?');
+  auto raw = target.substr(0, q);
+  std::string out;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += raw[i];
+    }
+  }
+  return out;
+}
+
+core::HttpRequest toCore(const bhttp::request<bhttp::string_body>& req, const tcp::endpoint& remote) {
+  core::HttpRequest r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  r.path = decodePath(r.target);
+  auto q = r.target.find('?');
+  if (q != std::string::npos) r.query = core::parseQuery(std::string_view(r.target).substr(q + 1));
+  for (const auto& field : req) {
+    r.headers[core::toLower(field.name_string())] = std::string(field.value());
+  }
+  r.body = req.body();
+  r.remoteAddress = remote.address().to_string();
+  return r;
+}
+
+bhttp::response<bhttp::string_body> toBeast(const core::HttpResponse& res, unsigned version,
+                                            bool keepAlive, bool head) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+  out.set(bhttp::field::server, "Herald");
+  if (!res.contentType.empty()) out.set(bhttp::field::content_type, res.contentType);
+  for (const auto& [k, v] : res.headers) out.set(k, v);
+  out.keep_alive(keepAlive);
+  out.body() = res.body;
+  out.prepare_payload();
+  if (head) out.body().clear();
+  return out;
+}
+
+core::HttpResponse textResponse(int status, std::string text) {
+  core::HttpResponse r;
+  r.status = status;
+  r.contentType = "text/plain; charset=utf-8";
+  r.body = std::move(text);
+  return r;
+}
+
+std::string mimeType(const std::filesystem::path& p) {
+  auto ext = core::toLower(p.extension().string());
+  if (ext == ".html" || ext == ".htm") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json" || ext == ".map") return "application/json";
+  if (ext == ".png") return "image/png";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".txt") return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+// Serves a file under the web root; refuses anything that resolves outside it.
+std::optional<core::HttpResponse> staticFile(const std::string& webRoot, const std::string& path) {
+  if (webRoot.empty()) return std::nullopt;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto root = fs::weakly_canonical(webRoot, ec);
+  if (ec) return std::nullopt;
+  auto rel = path.empty() || path == "/" ? std::string("index.html") : path.substr(1);
+  auto full = fs::weakly_canonical(root / rel, ec);
+  if (ec) return std::nullopt;
+  auto [r, f] = std::mismatch(root.begin(), root.end(), full.begin(), full.end());
+  if (r != root.end()) return std::nullopt;
+  if (fs::is_directory(full, ec)) full /= "index.html";
+  if (!fs::is_regular_file(full, ec)) return std::nullopt;
+  std::ifstream in(full, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  core::HttpResponse res;
+  res.contentType = mimeType(full);
+  res.body = ss.str();
+  return res;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(HttpServer& owner, std::vector<asio::io_context*> contexts, const config::Config& config,
+       Routes routes)
+      : owner(owner),
+        contexts(std::move(contexts)),
+        config(config),
+        routes(std::move(routes)),
+        acceptor(*this->contexts.front()) {}
+
+  asio::awaitable<void> acceptLoop() {
+    std::size_t next = 0;
+    for (;;) {
+      auto& ctx = *contexts[next++ % contexts.size()];
+      tcp::socket socket(ctx);
+      auto [ec] = co_await acceptor.async_accept(socket, use_nothrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        if (ec == asio::error::no_descriptors) {
+          // Out of file descriptors: back off instead of spinning on the error.
+          asio::steady_timer t(acceptor.get_executor(), 100ms);
+          co_await t.async_wait(use_nothrow);
+        }
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      auto exec = socket.get_executor();
+      asio::co_spawn(exec, session(beast::tcp_stream(std::move(socket))), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> session(beast::tcp_stream stream) {
+    Counter sockets(owner.activeSockets_);
+    beast::flat_buffer buffer;
+    boost::system::error_code epEc;
+    auto remote = stream.socket().remote_endpoint(epEc);
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(config.server.maxHttpBodyBytes);
+      parser.header_limit(16 * 1024);
+      stream.expires_after(kRequestTimeout);
+      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+      if (ec) {
+        if (ec == bhttp::error::body_limit) {
+          auto res = toBeast(textResponse(413, "Request body too large"), 11, false, false);
+          co_await bhttp::async_write(stream, res, use_nothrow);
+        } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+                   ec != asio::error::connection_reset && ec != asio::error::eof) {
+          auto res = toBeast(textResponse(400, "Malformed HTTP request"), 11, false, false);
+          co_await bhttp::async_write(stream, res, use_nothrow);
+        }
+        break;
+      }
+      auto req = parser.release();
+      auto path = decodePath(req.target());
+
+      if (beast::websocket::is_upgrade(req) && path == kHubPath) {
+        co_await upgrade(std::move(stream), std::move(req));
+        co_return;
+      }
+
+      core::HttpResponse response;
+      {
+        Counter inflight(owner.activeRequests_);
+        try {
+          response = co_await route(toCore(req, remote));
+        } catch (const std::exception& e) {
+          spdlog::error("{} {} failed: {}", std::string(req.method_string()), path, e.what());
+          response = textResponse(500, "Internal Server Error");
+        }
+      }
+      bool keepAlive = req.keep_alive() && !stopping;
+      auto res = toBeast(response, req.version(), keepAlive, req.method() == bhttp::verb::head);
+      stream.expires_after(kRequestTimeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
+      if (wec || !keepAlive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::awaitable<core::HttpResponse> route(core::HttpRequest request) {
+    if (request.path == std::string(kHubPath) + "/negotiate") {
+      if (stopping) co_return textResponse(503, "Server is shutting down");
+      co_return transport::negotiate(request, routes.connections, routes.negotiate, "");
+    }
+    if (request.path == kHubPath) {
+      // Only WebSockets are offered; other transports would come here.
+      if (!core::queryValue(request.query, "id")) co_return textResponse(400, "Connection ID required");
+      co_return textResponse(400, "Only the WebSockets transport is supported on this endpoint");
+    }
+    if (auto r = co_await routes.rest.handle(request)) co_return std::move(*r);
+    if (request.method == "GET" || request.method == "HEAD") {
+      if (auto f = staticFile(routes.webRoot, request.path)) co_return std::move(*f);
+    }
+    co_return textResponse(404, "Not Found");
+  }
+
+  asio::awaitable<void> upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
+    auto reject = [&](int status, std::string text) -> asio::awaitable<void> {
+      auto res = toBeast(textResponse(status, std::move(text)), req.version(), false, false);
+      co_await bhttp::async_write(stream, res, use_nothrow);
+    };
+    if (stopping) {
+      co_await reject(503, "Server is shutting down");
+      co_return;
+    }
+    if (!routes.negotiate.webSockets) {
+      co_await reject(404, "WebSockets are disabled on this server");
+      co_return;
+    }
+    auto target = std::string(req.target());
+    auto q = target.find('?');
+    auto query = q == std::string::npos ? decltype(core::parseQuery("")){}
+                                        : core::parseQuery(std::string_view(target).substr(q + 1));
+    transport::TransportConnectionPtr connection;
+    std::string token;
+    if (auto id = core::queryValue(query, "id"); id && !id->empty()) {
+      token = *id;
+    } else {
+      // skipNegotiation: a version-0 connection made on the spot.
+      token = routes.connections.create(0, "")->token;
+    }
+    switch (routes.connections.claim(token, transport::TransportKind::WebSockets, connection)) {
+      case transport::ClaimResult::Ok: break;
+      case transport::ClaimResult::NotFound:
+        co_await reject(404, "No Connection with that ID");
+        co_return;
+      case transport::ClaimResult::Conflict:
+        co_await reject(409, "Connection already has an active WebSocket");
+        co_return;
+      case transport::ClaimResult::WrongTransport:
+        co_await reject(400, "Cannot change transports mid-connection");
+        co_return;
+    }
+    Counter sockets(owner.activeSockets_);
+    co_await transport::runWebSocket(std::move(stream), std::move(req), connection, routes.hub,
+                                     routes.connections);
+  }
+
+  HttpServer& owner;
+  std::vector<asio::io_context*> contexts;
+  const config::Config& config;
+  Routes routes;
+  tcp::acceptor acceptor;
+  std::atomic<bool> stopping{false};
+};
+
+HttpServer::HttpServer(std::vector<asio::io_context*> contexts, const config::Config& config,
+                       Routes routes)
+    : impl_(std::make_unique<Impl>(*this, std::move(contexts), config, std::move(routes))) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::start() {
+  auto& ctx = *impl_->contexts.front();
+  tcp::resolver resolver(ctx);
+  auto results = resolver.resolve(impl_->config.server.host,
+                                  std::to_string(impl_->config.server.port));
+  if (results.empty()) throw std::runtime_error("cannot resolve " + impl_->config.server.host);
+  auto endpoint = results.begin()->endpoint();
+  auto& acc = impl_->acceptor;
+  acc.open(endpoint.protocol());
+  acc.set_option(tcp::acceptor::reuse_address(true));
+  acc.bind(endpoint);
+  acc.listen(asio::socket_base::max_listen_connections);
+  boundPort_ = acc.local_endpoint().port();
+  asio::co_spawn(ctx, impl_->acceptLoop(), asio::detached);
+}
+
+void HttpServer::stopAccepting() {
+  impl_->stopping = true;
+  asio::post(impl_->acceptor.get_executor(), [this] {
+    boost::system::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+}
+
+}  // namespace herald::http

@@ -1,0 +1,73 @@
+#pragma once
+// Hub method table and invocation: looks methods up case-insensitively (as ASP.NET
+// Core does), checks the argument count, runs the method and answers with exactly one
+// Completion when the caller gave an invocation id (none for a `send`).
+//
+// Thread safety: methods are registered at start-up; afterwards the table is read-only
+// and invoke() may run on any connection's executor.
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
+#include "backplane/backplane.h"
+#include "hub/hub_connection.h"
+#include "hub/hub_lifetime_manager.h"
+
+namespace herald::hub {
+
+// The app's deliberate, client-visible error (ASP.NET's HubException): its message is
+// always shown to the caller.
+class HubException : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// An argument had the wrong type or count: "Failed to invoke '<M>' due to an error...".
+class BindingError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct HubCallContext {
+  HubConnectionPtr connection;
+  HubLifetimeManager& lifetime;
+  backplane::Backplane& backplane;
+};
+
+using HubMethod = std::function<boost::asio::awaitable<boost::json::value>(
+    HubCallContext&, const boost::json::array&)>;
+using ConnectedHook = std::function<boost::asio::awaitable<void>(HubCallContext&)>;
+
+class HubDispatcher {
+ public:
+  void addMethod(const std::string& name, std::size_t minArgs, std::size_t maxArgs,
+                 HubMethod method);
+  void onConnected(ConnectedHook hook) { onConnected_ = std::move(hook); }
+
+  // Runs the invocation and queues its Completion (if it has an id) on the connection.
+  boost::asio::awaitable<void> invoke(HubCallContext& context,
+                                      const protocol::InvocationMessage& invocation,
+                                      bool detailedErrors) const;
+  boost::asio::awaitable<void> connected(HubCallContext& context) const;
+
+  // Argument helpers for methods: throw BindingError on a type mismatch.
+  static std::string stringArg(const boost::json::array& args, std::size_t index);
+  static std::optional<std::int64_t> optionalIntArg(const boost::json::array& args,
+                                                    std::size_t index);
+
+ private:
+  struct Entry {
+    std::size_t minArgs;
+    std::size_t maxArgs;
+    HubMethod method;
+  };
+  std::unordered_map<std::string, Entry> methods_;  // keyed by lower-case name
+  ConnectedHook onConnected_;
+};
+
+}  // namespace herald::hub

@@ -1,0 +1,115 @@
+#include "hub/hub_lifetime_manager.h"
+
+namespace herald::hub {
+
+void HubLifetimeManager::add(const HubConnectionPtr& c) {
+  std::lock_guard lock(mutex_);
+  connections_[c->id()] = c;
+  if (!c->userId().empty()) users_[c->userId()][c->id()] = c;
+}
+
+void HubLifetimeManager::remove(const HubConnectionPtr& c) {
+  auto groups = c->groups();
+  std::lock_guard lock(mutex_);
+  connections_.erase(c->id());
+  for (const auto& g : groups) {
+    auto it = groups_.find(g);
+    if (it == groups_.end()) continue;
+    it->second.erase(c->id());
+    if (it->second.empty()) groups_.erase(it);
+  }
+  if (!c->userId().empty()) {
+    auto it = users_.find(c->userId());
+    if (it != users_.end()) {
+      it->second.erase(c->id());
+      if (it->second.empty()) users_.erase(it);
+    }
+  }
+}
+
+void HubLifetimeManager::addToGroup(const HubConnectionPtr& c, const std::string& group) {
+  c->addGroup(group);
+  std::lock_guard lock(mutex_);
+  // A connection that already left (disconnect raced the call) must not be re-added.
+  if (!connections_.count(c->id())) return;
+  groups_[group][c->id()] = c;
+}
+
+void HubLifetimeManager::removeFromGroup(const HubConnectionPtr& c, const std::string& group) {
+  c->removeGroup(group);
+  std::lock_guard lock(mutex_);
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return;
+  it->second.erase(c->id());
+  if (it->second.empty()) groups_.erase(it);
+}
+
+void HubLifetimeManager::deliverLocal(const backplane::Target& target,
+                                      protocol::InvocationMessage message,
+                                      std::optional<backplane::Ordering> ordering) {
+  std::vector<HubConnectionPtr> recipients;
+  {
+    std::lock_guard lock(mutex_);
+    auto collect = [&recipients](const Members& members) {
+      recipients.reserve(members.size());
+      for (const auto& [id, weak] : members) {
+        if (auto c = weak.lock()) recipients.push_back(std::move(c));
+      }
+    };
+    switch (target.kind) {
+      case backplane::TargetKind::All:
+        collect(connections_);
+        break;
+      case backplane::TargetKind::Group:
+        if (auto it = groups_.find(target.name); it != groups_.end()) collect(it->second);
+        break;
+      case backplane::TargetKind::User:
+        if (auto it = users_.find(target.name); it != users_.end()) collect(it->second);
+        break;
+      case backplane::TargetKind::Connection:
+        if (auto it = connections_.find(target.name); it != connections_.end()) {
+          if (auto c = it->second.lock()) recipients.push_back(std::move(c));
+        }
+        break;
+    }
+    ++stats_.messagesPublished;
+  }
+  if (recipients.empty()) return;
+  std::optional<OrderKey> key;
+  if (ordering) key = OrderKey{ordering->jobId, ordering->sequence};
+  SerializedMessage shared(std::move(message), std::move(key));
+  std::uint64_t queued = 0, stale = 0, overflow = 0;
+  for (const auto& c : recipients) {
+    switch (c->send(shared)) {
+      case EnqueueResult::Queued: ++queued; break;
+      case EnqueueResult::Dropped: ++stale; break;
+      case EnqueueResult::Overflow: ++overflow; break;
+      case EnqueueResult::Closed: break;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  stats_.framesQueued += queued;
+  stats_.staleDropped += stale;
+  stats_.overflows += overflow;
+}
+
+std::vector<HubConnectionPtr> HubLifetimeManager::allConnections() const {
+  std::vector<HubConnectionPtr> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, weak] : connections_) {
+    if (auto c = weak.lock()) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::size_t HubLifetimeManager::connectionCount() const {
+  std::lock_guard lock(mutex_);
+  return connections_.size();
+}
+
+DeliveryStats HubLifetimeManager::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+}  // namespace herald::hub

@@ -1,0 +1,101 @@
+#pragma once
+// The one place job state changes: every update is stored (with its next sequence) and
+// then published, in that order, on the single storage executor. Running both steps on
+// one executor is what makes delivery follow sequence order for every job.
+//
+// Notifications never hurt a job: a failure to publish is logged and counted, and the
+// stored state stands.
+//
+// Thread safety: public coroutines may be awaited from any executor; the work runs on
+// the storage executor.
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include "backplane/backplane.h"
+#include "model/job.h"
+#include "model/video.h"
+#include "storage/store.h"
+
+namespace herald::jobs {
+
+struct NewJob {
+  std::string jobType;
+  std::string videoId;
+  std::string userId;
+  boost::json::object metadata;
+  int priority = 0;
+  int maxAttempts = 3;
+};
+
+struct ProgressReport {
+  std::optional<double> progress;
+  std::optional<std::string> currentStage;
+  std::optional<std::string> statusMessage;
+  std::optional<model::JobStatus> status;
+  std::optional<std::string> errorMessage;
+  std::optional<boost::json::object> metadata;  // merged into the job's metadata
+};
+
+enum class ReportOutcome { Recorded, NotFound, AlreadyFinished };
+
+struct ReportResult {
+  ReportOutcome outcome = ReportOutcome::Recorded;
+  model::Job job;  // state after the update (or current state when refused)
+};
+
+struct ServiceStats {
+  std::atomic<std::uint64_t> updatesRecorded{0};
+  std::atomic<std::uint64_t> notifyFailures{0};
+};
+
+// The video stage a job type drives ("Transcription" -> "Transcription", ...).
+std::string stageNameFor(std::string_view jobType);
+
+class ProgressService {
+ public:
+  ProgressService(storage::Store& store, boost::asio::any_io_executor storeExecutor,
+                  backplane::Backplane& backplane);
+
+  // Runs `f(store)` on the storage executor and returns its result to the caller's
+  // executor. Exceptions thrown by `f` are rethrown to the caller.
+  template <class F>
+  auto onStore(F f) -> boost::asio::awaitable<std::invoke_result_t<F, storage::Store&>> {
+    using R = std::invoke_result_t<F, storage::Store&>;
+    return boost::asio::co_spawn(
+        storeExecutor_,
+        [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(store_); },
+        boost::asio::use_awaitable);
+  }
+
+  boost::asio::awaitable<model::Job> createJob(NewJob spec);
+  boost::asio::awaitable<ReportResult> report(std::string jobId, ProgressReport report);
+
+  // Store-executor-only variants, for code already running there (job engine).
+  model::Job createJobNow(NewJob spec);
+  ReportResult reportNow(const std::string& jobId, const ProgressReport& report);
+
+  const ServiceStats& stats() const { return stats_; }
+  boost::asio::any_io_executor storeExecutor() const { return storeExecutor_; }
+
+ private:
+  void publishJob(const model::Job& job, const model::ProgressEntry& entry, bool statusChanged);
+  void updateVideo(const model::Job& job);
+  void publish(const backplane::Target& target, std::string event, boost::json::value payload,
+               std::optional<backplane::Ordering> ordering = std::nullopt);
+
+  storage::Store& store_;
+  boost::asio::any_io_executor storeExecutor_;
+  backplane::Backplane& backplane_;
+  ServiceStats stats_;
+};
+
+}  // namespace herald::jobs

@@ -1,0 +1,162 @@
+#include "server/server.h"
+
+#include <filesystem>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/job_progress_hub.h"
+#include "api/rest_api.h"
+#include "backplane/backplane.h"
+#include "http/http_server.h"
+#include "hub/hub_dispatcher.h"
+#include "hub/hub_lifetime_manager.h"
+#include "jobs/progress_service.h"
+#include "protocol/signalr/json_protocol.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "transport/connection_manager.h"
+
+#ifndef HERALD_SOURCE_WEB_ROOT
+#define HERALD_SOURCE_WEB_ROOT "web"
+#endif
+
+namespace herald::server {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string resolveWebRoot(const config::Config& config) {
+  if (!config.app.webRoot.empty()) return config.app.webRoot;
+  if (std::filesystem::is_directory("web")) return "web";
+  return HERALD_SOURCE_WEB_ROOT;
+}
+
+}  // namespace
+
+int runServer(const config::Config& config) {
+  const int ioThreads = config.server.ioThreads > 0
+                            ? config.server.ioThreads
+                            : std::max(1u, std::thread::hardware_concurrency());
+
+  // Storage first: nothing is accepted before the store is open.
+  std::unique_ptr<storage::Store> store;
+  try {
+    store = std::make_unique<storage::SqliteStore>(config.sqlitePath());
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot open the store at {}: {}", config.sqlitePath(), e.what());
+    return 1;
+  }
+  spdlog::info("store: SQLite at {}", config.sqlitePath());
+
+  asio::io_context storeContext(1);
+  auto storeGuard = asio::make_work_guard(storeContext);
+  std::vector<std::unique_ptr<asio::io_context>> ioContexts;
+  std::vector<asio::io_context*> contextPtrs;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (int i = 0; i < ioThreads; ++i) {
+    ioContexts.push_back(std::make_unique<asio::io_context>(1));
+    contextPtrs.push_back(ioContexts.back().get());
+    guards.push_back(asio::make_work_guard(*ioContexts.back()));
+  }
+
+  backplane::InProcessBackplane backplane;
+  hub::HubLifetimeManager lifetime;
+  backplane.setLocalSink(&lifetime);
+  jobs::ProgressService progress(*store, storeContext.get_executor(), backplane);
+
+  hub::HubDispatcher dispatcher;
+  api::registerJobProgressHub(dispatcher, progress);
+  protocol::JsonHubProtocol json;
+  hub::HubServices hubServices{dispatcher, lifetime, backplane, config.signalr, json};
+
+  api::RestApi rest(config, progress, lifetime);
+  transport::ConnectionManager connections;
+  transport::NegotiateOptions negotiateOptions;
+  negotiateOptions.webSockets = config.app.enableWebSockets;
+  http::HttpServer httpServer(contextPtrs, config,
+                              http::Routes{rest, connections, hubServices, negotiateOptions,
+                                           resolveWebRoot(config)});
+  try {
+    httpServer.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen on {}:{}: {}", config.server.host, config.server.port,
+                     e.what());
+    return 1;
+  }
+  spdlog::info("Herald listening on http://{}:{} ({} I/O threads)", config.server.host,
+               httpServer.boundPort(), ioThreads);
+
+  auto& main = *ioContexts.front();
+  // Reaper: negotiated connections that never attached a transport.
+  asio::co_spawn(
+      main,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        for (;;) {
+          timer.expires_after(1s);
+          co_await timer.async_wait(asio::use_awaitable);
+          if (auto n = connections.reapUnattached(config.signalr.disconnectTimeout)) {
+            spdlog::debug("reaped {} negotiated connections that never connected", n);
+          }
+        }
+      },
+      asio::detached);
+
+  asio::signal_set signals(main, SIGINT, SIGTERM);
+  std::atomic<bool> stopped{false};
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", signal);
+    httpServer.stopAccepting();
+    protocol::CloseMessage close;
+    close.allowReconnect = true;  // clients with automatic reconnect come back elsewhere/later
+    for (const auto& c : lifetime.allConnections()) c->close(close);
+    for (const auto& c : connections.all()) {
+      if (c->hub) c->hub->close(close);
+    }
+    asio::co_spawn(
+        main,
+        [&]() -> asio::awaitable<void> {
+          asio::steady_timer timer(co_await asio::this_coro::executor);
+          auto deadline = std::chrono::steady_clock::now() + config.server.shutdownGrace;
+          while (std::chrono::steady_clock::now() < deadline &&
+                 (httpServer.activeRequests() > 0 || httpServer.activeSockets() > 0)) {
+            timer.expires_after(20ms);
+            co_await timer.async_wait(asio::use_awaitable);
+          }
+          if (httpServer.activeRequests() > 0 || httpServer.activeSockets() > 0) {
+            spdlog::warn("shutdown: {} requests / {} sockets still open after grace period",
+                         httpServer.activeRequests(), httpServer.activeSockets());
+          }
+          stopped = true;
+          for (auto& g : guards) g.reset();
+          for (auto& ctx : ioContexts) ctx->stop();
+        },
+        asio::detached);
+  });
+
+  std::vector<std::thread> threads;
+  std::thread storeThread([&] { storeContext.run(); });
+  for (int i = 1; i < ioThreads; ++i) {
+    threads.emplace_back([&, i] { ioContexts[i]->run(); });
+  }
+  main.run();
+  for (auto& t : threads) t.join();
+  // Let queued store work finish (it is short), then close the store.
+  storeGuard.reset();
+  storeThread.join();
+  store.reset();
+  spdlog::info("Herald stopped");
+  return 0;
+}
+
+}  // namespace herald::server

@@ -1,0 +1,611 @@
+// SqliteStore: the Store interface over one SQLite file, through the C API.
+//
+// Design notes:
+// - One connection, used from the single storage executor, so it is opened NOMUTEX.
+// - WAL journal with synchronous=NORMAL: readers (e.g. an operator's sqlite3 shell) never
+//   block the writer, and a commit costs no fsync; a power cut may lose the last commits
+//   but never corrupts the file.
+// - Statements are prepared per call. The header keeps only the connection handle, and
+//   preparing these short statements is cheap next to the fsync-free commit anyway.
+// - Every multi-row write (job + history entry, video + stages) runs in one
+//   BEGIN IMMEDIATE transaction so a failure leaves nothing half-written. IMMEDIATE takes
+//   the write lock up front, so lock contention surfaces (after busy_timeout) at BEGIN
+//   instead of as an unretryable SQLITE_BUSY in the middle of the transaction.
+// - The schema is versioned with PRAGMA user_version; kMigrations[i] upgrades version i to
+//   i + 1, so a later schema change is one more entry in that list.
+#include "storage/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iterator>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace herald::storage {
+namespace {
+
+namespace json = boost::json;
+
+[[noreturn]] void fail(std::string_view op, std::string_view what) {
+  std::string msg = "sqlite store: ";
+  msg.append(op).append(": ").append(what);
+  throw StoreError(msg);
+}
+
+[[noreturn]] void failDb(sqlite3* db, std::string_view op) { fail(op, sqlite3_errmsg(db)); }
+
+// Runs SQL that returns no rows we care about (pragmas, DDL, transaction control).
+void exec(sqlite3* db, const char* sql, std::string_view op) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string what = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    fail(op, what);
+  }
+}
+
+// Owns one prepared statement. Bind indexes are 1-based, column indexes 0-based, as in
+// the C API. Text is bound SQLITE_TRANSIENT so callers may pass temporaries.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql, std::string_view op) : db_(db), op_(op) {
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), 0, &stmt_,
+                           nullptr) != SQLITE_OK) {
+      failDb(db, op);
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void bind(int i, std::string_view text) {
+    check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT,
+                              SQLITE_UTF8));
+  }
+  void bind(int i, const char* text) { bind(i, std::string_view(text)); }
+  void bind(int i, const std::string& text) { bind(i, std::string_view(text)); }
+  void bind(int i, std::int64_t value) { check(sqlite3_bind_int64(stmt_, i, value)); }
+  void bind(int i, int value) { check(sqlite3_bind_int(stmt_, i, value)); }
+  void bind(int i, double value) { check(sqlite3_bind_double(stmt_, i, value)); }
+  template <typename T>
+  void bind(int i, const std::optional<T>& value) {
+    if (value) {
+      bind(i, *value);
+    } else {
+      check(sqlite3_bind_null(stmt_, i));
+    }
+  }
+
+  // True when a row is available, false when the statement has finished.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    failDb(db_, op_);
+  }
+  // Runs a statement that returns no rows.
+  void run() {
+    while (step()) {
+    }
+  }
+  // Makes the statement runnable again; bindings stay until rebound.
+  void reset() { sqlite3_reset(stmt_); }
+
+  std::string text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    // Length from column_bytes, not strlen, so embedded NULs survive the round trip.
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  std::optional<std::string> optText(int col) const {
+    if (isNull(col)) return std::nullopt;
+    return text(col);
+  }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::optional<std::int64_t> optInt64(int col) const {
+    if (isNull(col)) return std::nullopt;
+    return int64(col);
+  }
+  int integer(int col) const { return sqlite3_column_int(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
+  bool isNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) failDb(db_, op_);
+  }
+
+  sqlite3* db_;
+  std::string_view op_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Scoped transaction: rolls back unless commit() succeeded.
+class Transaction {
+ public:
+  Transaction(sqlite3* db, std::string_view op, const char* begin = "BEGIN IMMEDIATE")
+      : db_(db), op_(op) {
+    exec(db_, begin, op_);
+  }
+  ~Transaction() {
+    // Some errors (SQLITE_FULL, IOERR) already rolled back; ROLLBACK would then fail.
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open; the destructor
+  // then rolls it back.
+  void commit() { exec(db_, "COMMIT", op_); }
+
+ private:
+  sqlite3* db_;
+  std::string_view op_;
+};
+
+// kMigrations[i] takes the schema from user_version i to i + 1.
+constexpr const char* kMigrations[] = {
+    // 1: initial schema.
+    R"sql(
+CREATE TABLE IF NOT EXISTS jobs (
+  id             TEXT PRIMARY KEY NOT NULL,
+  video_id       TEXT NOT NULL DEFAULT '',
+  user_id        TEXT NOT NULL DEFAULT '',
+  job_type       TEXT NOT NULL,
+  status         TEXT NOT NULL,
+  progress       REAL NOT NULL DEFAULT 0,
+  current_stage  TEXT NOT NULL DEFAULT '',
+  status_message TEXT NOT NULL DEFAULT '',
+  error_message  TEXT,
+  metadata       TEXT NOT NULL DEFAULT '{}',
+  priority       INTEGER NOT NULL DEFAULT 0,
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  max_attempts   INTEGER NOT NULL DEFAULT 3,
+  created_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL,
+  started_at     INTEGER,
+  completed_at   INTEGER,
+  sequence       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, priority DESC, created_at);
+CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id);
+CREATE INDEX IF NOT EXISTS jobs_by_video ON jobs (video_id);
+
+CREATE TABLE IF NOT EXISTS job_progress (
+  job_id         TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  sequence       INTEGER NOT NULL,
+  status         TEXT NOT NULL,
+  progress       REAL NOT NULL DEFAULT 0,
+  current_stage  TEXT NOT NULL DEFAULT '',
+  status_message TEXT NOT NULL DEFAULT '',
+  error_message  TEXT,
+  metadata       TEXT NOT NULL DEFAULT '{}',
+  updated_at     INTEGER NOT NULL,
+  PRIMARY KEY (job_id, sequence)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS videos (
+  id                   TEXT PRIMARY KEY NOT NULL,
+  user_id              TEXT NOT NULL DEFAULT '',
+  url                  TEXT NOT NULL DEFAULT '',
+  title                TEXT NOT NULL DEFAULT '',
+  duration_seconds     REAL NOT NULL DEFAULT 0,
+  processing_status    TEXT NOT NULL,
+  transcription_status TEXT NOT NULL,
+  embedding_status     TEXT NOT NULL,
+  overall_progress     REAL NOT NULL DEFAULT 0,
+  created_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS video_stages (
+  video_id      TEXT NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+  ordinal       INTEGER NOT NULL,
+  name          TEXT NOT NULL,
+  status        TEXT NOT NULL,
+  progress      REAL NOT NULL DEFAULT 0,
+  started_at    INTEGER,
+  completed_at  INTEGER,
+  error_message TEXT,
+  PRIMARY KEY (video_id, ordinal)
+);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+void migrate(sqlite3* db) {
+  constexpr std::string_view op = "open (schema)";
+  int version = 0;
+  {
+    Statement st(db, "PRAGMA user_version", op);
+    if (st.step()) version = st.integer(0);
+  }
+  if (version > kSchemaVersion) {
+    // Written by a newer Herald; guessing at its layout could corrupt it.
+    fail(op, "database schema version " + std::to_string(version) +
+                 " is newer than this build supports (" + std::to_string(kSchemaVersion) + ")");
+  }
+  for (; version < kSchemaVersion; ++version) {
+    Transaction tx(db, op);
+    exec(db, kMigrations[version], op);
+    // user_version lives in the file header and is transactional: it moves with the DDL.
+    exec(db, ("PRAGMA user_version = " + std::to_string(version + 1)).c_str(), op);
+    tx.commit();
+  }
+}
+
+std::string metadataText(const json::object& metadata) { return json::serialize(metadata); }
+
+// Corrupt or non-object metadata must not make the whole job unreadable.
+json::object parseMetadata(const std::string& text) {
+  std::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return {};
+  return std::move(v.as_object());
+}
+
+model::JobStatus parseStatus(const std::string& text, std::string_view op) {
+  auto status = model::parseJobStatus(text);
+  if (!status) fail(op, "unknown job status '" + text + "' in database");
+  return *status;
+}
+
+// Column order shared by INSERT, UPDATE and SELECT on jobs; bindJob/readJob follow it.
+constexpr const char* kJobColumns =
+    "id, video_id, user_id, job_type, status, progress, current_stage, status_message, "
+    "error_message, metadata, priority, attempts, max_attempts, created_at, updated_at, "
+    "started_at, completed_at, sequence";
+
+void bindJob(Statement& st, const model::Job& job) {
+  st.bind(1, job.id);
+  st.bind(2, job.videoId);
+  st.bind(3, job.userId);
+  st.bind(4, job.jobType);
+  st.bind(5, model::toString(job.status));
+  st.bind(6, job.progress);
+  st.bind(7, job.currentStage);
+  st.bind(8, job.statusMessage);
+  st.bind(9, job.errorMessage);
+  st.bind(10, metadataText(job.metadata));
+  st.bind(11, job.priority);
+  st.bind(12, job.attempts);
+  st.bind(13, job.maxAttempts);
+  st.bind(14, job.createdAt);
+  st.bind(15, job.updatedAt);
+  st.bind(16, job.startedAt);
+  st.bind(17, job.completedAt);
+  st.bind(18, job.sequence);
+}
+
+model::Job readJob(const Statement& st, std::string_view op) {
+  model::Job job;
+  job.id = st.text(0);
+  job.videoId = st.text(1);
+  job.userId = st.text(2);
+  job.jobType = st.text(3);
+  job.status = parseStatus(st.text(4), op);
+  job.progress = st.real(5);
+  job.currentStage = st.text(6);
+  job.statusMessage = st.text(7);
+  job.errorMessage = st.optText(8);
+  job.metadata = parseMetadata(st.text(9));
+  job.priority = st.integer(10);
+  job.attempts = st.integer(11);
+  job.maxAttempts = st.integer(12);
+  job.createdAt = st.int64(13);
+  job.updatedAt = st.int64(14);
+  job.startedAt = st.optInt64(15);
+  job.completedAt = st.optInt64(16);
+  job.sequence = st.int64(17);
+  return job;
+}
+
+void insertJob(sqlite3* db, const model::Job& job, std::string_view op) {
+  Statement st(db,
+               std::string("INSERT INTO jobs (") + kJobColumns +
+                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                   "?16, ?17, ?18)",
+               op);
+  bindJob(st, job);
+  st.run();
+}
+
+// Returns false when no job has this id.
+bool updateJob(sqlite3* db, const model::Job& job, std::string_view op) {
+  Statement st(db,
+               "UPDATE jobs SET video_id = ?2, user_id = ?3, job_type = ?4, status = ?5, "
+               "progress = ?6, current_stage = ?7, status_message = ?8, error_message = ?9, "
+               "metadata = ?10, priority = ?11, attempts = ?12, max_attempts = ?13, "
+               "created_at = ?14, updated_at = ?15, started_at = ?16, completed_at = ?17, "
+               "sequence = ?18 WHERE id = ?1",
+               op);
+  bindJob(st, job);
+  st.run();
+  return sqlite3_changes(db) > 0;
+}
+
+void insertEntry(sqlite3* db, const model::ProgressEntry& e, std::string_view op) {
+  Statement st(db,
+               "INSERT INTO job_progress (job_id, sequence, status, progress, current_stage, "
+               "status_message, error_message, metadata, updated_at) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+               op);
+  st.bind(1, e.jobId);
+  st.bind(2, e.sequence);
+  st.bind(3, model::toString(e.status));
+  st.bind(4, e.progress);
+  st.bind(5, e.currentStage);
+  st.bind(6, e.statusMessage);
+  st.bind(7, e.errorMessage);
+  st.bind(8, metadataText(e.metadata));
+  st.bind(9, e.updatedAt);
+  st.run();
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path) {
+  constexpr std::string_view op = "open";
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) fail(op, "cannot create directory " + parent.string() + ": " + ec.message());
+  }
+
+  int rc = sqlite3_open_v2(path.c_str(), &db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    // sqlite3_open_v2 may hand back a handle even on failure; it must still be closed.
+    std::string what = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    fail(op, path + ": " + what);
+  }
+
+  try {
+    sqlite3_extended_result_codes(db_, 1);
+    // busy_timeout first so that switching to WAL waits out another process's lock.
+    exec(db_,
+         "PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+         "PRAGMA foreign_keys=ON;",
+         op);
+    migrate(db_);
+  } catch (...) {
+    // The destructor does not run for a throwing constructor.
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+SqliteStore::~SqliteStore() {
+  // All statements are finalized by their RAII owners, so this closes immediately (and
+  // checkpoints the WAL when we are the last connection).
+  sqlite3_close_v2(db_);
+}
+
+void SqliteStore::createJob(model::Job& job) {
+  constexpr std::string_view op = "createJob";
+  const auto previous = job.sequence;
+  job.sequence = 1;
+  try {
+    Transaction tx(db_, op);
+    insertJob(db_, job, op);
+    insertEntry(db_, model::snapshotOf(job), op);
+    tx.commit();
+  } catch (...) {
+    job.sequence = previous;
+    throw;
+  }
+}
+
+model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
+  constexpr std::string_view op = "recordUpdate";
+  const auto previous = job.sequence;
+  job.sequence += 1;
+  try {
+    Transaction tx(db_, op);
+    if (!updateJob(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
+    auto entry = model::snapshotOf(job);
+    insertEntry(db_, entry, op);
+    tx.commit();
+    return entry;
+  } catch (...) {
+    // The caller may retry with the same object; its sequence must match the database.
+    job.sequence = previous;
+    throw;
+  }
+}
+
+void SqliteStore::saveJobQuietly(const model::Job& job) {
+  constexpr std::string_view op = "saveJobQuietly";
+  if (!updateJob(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
+}
+
+std::optional<model::Job> SqliteStore::getJob(const std::string& id) {
+  constexpr std::string_view op = "getJob";
+  Statement st(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1", op);
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  return readJob(st, op);
+}
+
+std::vector<model::Job> SqliteStore::listJobs(const JobFilter& filter) {
+  constexpr std::string_view op = "listJobs";
+  // Only the filters actually given go into the SQL, so the planner can use the
+  // status/user/video indexes (an "?1 IS NULL OR status = ?1" form would defeat them).
+  std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs";
+  const char* glue = " WHERE ";
+  if (filter.status) {
+    sql.append(glue).append("status = ?");
+    glue = " AND ";
+  }
+  if (filter.userId) {
+    sql.append(glue).append("user_id = ?");
+    glue = " AND ";
+  }
+  if (filter.videoId) sql.append(glue).append("video_id = ?");
+  // rowid breaks ties between jobs created in the same millisecond: later insert first.
+  sql.append(" ORDER BY created_at DESC, rowid DESC LIMIT ?");
+
+  Statement st(db_, sql, op);
+  int i = 1;
+  if (filter.status) st.bind(i++, model::toString(*filter.status));
+  if (filter.userId) st.bind(i++, *filter.userId);
+  if (filter.videoId) st.bind(i++, *filter.videoId);
+  st.bind(i, std::clamp(filter.limit, 1, 1000));
+
+  std::vector<model::Job> jobs;
+  while (st.step()) jobs.push_back(readJob(st, op));
+  return jobs;
+}
+
+std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string& jobId,
+                                                               std::int64_t afterSequence,
+                                                               int limit) {
+  constexpr std::string_view op = "progressHistory";
+  Statement st(db_,
+               "SELECT sequence, status, progress, current_stage, status_message, error_message, "
+               "metadata, updated_at FROM job_progress WHERE job_id = ?1 AND sequence > ?2 "
+               "ORDER BY sequence ASC LIMIT ?3",
+               op);
+  st.bind(1, jobId);
+  st.bind(2, afterSequence);
+  st.bind(3, std::clamp(limit, 1, 100000));
+
+  std::vector<model::ProgressEntry> entries;
+  while (st.step()) {
+    model::ProgressEntry e;
+    e.jobId = jobId;
+    e.sequence = st.int64(0);
+    e.status = parseStatus(st.text(1), op);
+    e.progress = st.real(2);
+    e.currentStage = st.text(3);
+    e.statusMessage = st.text(4);
+    e.errorMessage = st.optText(5);
+    e.metadata = parseMetadata(st.text(6));
+    e.updatedAt = st.int64(7);
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+void SqliteStore::saveVideo(const model::Video& video) {
+  constexpr std::string_view op = "saveVideo";
+  Transaction tx(db_, op);
+  {
+    // An upsert rather than INSERT OR REPLACE: REPLACE deletes the old row first, which
+    // with foreign keys on would cascade into video_stages behind our back. The effect on
+    // the row is the same: every column takes the new value.
+    Statement st(db_,
+                 "INSERT INTO videos (id, user_id, url, title, duration_seconds, "
+                 "processing_status, transcription_status, embedding_status, overall_progress, "
+                 "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                 "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, "
+                 "url = excluded.url, title = excluded.title, "
+                 "duration_seconds = excluded.duration_seconds, "
+                 "processing_status = excluded.processing_status, "
+                 "transcription_status = excluded.transcription_status, "
+                 "embedding_status = excluded.embedding_status, "
+                 "overall_progress = excluded.overall_progress, "
+                 "created_at = excluded.created_at, updated_at = excluded.updated_at",
+                 op);
+    st.bind(1, video.id);
+    st.bind(2, video.userId);
+    st.bind(3, video.url);
+    st.bind(4, video.title);
+    st.bind(5, video.durationSeconds);
+    st.bind(6, video.processingStatus);
+    st.bind(7, video.transcriptionStatus);
+    st.bind(8, video.embeddingStatus);
+    st.bind(9, video.overallProgress);
+    st.bind(10, video.createdAt);
+    st.bind(11, video.updatedAt);
+    st.run();
+  }
+  {
+    Statement st(db_, "DELETE FROM video_stages WHERE video_id = ?1", op);
+    st.bind(1, video.id);
+    st.run();
+  }
+  if (!video.stages.empty()) {
+    Statement st(db_,
+                 "INSERT INTO video_stages (video_id, ordinal, name, status, progress, "
+                 "started_at, completed_at, error_message) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 op);
+    for (std::size_t i = 0; i < video.stages.size(); ++i) {
+      const auto& stage = video.stages[i];
+      st.bind(1, video.id);
+      st.bind(2, static_cast<std::int64_t>(i));
+      st.bind(3, stage.name);
+      st.bind(4, stage.status);
+      st.bind(5, stage.progress);
+      st.bind(6, stage.startedAt);
+      st.bind(7, stage.completedAt);
+      st.bind(8, stage.errorMessage);
+      st.run();
+      st.reset();
+    }
+  }
+  tx.commit();
+}
+
+std::optional<model::Video> SqliteStore::getVideo(const std::string& id) {
+  constexpr std::string_view op = "getVideo";
+  // A read transaction so the row and its stages come from the same snapshot even if
+  // another process writes in between.
+  Transaction tx(db_, op, "BEGIN");
+  model::Video video;
+  {
+    Statement st(db_,
+                 "SELECT id, user_id, url, title, duration_seconds, processing_status, "
+                 "transcription_status, embedding_status, overall_progress, created_at, "
+                 "updated_at FROM videos WHERE id = ?1",
+                 op);
+    st.bind(1, id);
+    if (!st.step()) return std::nullopt;
+    video.id = st.text(0);
+    video.userId = st.text(1);
+    video.url = st.text(2);
+    video.title = st.text(3);
+    video.durationSeconds = st.real(4);
+    video.processingStatus = st.text(5);
+    video.transcriptionStatus = st.text(6);
+    video.embeddingStatus = st.text(7);
+    video.overallProgress = st.real(8);
+    video.createdAt = st.int64(9);
+    video.updatedAt = st.int64(10);
+  }
+  {
+    Statement st(db_,
+                 "SELECT name, status, progress, started_at, completed_at, error_message "
+                 "FROM video_stages WHERE video_id = ?1 ORDER BY ordinal ASC",
+                 op);
+    st.bind(1, id);
+    while (st.step()) {
+      model::VideoStage stage;
+      stage.name = st.text(0);
+      stage.status = st.text(1);
+      stage.progress = st.real(2);
+      stage.startedAt = st.optInt64(3);
+      stage.completedAt = st.optInt64(4);
+      stage.errorMessage = st.optText(5);
+      video.stages.push_back(std::move(stage));
+    }
+  }
+  tx.commit();
+  return video;
+}
+
+}  // namespace herald::storage

@@ -1,0 +1,34 @@
+#pragma once
+// SQLite implementation of Store: one file, WAL journal, schema created on open.
+#include <string>
+
+#include "storage/store.h"
+
+struct sqlite3;
+
+namespace herald::storage {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating if needed) the database file. Throws StoreError on failure.
+  explicit SqliteStore(const std::string& path);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  void createJob(model::Job& job) override;
+  model::ProgressEntry recordUpdate(model::Job& job) override;
+  void saveJobQuietly(const model::Job& job) override;
+  std::optional<model::Job> getJob(const std::string& id) override;
+  std::vector<model::Job> listJobs(const JobFilter& filter) override;
+  std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,
+                                                    std::int64_t afterSequence,
+                                                    int limit) override;
+  void saveVideo(const model::Video& video) override;
+  std::optional<model::Video> getVideo(const std::string& id) override;
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace herald::storage

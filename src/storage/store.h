@@ -1,0 +1,63 @@
+#pragma once
+// The durable store behind jobs, videos and progress history. SQLite implements it
+// now; a MySQL implementation can follow without touching callers.
+//
+// Thread safety: implementations are NOT thread-safe. Herald calls a store only from
+// its single storage executor (see server wiring), which also orders progress
+// updates: an update is stored and published on that executor before the next one.
+// Errors: environment failures (disk full, locked file) throw StoreError.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/job.h"
+#include "model/video.h"
+
+namespace herald::storage {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct JobFilter {
+  std::optional<model::JobStatus> status;
+  std::optional<std::string> userId;
+  std::optional<std::string> videoId;
+  int limit = 100;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Inserts a new job and records its first progress entry (sequence 1).
+  // `job.sequence` is set to 1 on return.
+  virtual void createJob(model::Job& job) = 0;
+
+  // Writes the job's current state and appends it to the history with the next
+  // sequence, atomically. `job.sequence` is advanced; the recorded entry is returned.
+  virtual model::ProgressEntry recordUpdate(model::Job& job) = 0;
+
+  // Writes job fields that are not progress (attempts, priority) without a history entry.
+  virtual void saveJobQuietly(const model::Job& job) = 0;
+
+  virtual std::optional<model::Job> getJob(const std::string& id) = 0;
+  virtual std::vector<model::Job> listJobs(const JobFilter& filter) = 0;  // newest first
+
+  // History entries with sequence > afterSequence, oldest first, at most `limit`.
+  virtual std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,
+                                                            std::int64_t afterSequence,
+                                                            int limit) = 0;
+
+  // Inserts or replaces the video with its stages.
+  virtual void saveVideo(const model::Video& video) = 0;
+  virtual std::optional<model::Video> getVideo(const std::string& id) = 0;
+};
+
+using StorePtr = std::unique_ptr<Store>;
+
+}  // namespace herald::storage

@@ -1,0 +1,49 @@
+#include <gtest/gtest.h>
+
+#include "config/load.h"
+
+using namespace herald::config;
+
+TEST(Config, DefaultsMatchTheSpec) {
+  Config c;
+  finalize(c);
+  EXPECT_EQ(c.server.port, 5000);
+  EXPECT_EQ(c.signalr.keepAliveInterval.count(), 15);
+  EXPECT_EQ(c.signalr.clientTimeoutInterval.count(), 60);
+  EXPECT_EQ(c.signalr.handshakeTimeout.count(), 30);
+  EXPECT_EQ(c.signalr.maximumReceiveMessageSize, 102400u);
+  EXPECT_TRUE(c.signalr.enableDetailedErrors);
+}
+
+TEST(Config, JsonThenEnvironmentOverrides) {
+  Config c;
+  applyJson(c, R"({"AppSettings":{"EnableAuth":true,"IsProduction":true,
+                   "AllowedOrigins":["http://a","http://b"]},
+                   "SignalR":{"KeepAliveInterval":20},
+                   "ConnectionStrings":{"Default":"Data Source=/tmp/x.db"},
+                   "Urls":"http://127.0.0.1:6000","Logging":{"LogLevel":{"Default":"Info"}}})");
+  applyEnvironment(c, {{"SignalR__KeepAliveInterval", "10"}, {"appsettings__enableauth", "false"},
+                       {"AppSettings__AllowedOrigins__0", "http://c"}, {"PATH", "/bin"}});
+  finalize(c);
+  EXPECT_FALSE(c.app.enableAuth);
+  EXPECT_TRUE(c.app.isProduction);
+  EXPECT_FALSE(c.signalr.enableDetailedErrors);  // production default
+  EXPECT_EQ(c.signalr.keepAliveInterval.count(), 10);
+  EXPECT_EQ(c.app.allowedOrigins, std::vector<std::string>{"http://c"});
+  EXPECT_EQ(c.sqlitePath(), "/tmp/x.db");
+  EXPECT_EQ(c.server.host, "127.0.0.1");
+  EXPECT_EQ(c.server.port, 6000);
+}
+
+TEST(Config, BadValuesNameTheirKey) {
+  Config c;
+  try {
+    applyJson(c, R"({"SignalR":{"KeepAliveInterval":"soon"}})");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("SignalR:KeepAliveInterval"), std::string::npos);
+  }
+  EXPECT_THROW(applyJson(c, "{broken"), ConfigError);
+  EXPECT_THROW(applyEnvironment(c, {{"AppSettings__EnableAuth", "maybe"}}), ConfigError);
+  EXPECT_THROW(applyUrls(c, "https://x:1"), ConfigError);
+}

@@ -1,0 +1,525 @@
+// SqliteStore against real files: each test gets its own temporary directory, so WAL,
+// reopening and directory creation are exercised as in production.
+#include "storage/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <boost/json/value.hpp>
+#include <gtest/gtest.h>
+
+namespace herald::storage {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using model::Job;
+using model::JobStatus;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() /
+           ("herald_sqlite_store_" + std::to_string(::getpid()) + "_" +
+            std::to_string(counter++) + "_" + std::to_string(rd()));
+    fs::create_directories(dir_);
+    path_ = (dir_ / "herald.db").string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<SqliteStore> open() { return std::make_unique<SqliteStore>(path_); }
+
+  // Runs SQL through a connection of our own, bypassing the store.
+  void rawExec(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    std::string what = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << what;
+  }
+  std::string rawQueryText(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      auto* p = sqlite3_column_text(st, 0);
+      out = p ? reinterpret_cast<const char*>(p) : "";
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+
+  fs::path dir_;
+  std::string path_;
+};
+
+Job makeJob(const std::string& id, std::int64_t createdAt = 1'700'000'000'000) {
+  Job job;
+  job.id = id;
+  job.videoId = "video-1";
+  job.userId = "user-1";
+  job.jobType = std::string(model::kTranscription);
+  job.createdAt = createdAt;
+  job.updatedAt = createdAt;
+  return job;
+}
+
+void expectSameJob(const Job& a, const Job& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.videoId, b.videoId);
+  EXPECT_EQ(a.userId, b.userId);
+  EXPECT_EQ(a.jobType, b.jobType);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.progress, b.progress);
+  EXPECT_EQ(a.currentStage, b.currentStage);
+  EXPECT_EQ(a.statusMessage, b.statusMessage);
+  EXPECT_EQ(a.errorMessage, b.errorMessage);
+  EXPECT_EQ(a.metadata, b.metadata);
+  EXPECT_EQ(a.priority, b.priority);
+  EXPECT_EQ(a.attempts, b.attempts);
+  EXPECT_EQ(a.maxAttempts, b.maxAttempts);
+  EXPECT_EQ(a.createdAt, b.createdAt);
+  EXPECT_EQ(a.updatedAt, b.updatedAt);
+  EXPECT_EQ(a.startedAt, b.startedAt);
+  EXPECT_EQ(a.completedAt, b.completedAt);
+  EXPECT_EQ(a.sequence, b.sequence);
+}
+
+TEST_F(SqliteStoreTest, CreateAndGetRoundTripsAllFields) {
+  auto store = open();
+
+  Job full = makeJob("job-full");
+  full.status = JobStatus::Running;
+  full.progress = 42.125;
+  full.currentStage = "Transcribing";
+  full.statusMessage = "Chunk 3 of 7 \xE2\x9C\x93";  // non-ASCII survives
+  full.errorMessage = "transient: retrying";
+  full.metadata = json::value{{"language", "en"},
+                              {"chunks", 7},
+                              {"ratio", 0.5},
+                              {"nested", {{"ok", true}, {"list", {1, 2, 3}}}}}
+                      .as_object();
+  full.priority = 3;
+  full.attempts = 2;
+  full.maxAttempts = 5;
+  full.createdAt = 1'700'000'000'123;
+  full.updatedAt = 1'700'000'000'456;
+  full.startedAt = 1'700'000'000'200;
+  full.completedAt = 1'700'000'000'400;
+  full.sequence = 99;  // overwritten by createJob
+  store->createJob(full);
+  EXPECT_EQ(full.sequence, 1);
+
+  Job bare;
+  bare.id = "job-bare";
+  bare.jobType = "SomeExternalType";
+  bare.createdAt = 5;
+  bare.updatedAt = 6;
+  store->createJob(bare);
+
+  auto gotFull = store->getJob("job-full");
+  ASSERT_TRUE(gotFull);
+  expectSameJob(*gotFull, full);
+
+  auto gotBare = store->getJob("job-bare");
+  ASSERT_TRUE(gotBare);
+  expectSameJob(*gotBare, bare);
+  EXPECT_EQ(gotBare->videoId, "");
+  EXPECT_EQ(gotBare->userId, "");
+  EXPECT_FALSE(gotBare->errorMessage);
+  EXPECT_FALSE(gotBare->startedAt);
+  EXPECT_FALSE(gotBare->completedAt);
+  EXPECT_TRUE(gotBare->metadata.empty());
+  // Empty ids are stored as '', not NULL.
+  EXPECT_EQ(rawQueryText("SELECT typeof(video_id) FROM jobs WHERE id = 'job-bare'"), "text");
+
+  EXPECT_FALSE(store->getJob("no-such-job"));
+
+  // Creation is history entry 1.
+  auto history = store->progressHistory("job-full", 0, 100);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].jobId, "job-full");
+  EXPECT_EQ(history[0].sequence, 1);
+  EXPECT_EQ(history[0].status, JobStatus::Running);
+  EXPECT_EQ(history[0].progress, 42.125);
+  EXPECT_EQ(history[0].currentStage, "Transcribing");
+  EXPECT_EQ(history[0].statusMessage, full.statusMessage);
+  EXPECT_EQ(history[0].errorMessage, full.errorMessage);
+  EXPECT_EQ(history[0].metadata, full.metadata);
+  EXPECT_EQ(history[0].updatedAt, full.updatedAt);
+}
+
+TEST_F(SqliteStoreTest, CreateDuplicateIdThrowsAndKeepsOriginal) {
+  auto store = open();
+  Job job = makeJob("dup");
+  store->createJob(job);
+
+  Job other = makeJob("dup");
+  other.progress = 50;
+  other.sequence = 7;
+  EXPECT_THROW(store->createJob(other), StoreError);
+  EXPECT_EQ(other.sequence, 7);  // restored on failure
+
+  auto got = store->getJob("dup");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->progress, 0);
+  EXPECT_EQ(store->progressHistory("dup", 0, 100).size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, RecordUpdateAdvancesSequenceAndHistory) {
+  auto store = open();
+  Job job = makeJob("job-1");
+  store->createJob(job);
+
+  for (int i = 1; i <= 4; ++i) {
+    job.status = JobStatus::Running;
+    job.progress = i * 20.0;
+    job.currentStage = "stage-" + std::to_string(i);
+    job.metadata["step"] = i;
+    job.updatedAt += 1000;
+    if (i == 4) job.errorMessage = "boom";
+    auto entry = store->recordUpdate(job);
+    EXPECT_EQ(job.sequence, i + 1);
+    EXPECT_EQ(entry.sequence, i + 1);
+    EXPECT_EQ(entry.jobId, "job-1");
+    EXPECT_EQ(entry.progress, i * 20.0);
+    EXPECT_EQ(entry.currentStage, job.currentStage);
+  }
+
+  auto got = store->getJob("job-1");
+  ASSERT_TRUE(got);
+  expectSameJob(*got, job);
+  EXPECT_EQ(got->sequence, 5);
+
+  auto all = store->progressHistory("job-1", 0, 100);
+  ASSERT_EQ(all.size(), 5u);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].sequence, static_cast<std::int64_t>(i + 1));
+  }
+  EXPECT_EQ(all[0].status, JobStatus::Pending);
+  EXPECT_EQ(all[0].progress, 0);
+  EXPECT_TRUE(all[0].metadata.empty());
+  EXPECT_EQ(all[2].progress, 40.0);
+  EXPECT_EQ(all[2].currentStage, "stage-2");
+  EXPECT_EQ(all[2].metadata.at("step"), 2);
+  EXPECT_FALSE(all[3].errorMessage);
+  EXPECT_EQ(all[4].errorMessage, "boom");
+
+  auto after = store->progressHistory("job-1", 2, 100);
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_EQ(after[0].sequence, 3);
+  EXPECT_EQ(after[2].sequence, 5);
+
+  auto limited = store->progressHistory("job-1", 0, 2);
+  ASSERT_EQ(limited.size(), 2u);
+  EXPECT_EQ(limited[0].sequence, 1);
+  EXPECT_EQ(limited[1].sequence, 2);
+
+  auto page = store->progressHistory("job-1", 2, 1);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_EQ(page[0].sequence, 3);
+
+  EXPECT_EQ(store->progressHistory("job-1", 0, 0).size(), 1u);  // limit clamps to 1
+  EXPECT_TRUE(store->progressHistory("job-1", 5, 100).empty());
+  EXPECT_TRUE(store->progressHistory("other-job", 0, 100).empty());
+}
+
+TEST_F(SqliteStoreTest, RecordUpdateOnUnknownJobThrowsAndLeavesNothing) {
+  auto store = open();
+  Job ghost = makeJob("ghost");
+  ghost.sequence = 3;
+  EXPECT_THROW(store->recordUpdate(ghost), StoreError);
+  EXPECT_EQ(ghost.sequence, 3);
+  EXPECT_FALSE(store->getJob("ghost"));
+  EXPECT_TRUE(store->progressHistory("ghost", 0, 100).empty());
+  EXPECT_EQ(rawQueryText("SELECT count(*) FROM job_progress"), "0");
+
+  // The connection is still usable afterwards (no transaction left open).
+  Job real = makeJob("real");
+  store->createJob(real);
+  store->recordUpdate(real);
+  EXPECT_EQ(store->progressHistory("real", 0, 100).size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, RecordUpdateRollsBackJobRowWhenHistoryInsertFails) {
+  auto store = open();
+  Job job = makeJob("job-1");
+  store->createJob(job);
+  // Occupy sequence 2 behind the store's back so the history insert collides.
+  rawExec(
+      "INSERT INTO job_progress (job_id, sequence, status, updated_at) "
+      "VALUES ('job-1', 2, 'Running', 0)");
+
+  job.progress = 75;
+  EXPECT_THROW(store->recordUpdate(job), StoreError);
+  EXPECT_EQ(job.sequence, 1);
+
+  auto got = store->getJob("job-1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->progress, 0);  // the UPDATE was rolled back with the failed INSERT
+  EXPECT_EQ(got->sequence, 1);
+}
+
+TEST_F(SqliteStoreTest, SaveJobQuietlyWritesWithoutHistory) {
+  auto store = open();
+  Job job = makeJob("job-1");
+  store->createJob(job);
+
+  job.attempts = 2;
+  job.priority = 3;
+  store->saveJobQuietly(job);
+
+  auto got = store->getJob("job-1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->attempts, 2);
+  EXPECT_EQ(got->priority, 3);
+  EXPECT_EQ(got->sequence, 1);
+  EXPECT_EQ(store->progressHistory("job-1", 0, 100).size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, ListJobsFiltersAndOrdersNewestFirst) {
+  auto store = open();
+  auto add = [&](const std::string& id, std::int64_t createdAt, JobStatus status,
+                 const std::string& user, const std::string& video) {
+    Job job = makeJob(id, createdAt);
+    job.status = status;
+    job.userId = user;
+    job.videoId = video;
+    store->createJob(job);
+  };
+  add("a", 100, JobStatus::Pending, "alice", "v1");
+  add("b", 300, JobStatus::Running, "alice", "v2");
+  add("c", 200, JobStatus::Pending, "bob", "v1");
+  add("d", 400, JobStatus::Completed, "bob", "");
+  add("e", 400, JobStatus::Pending, "alice", "v1");  // same millisecond as d, inserted later
+
+  auto ids = [](const std::vector<Job>& jobs) {
+    std::vector<std::string> out;
+    for (const auto& j : jobs) out.push_back(j.id);
+    return out;
+  };
+  using V = std::vector<std::string>;
+
+  EXPECT_EQ(ids(store->listJobs({})), (V{"e", "d", "b", "c", "a"}));
+
+  JobFilter pending;
+  pending.status = JobStatus::Pending;
+  EXPECT_EQ(ids(store->listJobs(pending)), (V{"e", "c", "a"}));
+
+  JobFilter alice;
+  alice.userId = "alice";
+  EXPECT_EQ(ids(store->listJobs(alice)), (V{"e", "b", "a"}));
+
+  JobFilter v1;
+  v1.videoId = "v1";
+  EXPECT_EQ(ids(store->listJobs(v1)), (V{"e", "c", "a"}));
+
+  JobFilter noVideo;
+  noVideo.videoId = "";
+  EXPECT_EQ(ids(store->listJobs(noVideo)), (V{"d"}));
+
+  JobFilter combined;
+  combined.status = JobStatus::Pending;
+  combined.userId = "alice";
+  combined.videoId = "v1";
+  EXPECT_EQ(ids(store->listJobs(combined)), (V{"e", "a"}));
+
+  JobFilter limited;
+  limited.limit = 2;
+  EXPECT_EQ(ids(store->listJobs(limited)), (V{"e", "d"}));
+
+  JobFilter zero;
+  zero.limit = 0;  // clamps to 1
+  EXPECT_EQ(ids(store->listJobs(zero)), (V{"e"}));
+
+  JobFilter nobody;
+  nobody.userId = "carol";
+  EXPECT_TRUE(store->listJobs(nobody).empty());
+
+  // Rows come back complete, not just ids.
+  auto listed = store->listJobs(alice);
+  auto got = store->getJob("b");
+  ASSERT_TRUE(got);
+  expectSameJob(listed[1], *got);
+}
+
+TEST_F(SqliteStoreTest, VideoSaveGetWithStagesAndReplace) {
+  auto store = open();
+  EXPECT_FALSE(store->getVideo("vid"));
+
+  model::Video video;
+  video.id = "vid";
+  video.userId = "alice";
+  video.url = "https://example.com/v.mp4";
+  video.title = "A talk";
+  video.durationSeconds = 3601.5;
+  video.processingStatus = "Processing";
+  video.transcriptionStatus = "InProgress";
+  video.embeddingStatus = "Pending";
+  video.overallProgress = 33.3;
+  video.createdAt = 1000;
+  video.updatedAt = 2000;
+  model::VideoStage ingestion;
+  ingestion.name = "Ingestion";
+  ingestion.status = "Completed";
+  ingestion.progress = 100;
+  ingestion.startedAt = 1100;
+  ingestion.completedAt = 1200;
+  model::VideoStage transcription;
+  transcription.name = "Transcription";
+  transcription.status = "InProgress";
+  transcription.progress = 40;
+  transcription.startedAt = 1300;
+  model::VideoStage embedding;
+  embedding.name = "Embedding";
+  embedding.errorMessage = "not yet";
+  video.stages = {ingestion, transcription, embedding};
+  store->saveVideo(video);
+
+  auto got = store->getVideo("vid");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->id, "vid");
+  EXPECT_EQ(got->userId, "alice");
+  EXPECT_EQ(got->url, video.url);
+  EXPECT_EQ(got->title, "A talk");
+  EXPECT_EQ(got->durationSeconds, 3601.5);
+  EXPECT_EQ(got->processingStatus, "Processing");
+  EXPECT_EQ(got->transcriptionStatus, "InProgress");
+  EXPECT_EQ(got->embeddingStatus, "Pending");
+  EXPECT_EQ(got->overallProgress, 33.3);
+  EXPECT_EQ(got->createdAt, 1000);
+  EXPECT_EQ(got->updatedAt, 2000);
+  ASSERT_EQ(got->stages.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& a = got->stages[i];
+    const auto& b = video.stages[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.status, b.status);
+    EXPECT_EQ(a.progress, b.progress);
+    EXPECT_EQ(a.startedAt, b.startedAt);
+    EXPECT_EQ(a.completedAt, b.completedAt);
+    EXPECT_EQ(a.errorMessage, b.errorMessage);
+  }
+
+  // Replace: new field values, fewer stages in a different order.
+  video.title = "A better title";
+  video.processingStatus = "Completed";
+  video.overallProgress = 100;
+  video.updatedAt = 3000;
+  embedding.status = "Completed";
+  embedding.errorMessage.reset();
+  video.stages = {embedding, ingestion};
+  store->saveVideo(video);
+
+  got = store->getVideo("vid");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->title, "A better title");
+  EXPECT_EQ(got->processingStatus, "Completed");
+  EXPECT_EQ(got->overallProgress, 100);
+  EXPECT_EQ(got->updatedAt, 3000);
+  ASSERT_EQ(got->stages.size(), 2u);
+  EXPECT_EQ(got->stages[0].name, "Embedding");
+  EXPECT_EQ(got->stages[0].status, "Completed");
+  EXPECT_FALSE(got->stages[0].errorMessage);
+  EXPECT_EQ(got->stages[1].name, "Ingestion");
+  EXPECT_EQ(rawQueryText("SELECT count(*) FROM videos"), "1");
+
+  // Saving with no stages clears them.
+  video.stages.clear();
+  store->saveVideo(video);
+  got = store->getVideo("vid");
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->stages.empty());
+}
+
+TEST_F(SqliteStoreTest, DataSurvivesReopen) {
+  Job job = makeJob("job-1");
+  {
+    auto store = open();
+    store->createJob(job);
+    job.progress = 60;
+    store->recordUpdate(job);
+    model::Video video;
+    video.id = "vid";
+    video.stages.resize(2);
+    video.stages[1].name = "Transcription";
+    store->saveVideo(video);
+  }
+  auto store = open();  // reopening also re-runs schema setup on an existing file
+  auto got = store->getJob("job-1");
+  ASSERT_TRUE(got);
+  expectSameJob(*got, job);
+  EXPECT_EQ(store->progressHistory("job-1", 0, 100).size(), 2u);
+  // The sequence continues where it left off.
+  EXPECT_EQ(store->recordUpdate(*got).sequence, 3);
+  auto video = store->getVideo("vid");
+  ASSERT_TRUE(video);
+  ASSERT_EQ(video->stages.size(), 2u);
+  EXPECT_EQ(video->stages[1].name, "Transcription");
+}
+
+TEST_F(SqliteStoreTest, UsesWalJournalAndRecordsSchemaVersion) {
+  {
+    auto store = open();
+    Job job = makeJob("job-1");
+    store->createJob(job);
+    EXPECT_TRUE(fs::exists(path_ + "-wal"));
+  }
+  // journal_mode=WAL is persistent, so a fresh connection sees it too.
+  EXPECT_EQ(rawQueryText("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(rawQueryText("PRAGMA user_version"), "1");
+}
+
+TEST_F(SqliteStoreTest, CreatesMissingParentDirectories) {
+  path_ = (dir_ / "nested" / "deeper" / "herald.db").string();
+  auto store = open();
+  Job job = makeJob("job-1");
+  store->createJob(job);
+  EXPECT_TRUE(fs::exists(path_));
+}
+
+TEST_F(SqliteStoreTest, RefusesNewerSchemaVersion) {
+  { auto store = open(); }
+  rawExec("PRAGMA user_version = 99");
+  EXPECT_THROW(open(), StoreError);
+}
+
+TEST_F(SqliteStoreTest, UnreadableMetadataBecomesEmptyObject) {
+  {
+    auto store = open();
+    Job a = makeJob("array");
+    a.metadata["k"] = "v";
+    store->createJob(a);
+    Job b = makeJob("garbage");
+    store->createJob(b);
+  }
+  rawExec("UPDATE jobs SET metadata = '[1,2]' WHERE id = 'array'");
+  rawExec("UPDATE jobs SET metadata = '{not json' WHERE id = 'garbage'");
+  auto store = open();
+  auto a = store->getJob("array");
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->metadata.empty());
+  auto b = store->getJob("garbage");
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->metadata.empty());
+}
+
+}  // namespace
+}  // namespace herald::storage
