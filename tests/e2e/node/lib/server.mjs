@@ -1,0 +1,351 @@
+// Helpers for Herald end-to-end tests: start/stop a real server process, talk to its REST
+// API, and connect the official JavaScript SignalR clients to its hub.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, rmSync, accessSync, constants as fsConstants } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+
+const require = createRequire(import.meta.url);
+const libDir = path.dirname(fileURLToPath(import.meta.url));
+export const packageDir = path.resolve(libDir, '..');
+
+export const HUB_PATH = '/hubs/job-progress';
+
+/** Path of the server binary: $HERALD_BIN, else the CMake build output of this checkout. */
+export function heraldBin() {
+  if (process.env.HERALD_BIN) return path.resolve(process.env.HERALD_BIN);
+  return path.resolve(packageDir, '../../../build/src/server/herald');
+}
+
+const LISTENING = /Herald listening on (http:\/\/127\.0\.0\.1:(\d+))/;
+const running = new Set();
+
+// Never leave a server behind when the test process ends.
+process.on('exit', () => {
+  for (const proc of running) {
+    try {
+      proc.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+async function waitForBinary(bin, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      accessSync(bin, fsConstants.X_OK);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) {
+        throw new Error(`Herald binary not found or not executable at ${bin} (set HERALD_BIN): ${e.message}`);
+      }
+    }
+    await delay(500);
+  }
+}
+
+function spawnOnce(bin, args, env, cwd, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    let log = '';
+    let settled = false;
+    const proc = spawn(bin, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(proc);
+    const exited = new Promise((res) => {
+      proc.once('exit', (code, signal) => {
+        running.delete(proc);
+        res({ code, signal });
+      });
+    });
+    const fail = (why, retryable) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      try {
+        proc.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+      const err = new Error(`${why}\n--- server log ---\n${log}`);
+      err.retryable = retryable;
+      reject(err);
+    };
+    const onData = (chunk) => {
+      log += chunk.toString('utf8');
+      const m = LISTENING.exec(log);
+      if (m && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ proc, url: m[1], port: Number(m[2]), exited, logs: () => log });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.once('error', (e) => fail(`failed to spawn ${bin}: ${e.message}`, true));
+    exited.then(({ code, signal }) =>
+      fail(`server exited before listening (code ${code}, signal ${signal})`, log.trim() === ''),
+    );
+    const timer = setTimeout(() => fail(`server did not report listening within ${timeoutMs} ms`, false), timeoutMs);
+  });
+}
+
+/**
+ * Starts a Herald server on a free loopback port.
+ * @param {object} [options]
+ * @param {Record<string,string>} [options.env] extra environment (e.g. SignalR__KeepAliveInterval)
+ * @param {string} [options.dataDir] data directory to reuse; default a fresh temp dir removed on stop
+ * @param {string[]} [options.args] extra command-line arguments
+ */
+export async function startServer({ env = {}, dataDir, args = [], logLevel = process.env.HERALD_E2E_SERVER_LOG } = {}) {
+  const bin = heraldBin();
+  await waitForBinary(bin, 60_000);
+  const ownsDataDir = !dataDir;
+  const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'herald-e2e-'));
+  const fullArgs = ['serve', '--urls', 'http://127.0.0.1:0', '--data-dir', dir, ...(logLevel ? ['--log-level', logLevel] : []), ...args];
+  const fullEnv = { ...process.env, ...env };
+  let started;
+  // The binary is rebuilt from time to time: a spawn that dies at once without a word
+  // (text file busy, half-written file) is retried a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      started = await spawnOnce(bin, fullArgs, fullEnv, dir, 15_000);
+      break;
+    } catch (e) {
+      if (!e.retryable || attempt >= 5) {
+        if (ownsDataDir) rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
+      await delay(1000);
+      await waitForBinary(bin, 60_000);
+    }
+  }
+  const { proc, url, port, exited, logs } = started;
+  let exitInfo = null;
+  exited.then((info) => {
+    exitInfo = info;
+  });
+
+  const server = {
+    url,
+    port,
+    dataDir: dir,
+    proc,
+    logs,
+    /** Resolves with {code, signal} once the process has exited. */
+    exited,
+    get exitInfo() {
+      return exitInfo;
+    },
+    /**
+     * Sends `signal` and waits for the exit (SIGKILL after `timeoutMs`). Removes the data dir
+     * if this server created it, unless keepDataDir.
+     */
+    async stop(signal = 'SIGTERM', { timeoutMs = 10_000, keepDataDir = false } = {}) {
+      if (!exitInfo) {
+        try {
+          proc.kill(signal);
+        } catch {
+          // already gone
+        }
+      }
+      const result = await Promise.race([exited, delay(timeoutMs).then(() => null)]);
+      let info = result;
+      if (!info) {
+        proc.kill('SIGKILL');
+        info = await exited;
+        info = { ...info, timedOut: true };
+      }
+      if (ownsDataDir && !keepDataDir) rmSync(dir, { recursive: true, force: true });
+      return info;
+    },
+    /** SIGKILL, as a crash would; the data dir is always kept. */
+    async kill9() {
+      if (!exitInfo) proc.kill('SIGKILL');
+      return exited;
+    },
+  };
+  return server;
+}
+
+export function removeDir(dir) {
+  if (dir && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+
+/**
+ * Performs a request and returns {status, headers, contentType, text, body}; body is the
+ * parsed JSON when the response is JSON, else undefined.
+ */
+export async function request(baseUrl, method, pathname, { json, body, headers = {} } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers['content-type'] ??= 'application/json';
+  } else if (body !== undefined) {
+    init.body = body;
+    init.headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(baseUrl + pathname, init);
+  const text = await res.text();
+  const contentType = res.headers.get('content-type') ?? '';
+  let parsed;
+  if (/json/i.test(contentType) && text.length > 0) parsed = JSON.parse(text);
+  return { status: res.status, headers: res.headers, contentType, text, body: parsed };
+}
+
+export const getJson = (baseUrl, pathname) => request(baseUrl, 'GET', pathname);
+export const postJson = (baseUrl, pathname, json) => request(baseUrl, 'POST', pathname, { json });
+
+function expectStatus(res, status, what) {
+  if (res.status !== status) {
+    throw new Error(`${what}: expected HTTP ${status}, got ${res.status}: ${res.text}`);
+  }
+  return res.body;
+}
+
+/** POST /api/v1/jobs; returns the created job resource (throws unless 201). */
+export async function createJob(baseUrl, spec = {}) {
+  const res = await postJson(baseUrl, '/api/v1/jobs', { jobType: 'Transcription', ...spec });
+  return expectStatus(res, 201, 'create job');
+}
+
+/** POST /api/v1/jobs/{id}/progress; returns the job resource (throws unless 200). */
+export async function report(baseUrl, jobId, body) {
+  const res = await postJson(baseUrl, `/api/v1/jobs/${encodeURIComponent(jobId)}/progress`, body);
+  return expectStatus(res, 200, `report ${JSON.stringify(body)}`);
+}
+
+export async function getJob(baseUrl, jobId) {
+  const res = await getJson(baseUrl, `/api/v1/jobs/${encodeURIComponent(jobId)}`);
+  return expectStatus(res, 200, 'get job');
+}
+
+export async function getHistory(baseUrl, jobId, query = '') {
+  const res = await getJson(baseUrl, `/api/v1/jobs/${encodeURIComponent(jobId)}/progress${query}`);
+  return expectStatus(res, 200, 'get history');
+}
+
+// ---------------------------------------------------------------------------------------
+// Waiting and collecting
+
+/** Polls `predicate` until it returns a truthy value (which is returned) or the time is up. */
+export async function waitFor(predicate, timeoutMs = 5000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await predicate();
+    if (v) return v;
+    if (Date.now() > deadline) {
+      const desc = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${desc}`);
+    }
+    await delay(10);
+  }
+}
+
+/**
+ * Records every `eventName` the connection receives (first argument of each), in order.
+ * Returns {events, waitFor(pred, timeoutMs), waitForCount(n, timeoutMs), clear(), stop()}.
+ * If `log` (an array) is given, {name, payload} pairs are also pushed there, to see the
+ * interleaving of several event types.
+ */
+export function collect(connection, eventName, log) {
+  const events = [];
+  const handler = (payload) => {
+    events.push(payload);
+    if (log) log.push({ name: eventName, payload });
+  };
+  connection.on(eventName, handler);
+  return {
+    events,
+    waitFor(pred, timeoutMs = 5000) {
+      return waitFor(() => events.find(pred), timeoutMs,
+        () => `${eventName} matching ${pred} (got ${JSON.stringify(events)})`);
+    },
+    waitForCount(n, timeoutMs = 5000) {
+      return waitFor(() => events.length >= n, timeoutMs,
+        () => `${n} ${eventName} events (got ${events.length}: ${JSON.stringify(events)})`);
+    },
+    clear() {
+      events.length = 0;
+    },
+    stop() {
+      connection.off(eventName, handler);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// SignalR clients
+
+const CLIENT_PACKAGES = {
+  5: 'signalr5',
+  6: 'signalr6',
+  7: 'signalr7',
+  8: 'signalr8',
+  10: 'signalr10',
+};
+
+/** The @microsoft/signalr module of a client generation (5, 6, 7, 8 or 10). */
+export function signalrModule(version) {
+  const name = CLIENT_PACKAGES[version];
+  if (!name) throw new Error(`no SignalR client package for version ${version}`);
+  return require(name);
+}
+
+/** The installed package version of a client generation, e.g. "7.0.14". */
+export function signalrPackageVersion(version) {
+  return require(`${CLIENT_PACKAGES[version]}/package.json`).version;
+}
+
+/**
+ * Builds (and by default starts) a hub connection with the given client generation.
+ * @param {number} version 5, 6, 7, 8 or 10
+ * @param {string} url server base URL (http://127.0.0.1:PORT)
+ * @param {object} [opts]
+ * @param {boolean} [opts.skipNegotiation]
+ * @param {boolean|number[]} [opts.reconnect] withAutomaticReconnect (true or delays)
+ * @param {string} [opts.logLevel] 'None' | 'Warning' | ... (default $HERALD_E2E_CLIENT_LOG or Warning)
+ * @param {boolean} [opts.start] start the connection (default true)
+ * @param {string} [opts.hubPath]
+ */
+export async function connect(version, url, opts = {}) {
+  const signalr = signalrModule(version);
+  const level = opts.logLevel ?? process.env.HERALD_E2E_CLIENT_LOG ?? 'Warning';
+  const httpOptions = {
+    transport: signalr.HttpTransportType.WebSockets,
+    skipNegotiation: opts.skipNegotiation ?? false,
+  };
+  let builder = new signalr.HubConnectionBuilder()
+    .withUrl(url + (opts.hubPath ?? HUB_PATH), httpOptions)
+    .configureLogging(signalr.LogLevel[level]);
+  if (opts.reconnect) {
+    builder = Array.isArray(opts.reconnect)
+      ? builder.withAutomaticReconnect(opts.reconnect)
+      : builder.withAutomaticReconnect();
+  }
+  const connection = builder.build();
+  if (opts.start !== false) await connection.start();
+  return connection;
+}
+
+/** Stops a connection, ignoring errors (for finally blocks). */
+export async function safeStop(connection) {
+  if (!connection) return;
+  try {
+    await connection.stop();
+  } catch {
+    // ignore
+  }
+}
+
+export function isIsoUtc(s) {
+  return typeof s === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(s) && !Number.isNaN(Date.parse(s));
+}
+
+export { delay };

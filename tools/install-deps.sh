@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Herald builds and tests with. Idempotent: skips apt
+# entirely when everything is present already. Usage: tools/install-deps.sh [--test]
+set -euo pipefail
+
+BUILD_PKGS=(
+  g++ cmake ninja-build ccache pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev   # Asio/Beast, JSON, URL
+  libspdlog-dev libfmt-dev                                      # structured logging
+  libcli11-dev                                                  # command line
+  libsqlite3-dev                                                # default store
+  libssl-dev                                                    # JWT signatures
+)
+TEST_PKGS=(
+  libgtest-dev                                                  # unit tests
+)
+pkgs=("${BUILD_PKGS[@]}")
+if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v node >/dev/null 2>&1 && [[ "${1:-}" == "--test" ]]; then missing+=(nodejs npm); fi
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ "$(id -u)" != 0 ]] && SUDO=sudo
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
