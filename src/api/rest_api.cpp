@@ -217,7 +217,8 @@ asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {
   spec.jobType = *jobType;
   spec.videoId = videoId.value_or("");
   spec.userId = userId.value_or("");
-  auto job = co_await service_.createJob(std::move(spec));
+  auto creating = service_.createJob(std::move(spec));
+  auto job = co_await std::move(creating);
   auto response = jsonResponse(201, model::jobResource(job));
   response.headers.emplace_back("Location", "/api/v1/jobs/" + job.id);
   co_return response;
@@ -254,7 +255,8 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
   }
   if (!errors.empty()) co_return problem(400, "The progress report is invalid.", std::move(errors));
 
-  auto result = co_await service_.report(jobId, std::move(report));
+  auto reporting = service_.report(jobId, std::move(report));
+  auto result = co_await std::move(reporting);
   switch (result.outcome) {
     case jobs::ReportOutcome::NotFound:
       co_return problem(404, "Job " + jobId + " not found.");
@@ -269,7 +271,8 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
 }
 
 asio::awaitable<HttpResponse> RestApi::getJob(const std::string& jobId) {
-  auto job = co_await service_.onStore([jobId](storage::Store& s) { return s.getJob(jobId); });
+  auto reading = service_.onStore([jobId](storage::Store& s) { return s.getJob(jobId); });
+  auto job = co_await std::move(reading);
   if (!job) co_return problem(404, "Job " + jobId + " not found.");
   co_return jsonResponse(200, model::jobResource(*job));
 }
@@ -288,7 +291,8 @@ asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
   }
   if (auto u = core::queryValue(request.query, "userId"); u && !u->empty()) filter.userId = *u;
   if (auto v = core::queryValue(request.query, "videoId"); v && !v->empty()) filter.videoId = *v;
-  auto list = co_await service_.onStore([filter](storage::Store& s) { return s.listJobs(filter); });
+  auto reading = service_.onStore([filter](storage::Store& s) { return s.listJobs(filter); });
+  auto list = co_await std::move(reading);
   json::array out;
   for (const auto& job : list) out.push_back(model::jobResource(job));
   co_return jsonResponse(200, out);
@@ -310,11 +314,12 @@ asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
     }
   }
   int n = *limit;
-  auto entries = co_await service_.onStore(
+  auto reading = service_.onStore(
       [jobId, after, n](storage::Store& s) -> std::optional<std::vector<model::ProgressEntry>> {
         if (!s.getJob(jobId)) return std::nullopt;
         return s.progressHistory(jobId, after, n);
       });
+  auto entries = co_await std::move(reading);
   if (!entries) co_return problem(404, "Job " + jobId + " not found.");
   json::array out;
   for (const auto& e : *entries) out.push_back(model::progressEntryResource(e));
@@ -322,7 +327,7 @@ asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
 }
 
 asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
-  auto found = co_await service_.onStore(
+  auto reading = service_.onStore(
       [videoId](storage::Store& s) -> std::optional<std::pair<model::Video, std::vector<model::Job>>> {
         auto video = s.getVideo(videoId);
         if (!video) return std::nullopt;
@@ -331,6 +336,7 @@ asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
         filter.limit = 1000;
         return std::make_pair(std::move(*video), s.listJobs(filter));
       });
+  auto found = co_await std::move(reading);
   if (!found) co_return problem(404, "Video " + videoId + " not found.");
   auto o = model::videoProgressUpdate(found->first);
   o["userId"] = found->first.userId.empty() ? json::value(nullptr) : json::value(found->first.userId);

@@ -35,6 +35,13 @@ struct SignalRSettings {
   std::size_t maximumReceiveMessageSize = 102400;
   // Reap negotiated connections that never attach a transport (ASP.NET: 15 s).
   std::chrono::seconds disconnectTimeout{15};
+  // Stateful reconnect (WebSockets): a dropped socket may come back within
+  // DisconnectTimeout and get every missed message. On by default (ASP.NET: off),
+  // since never losing an update is Herald's point; clients still have to ask.
+  bool allowStatefulReconnects = true;
+  // A long poll with nothing to deliver answers empty after this (ASP.NET: 90 s; the
+  // JS client's own poll timeout is 100 s, so this must stay below it).
+  std::chrono::seconds longPollTimeout{90};
   // Outbound bytes queued for one connection before it counts as a slow consumer and
   // is closed; keeps one stalled client from holding memory without bound.
   std::size_t maxOutboundQueueBytes = 4 * 1024 * 1024;

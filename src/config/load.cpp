@@ -80,6 +80,10 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
           static_cast<std::size_t>(parseInt(full, v, 64, 64LL * 1024 * 1024));
     } else if (k == "disconnecttimeout") {
       c.signalr.disconnectTimeout = std::chrono::seconds(parseInt(full, v, 1, 3600));
+    } else if (k == "allowstatefulreconnects") {
+      c.signalr.allowStatefulReconnects = parseBool(full, v);
+    } else if (k == "longpolltimeout") {
+      c.signalr.longPollTimeout = std::chrono::seconds(parseInt(full, v, 1, 99));
     } else if (k == "maxoutboundqueuebytes") {
       c.signalr.maxOutboundQueueBytes =
           static_cast<std::size_t>(parseInt(full, v, 4096, 1LL << 32));

@@ -2,11 +2,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -15,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/strings.h"
+#include "http/cors.h"
 #include "transport/websocket_transport.h"
 
 namespace herald::http {
@@ -160,8 +164,45 @@ struct HttpServer::Impl {
     }
   }
 
+  // Lets shutdown close keep-alive connections that sit between requests.
+  struct SessionState {
+    beast::tcp_stream* stream = nullptr;
+    bool busy = false;
+  };
+
+  void closeIdleSessions() {
+    std::lock_guard lock(sessionsMutex);
+    for (auto& [id, entry] : sessions) {
+      auto& [executor, weak] = entry;
+      asio::post(executor, [weak = weak] {
+        if (auto st = weak.lock(); st && st->stream && !st->busy) {
+          boost::system::error_code ec;
+          st->stream->socket().close(ec);
+        }
+      });
+    }
+  }
+
   asio::awaitable<void> session(beast::tcp_stream stream) {
     Counter sockets(owner.activeSockets_);
+    auto state = std::make_shared<SessionState>();
+    state->stream = &stream;
+    std::uint64_t sessionId;
+    {
+      std::lock_guard lock(sessionsMutex);
+      sessionId = ++nextSessionId;
+      sessions.emplace(sessionId, std::make_pair(stream.get_executor(), std::weak_ptr(state)));
+    }
+    struct Unregister {
+      Impl& impl;
+      std::uint64_t id;
+      std::shared_ptr<SessionState> state;
+      ~Unregister() {
+        state->stream = nullptr;
+        std::lock_guard lock(impl.sessionsMutex);
+        impl.sessions.erase(id);
+      }
+    } unregister{*this, sessionId, state};
     beast::flat_buffer buffer;
     boost::system::error_code epEc;
     auto remote = stream.socket().remote_endpoint(epEc);
@@ -184,41 +225,56 @@ struct HttpServer::Impl {
       }
       auto req = parser.release();
       auto path = decodePath(req.target());
+      state->busy = true;
 
       if (beast::websocket::is_upgrade(req) && path == kHubPath) {
-        co_await upgrade(std::move(stream), std::move(req));
+        auto upgrading = upgrade(std::move(stream), std::move(req));
+        co_await std::move(upgrading);
         co_return;
+      }
+
+      auto parsed = toCore(req, remote);
+      auto cors = corsHeaders(config.app.allowedOrigins, parsed);
+      if (path == kHubPath) {
+        Counter inflight(owner.activeRequests_);
+        bool reuse = co_await transport::serveTransportRequest(stream, req, parsed,
+                                                               routes.transport, cors);
+        state->busy = false;
+        if (!reuse || stopping) break;
+        continue;
       }
 
       core::HttpResponse response;
       {
         Counter inflight(owner.activeRequests_);
         try {
-          response = co_await route(toCore(req, remote));
+          if (req.method() == bhttp::verb::options) {
+            response = preflight(config.app.allowedOrigins, parsed);
+          } else {
+            response = co_await route(parsed);
+          }
         } catch (const std::exception& e) {
           spdlog::error("{} {} failed: {}", std::string(req.method_string()), path, e.what());
           response = textResponse(500, "Internal Server Error");
         }
       }
+      for (auto& h : cors) response.headers.push_back(h);
       bool keepAlive = req.keep_alive() && !stopping;
       auto res = toBeast(response, req.version(), keepAlive, req.method() == bhttp::verb::head);
       stream.expires_after(kRequestTimeout);
       auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
+      state->busy = false;
       if (wec || !keepAlive) break;
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  asio::awaitable<core::HttpResponse> route(core::HttpRequest request) {
+  asio::awaitable<core::HttpResponse> route(const core::HttpRequest& request) {
     if (request.path == std::string(kHubPath) + "/negotiate") {
       if (stopping) co_return textResponse(503, "Server is shutting down");
-      co_return transport::negotiate(request, routes.connections, routes.negotiate, "");
-    }
-    if (request.path == kHubPath) {
-      // Only WebSockets are offered; other transports would come here.
-      if (!core::queryValue(request.query, "id")) co_return textResponse(400, "Connection ID required");
-      co_return textResponse(400, "Only the WebSockets transport is supported on this endpoint");
+      co_return transport::negotiate(request, routes.transport.connections,
+                                     routes.transport.options, "");
     }
     if (auto r = co_await routes.rest.handle(request)) co_return std::move(*r);
     if (request.method == "GET" || request.method == "HEAD") {
@@ -227,47 +283,70 @@ struct HttpServer::Impl {
     co_return textResponse(404, "Not Found");
   }
 
-  asio::awaitable<void> upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
-    auto reject = [&](int status, std::string text) -> asio::awaitable<void> {
-      auto res = toBeast(textResponse(status, std::move(text)), req.version(), false, false);
-      co_await bhttp::async_write(stream, res, use_nothrow);
-    };
+  // Decides a WebSocket upgrade: an Ok attach, or the status and text to refuse with.
+  transport::Attach attachWebSocket(const bhttp::request<bhttp::string_body>& req,
+                                    const asio::any_io_executor& executor, int& status,
+                                    std::string& text) {
+    auto& connections = routes.transport.connections;
+    transport::Attach attach;
     if (stopping) {
-      co_await reject(503, "Server is shutting down");
-      co_return;
+      status = 503;
+      text = "Server is shutting down";
+      return attach;
     }
-    if (!routes.negotiate.webSockets) {
-      co_await reject(404, "WebSockets are disabled on this server");
-      co_return;
+    if (!routes.transport.options.webSockets) {
+      status = 404;
+      text = "WebSockets are disabled on this server";
+      return attach;
     }
     auto target = std::string(req.target());
     auto q = target.find('?');
     auto query = q == std::string::npos ? decltype(core::parseQuery("")){}
                                         : core::parseQuery(std::string_view(target).substr(q + 1));
-    transport::TransportConnectionPtr connection;
     std::string token;
     if (auto id = core::queryValue(query, "id"); id && !id->empty()) {
       token = *id;
     } else {
-      // skipNegotiation: a version-0 connection made on the spot.
-      token = routes.connections.create(0, "")->token;
+      // skipNegotiation: a version-0 connection made on the spot, never stateful.
+      token = connections.create(0, "", false)->token;
     }
-    switch (routes.connections.claim(token, transport::TransportKind::WebSockets, connection)) {
-      case transport::ClaimResult::Ok: break;
-      case transport::ClaimResult::NotFound:
-        co_await reject(404, "No Connection with that ID");
-        co_return;
-      case transport::ClaimResult::Conflict:
-        co_await reject(409, "Connection already has an active WebSocket");
-        co_return;
-      case transport::ClaimResult::WrongTransport:
-        co_await reject(400, "Cannot change transports mid-connection");
-        co_return;
+    attach = connections.attach(token, transport::TransportKind::WebSockets, executor);
+    switch (attach.result) {
+      case transport::AttachResult::Ok: break;
+      case transport::AttachResult::NotFound:
+        status = 404;
+        text = "No Connection with that ID";
+        break;
+      case transport::AttachResult::Conflict:
+        status = 409;
+        text = "Connection already has an active WebSocket";
+        break;
+      case transport::AttachResult::WrongTransport:
+        status = 400;
+        text = "Cannot change transports mid-connection";
+        break;
+    }
+    return attach;
+  }
+
+  asio::awaitable<void> upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
+    int status = 0;
+    std::string text;
+    auto attach = attachWebSocket(req, stream.get_executor(), status, text);
+    if (attach.result != transport::AttachResult::Ok) {
+      auto res = toBeast(textResponse(status, text), req.version(), false, false);
+      co_await bhttp::async_write(stream, res, use_nothrow);
+      co_return;
     }
     Counter sockets(owner.activeSockets_);
-    co_await transport::runWebSocket(std::move(stream), std::move(req), connection, routes.hub,
-                                     routes.connections);
+    // Built in its own statement: g++ 12 mishandles by-value arguments of a call
+    // inside a co_await expression (they can be destroyed twice).
+    auto running = transport::runWebSocket(std::move(stream), std::move(req), std::move(attach),
+                                           routes.transport.services,
+                                           routes.transport.connections);
+    co_await std::move(running);
   }
+
 
   HttpServer& owner;
   std::vector<asio::io_context*> contexts;
@@ -275,6 +354,11 @@ struct HttpServer::Impl {
   Routes routes;
   tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
+  std::mutex sessionsMutex;
+  std::uint64_t nextSessionId = 0;
+  std::unordered_map<std::uint64_t,
+                     std::pair<asio::any_io_executor, std::weak_ptr<SessionState>>>
+      sessions;
 };
 
 HttpServer::HttpServer(std::vector<asio::io_context*> contexts, const config::Config& config,
@@ -301,6 +385,7 @@ void HttpServer::start() {
 
 void HttpServer::stopAccepting() {
   impl_->stopping = true;
+  impl_->closeIdleSessions();
   asio::post(impl_->acceptor.get_executor(), [this] {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);

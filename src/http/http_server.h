@@ -14,16 +14,15 @@
 #include "api/rest_api.h"
 #include "config/config.h"
 #include "hub/connection_handler.h"
-#include "transport/connection_manager.h"
+#include "transport/http_connection.h"
+#include "transport/http_transports.h"
 #include "transport/negotiate.h"
 
 namespace herald::http {
 
 struct Routes {
   api::RestApi& rest;
-  transport::ConnectionManager& connections;
-  hub::HubServices hub;
-  transport::NegotiateOptions negotiate;
+  transport::TransportContext transport;
   std::string webRoot;
 };
 

@@ -9,8 +9,21 @@ namespace herald::hub {
 namespace asio = boost::asio;
 
 ConnectionHandler::ConnectionHandler(HubConnectionPtr connection, HubServices services,
-                                     bool binaryTransport)
-    : connection_(std::move(connection)), services_(services), binaryTransport_(binaryTransport) {}
+                                     TransportFeatures features)
+    : connection_(std::move(connection)), services_(services), features_(features) {}
+
+bool ConnectionHandler::acceptTrackable() {
+  if (!connection_->statefulReconnect()) return true;
+  auto id = nextExpected_++;
+  if (id <= latestReceived_) return false;  // a replayed duplicate
+  latestReceived_ = id;
+  return true;
+}
+
+void ConnectionHandler::onReattached() {
+  inbound_.clear();
+  lastReceived_ = Clock::now();
+}
 
 void ConnectionHandler::closeWithError(const std::string& detail) {
   protocol::CloseMessage close;
@@ -35,13 +48,20 @@ asio::awaitable<bool> ConnectionHandler::onHandshake() {
     co_return true;
   }
   std::string error = parsed.error;
+  const protocol::HubProtocol* chosen = nullptr;
   if (parsed.status == protocol::HandshakeStatus::Ok) {
     const auto& req = parsed.request;
-    if (req.protocol != services_.json.name()) {
+    if (req.protocol == services_.json.name()) chosen = &services_.json;
+    if (req.protocol == services_.messagePack.name()) chosen = &services_.messagePack;
+    if (!chosen) {
       error = "The protocol '" + req.protocol + "' is not supported.";
-    } else if (!services_.json.isVersionSupported(req.version)) {
+    } else if (!chosen->isVersionSupported(req.version)) {
       error = "The server does not support version " + std::to_string(req.version) + " of the '" +
               req.protocol + "' protocol.";
+    } else if (chosen->transferFormat() == protocol::TransferFormat::Binary && !features_.binary) {
+      error = "Cannot use the '" + req.protocol +
+              "' protocol on the current transport. The transport does not support 'Binary' "
+              "transfer format.";
     }
   }
   if (!error.empty()) {
@@ -52,10 +72,15 @@ asio::awaitable<bool> ConnectionHandler::onHandshake() {
   }
   inbound_.erase(0, parsed.consumed);
   handshakeDone_ = true;
-  // The response must be the first frame; the protocol is set after it is queued so
-  // that no hub message can overtake it.
+  // As ASP.NET does: stateful reconnect only when negotiated and asked for with v2.
+  if (features_.statefulReconnect && parsed.request.version >= 2) {
+    connection_->enableStatefulReconnect();
+  }
+  // The protocol is set first so the writer frames the response as the protocol's
+  // transfer format (Binary for MessagePack). Nothing else can be queued before the
+  // response: the connection is in no registry yet.
+  connection_->setProtocol(chosen);
   connection_->sendRaw(std::make_shared<Frame>(protocol::handshakeSuccess()));
-  connection_->setProtocol(&services_.json);
   services_.lifetime.add(connection_);
   registered_ = true;
   if (!connection_->userId().empty()) {
@@ -81,16 +106,17 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
   inbound_.append(bytes);
   if (!handshakeDone_) {
     if (!co_await onHandshake()) co_return false;
-    if (inbound_.empty()) co_return true;
+    if (!handshakeDone_ || inbound_.empty()) co_return true;  // wait for more bytes
   }
 
   std::vector<protocol::HubMessage> messages;
-  auto result = services_.json.parse(inbound_, messages,
-                                     services_.settings.maximumReceiveMessageSize);
+  auto result = connection_->protocol()->parse(inbound_, messages,
+                                               services_.settings.maximumReceiveMessageSize);
   inbound_.erase(0, result.consumed);
   if (!messages.empty()) lastReceived_ = Clock::now();
 
   for (auto& message : messages) {
+    if (protocol::isTrackable(message) && !acceptTrackable()) continue;
     if (auto* inv = std::get_if<protocol::InvocationMessage>(&message)) {
       HubCallContext context{connection_, services_.lifetime, services_.backplane};
       dispatching_ = true;
@@ -111,8 +137,21 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
       completion.error = "The client attempted to invoke the non-streaming '" + si->target +
                          "' method with a streaming invocation.";
       connection_->send(protocol::HubMessage(completion));
+    } else if (auto* ack = std::get_if<protocol::AckMessage>(&message)) {
+      connection_->acknowledge(ack->sequenceId);
+    } else if (auto* seq = std::get_if<protocol::SequenceMessage>(&message)) {
+      if (connection_->statefulReconnect()) {
+        if (seq->sequenceId > nextExpected_) {
+          spdlog::warn("connection {}: Sequence {} beyond the {} expected: messages were lost",
+                       connection_->id(), seq->sequenceId, nextExpected_);
+          closeWithError("Sequence ID greater than amount of messages we've received.");
+          co_return false;
+        }
+        nextExpected_ = seq->sequenceId;
+      }
     }
-    // StreamItem, Completion, CancelInvocation, Ack, Sequence: nothing to act on here.
+    // StreamItem, Completion, CancelInvocation: nothing to act on (no streams, no
+    // client results).
   }
 
   if (!result.ok()) {
@@ -139,6 +178,12 @@ bool ConnectionHandler::onTick(Clock::time_point now) {
     }
     return true;
   }
+  if (connection_->statefulReconnect() && latestReceived_ > lastAcked_) {
+    // Once a second at most (the tick), as the .NET server and JS client do.
+    lastAcked_ = latestReceived_;
+    connection_->send(protocol::HubMessage(protocol::AckMessage{lastAcked_}));
+  }
+  if (features_.inherentKeepAlive) return true;  // long polling: the poll cycle is liveness
   if (clientPinged_ && !dispatching_ && now - lastReceived_ >= s.clientTimeoutInterval) {
     spdlog::info("connection {}: client timeout, nothing received for {} s", connection_->id(),
                  s.clientTimeoutInterval.count());

@@ -22,13 +22,21 @@ struct HubServices {
   backplane::Backplane& backplane;
   const config::SignalRSettings& settings;
   const protocol::HubProtocol& json;
+  const protocol::HubProtocol& messagePack;
+};
+
+// What the transport under a connection can do.
+struct TransportFeatures {
+  bool binary = true;              // false for Server-Sent Events (text only)
+  bool inherentKeepAlive = false;  // long polling: no pings, no client timeout
+  bool statefulReconnect = false;  // negotiated (WebSockets only)
 };
 
 class ConnectionHandler {
  public:
   using Clock = std::chrono::steady_clock;
 
-  ConnectionHandler(HubConnectionPtr connection, HubServices services, bool binaryTransport);
+  ConnectionHandler(HubConnectionPtr connection, HubServices services, TransportFeatures features);
 
   // Feeds received bytes. Returns false when the connection must end (a Close or a
   // handshake error has been queued already, or the client closed).
@@ -40,6 +48,9 @@ class ConnectionHandler {
   // The transport is gone: leave groups, unregister. Idempotent.
   void onClosed();
 
+  // A new socket took over a stateful connection: drop any partial inbound message.
+  void onReattached();
+
   bool handshakeDone() const { return handshakeDone_; }
   const HubConnectionPtr& connection() const { return connection_; }
 
@@ -47,9 +58,15 @@ class ConnectionHandler {
   boost::asio::awaitable<bool> onHandshake();
   void closeWithError(const std::string& detail);
 
+  // Stateful reconnect, receiving side: duplicates of replayed messages are dropped.
+  bool acceptTrackable();
+
   HubConnectionPtr connection_;
   HubServices services_;
-  bool binaryTransport_;
+  TransportFeatures features_;
+  std::int64_t nextExpected_ = 1;
+  std::int64_t latestReceived_ = 0;
+  std::int64_t lastAcked_ = 0;
   std::string inbound_;
   bool handshakeDone_ = false;
   bool registered_ = false;

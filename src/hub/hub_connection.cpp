@@ -21,9 +21,16 @@ const protocol::HubProtocol* HubConnection::protocol() const {
   return protocol_;
 }
 
-EnqueueResult HubConnection::enqueueLocked(FramePtr frame, std::unique_lock<std::mutex>& lock) {
+bool HubConnection::binary() const {
+  std::lock_guard lock(mutex_);
+  return protocol_ && protocol_->transferFormat() == protocol::TransferFormat::Binary;
+}
+
+EnqueueResult HubConnection::enqueueLocked(OutFrame frame, std::unique_lock<std::mutex>& lock) {
   if (closing_) return EnqueueResult::Closed;
-  if (queuedBytes_ + frame->size() > maxQueueBytes_ && !queue_.empty()) {
+  // Unacknowledged replay frames count too: a stateful client that stopped reading
+  // (or acking) must not hold memory without bound either.
+  if (queuedBytes_ + replayBytes_ + frame.bytes->size() > maxQueueBytes_ && !queue_.empty()) {
     // Slow consumer: the policy is to end this connection (the client reconnects and
     // catches up from the store with afterSequence) rather than grow without bound.
     overflowed_ = true;
@@ -31,9 +38,8 @@ EnqueueResult HubConnection::enqueueLocked(FramePtr frame, std::unique_lock<std:
   }
   bool wasEmpty = queue_.empty();
   if (!overflowed_) {
-    queuedBytes_ += frame->size();
+    queuedBytes_ += frame.bytes->size();
     queue_.push_back(std::move(frame));
-    ++framesQueued_;
     lastEnqueue_ = std::chrono::steady_clock::now();
   }
   auto wakeup = (wasEmpty || overflowed_) ? wakeup_ : std::function<void()>{};
@@ -62,7 +68,7 @@ EnqueueResult HubConnection::send(const SerializedMessage& message, bool snapsho
   lock.unlock();
   auto frame = message.frameFor(*protocol);
   lock.lock();
-  return enqueueLocked(std::move(frame), lock);
+  return enqueueLocked(OutFrame{std::move(frame), protocol::isTrackable(message.message())}, lock);
 }
 
 EnqueueResult HubConnection::send(const protocol::HubMessage& message) {
@@ -70,20 +76,34 @@ EnqueueResult HubConnection::send(const protocol::HubMessage& message) {
   if (!protocol_ || closing_) return EnqueueResult::Closed;
   auto frame = std::make_shared<Frame>();
   protocol_->write(message, *frame);
-  return enqueueLocked(std::move(frame), lock);
+  return enqueueLocked(OutFrame{std::move(frame), protocol::isTrackable(message)}, lock);
 }
 
 EnqueueResult HubConnection::sendRaw(FramePtr frame) {
   std::unique_lock lock(mutex_);
-  return enqueueLocked(std::move(frame), lock);
+  return enqueueLocked(OutFrame{std::move(frame), false}, lock);
 }
 
 std::vector<FramePtr> HubConnection::takeQueued() {
   std::lock_guard lock(mutex_);
   std::vector<FramePtr> out;
-  out.swap(queue_);
+  out.reserve(queue_.size());
+  for (auto& f : queue_) {
+    if (stateful_ && f.trackable) {
+      // Counted where bytes leave for the socket, so backplane traffic is numbered too.
+      replay_.push_back(Buffered{++totalSent_, f.bytes});
+      replayBytes_ += f.bytes->size();
+    }
+    out.push_back(std::move(f.bytes));
+  }
+  queue_.clear();
   queuedBytes_ = 0;
   return out;
+}
+
+bool HubConnection::hasQueued() const {
+  std::lock_guard lock(mutex_);
+  return !queue_.empty();
 }
 
 void HubConnection::setWakeup(std::function<void()> wakeup) {
@@ -102,7 +122,7 @@ void HubConnection::close(std::optional<protocol::CloseMessage> close) {
     auto frame = std::make_shared<Frame>();
     protocol_->write(*close, *frame);
     queuedBytes_ += frame->size();
-    queue_.push_back(std::move(frame));
+    queue_.push_back(OutFrame{std::move(frame), false});
   }
   closing_ = true;
   auto w = wakeup_;
@@ -118,6 +138,44 @@ bool HubConnection::closing() const {
 bool HubConnection::overflowed() const {
   std::lock_guard lock(mutex_);
   return overflowed_;
+}
+
+void HubConnection::enableStatefulReconnect() {
+  std::lock_guard lock(mutex_);
+  stateful_ = true;
+}
+
+bool HubConnection::statefulReconnect() const {
+  std::lock_guard lock(mutex_);
+  return stateful_;
+}
+
+void HubConnection::acknowledge(std::int64_t sequenceId) {
+  std::lock_guard lock(mutex_);
+  while (!replay_.empty() && replay_.front().sequence <= sequenceId) {
+    replayBytes_ -= replay_.front().bytes->size();
+    replay_.pop_front();
+  }
+}
+
+void HubConnection::prepareReplay() {
+  std::unique_lock lock(mutex_);
+  if (!protocol_) return;
+  auto first = replay_.empty() ? totalSent_ + 1 : replay_.front().sequence;
+  std::vector<OutFrame> front;
+  auto sequence = std::make_shared<Frame>();
+  protocol_->write(protocol::SequenceMessage{first}, *sequence);
+  front.push_back(OutFrame{std::move(sequence), false});
+  // Replayed frames are numbered already: they go out as untracked copies and stay
+  // in the buffer until acknowledged.
+  for (const auto& b : replay_) front.push_back(OutFrame{b.bytes, false});
+  for (auto& f : queue_) front.push_back(std::move(f));
+  queue_ = std::move(front);
+  queuedBytes_ = 0;
+  for (const auto& f : queue_) queuedBytes_ += f.bytes->size();
+  auto w = wakeup_;
+  lock.unlock();
+  if (w) w();
 }
 
 std::chrono::steady_clock::time_point HubConnection::lastEnqueue() const {
@@ -138,11 +196,6 @@ void HubConnection::removeGroup(const std::string& group) {
 std::set<std::string> HubConnection::groups() const {
   std::lock_guard lock(mutex_);
   return groups_;
-}
-
-std::uint64_t HubConnection::framesQueued() const {
-  std::lock_guard lock(mutex_);
-  return framesQueued_;
 }
 
 }  // namespace herald::hub

@@ -1,13 +1,18 @@
 #pragma once
 // One logical hub connection: identity, negotiated protocol, group memberships and the
 // bounded outbound queue that a transport drains. Hub code only enqueues; the single
-// writer (the transport's write loop) takes batches and writes them.
+// writer (the attached transport) takes batches and writes them.
 //
-// Thread safety: every public member may be called from any thread (the queue is
-// guarded by a mutex that is never held across I/O). Owned by shared_ptr: the
-// transport and the connection manager hold it; registries hold weak_ptrs.
+// With stateful reconnect on, every trackable frame the writer takes is numbered and
+// kept until the client acknowledges it, so that a new socket can replay what the old
+// one may have lost (signalr-protocol.md section 7).
+//
+// Thread safety: every public member may be called from any thread (the state is
+// guarded by a mutex that is never held across I/O or a callback). Owned by
+// shared_ptr: the transport connection holds it; registries hold weak_ptrs.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -31,9 +36,10 @@ class HubConnection {
   const std::string& id() const { return id_; }
   const std::string& userId() const { return userId_; }
 
-  // Set once, after the handshake; before that no hub message may be queued.
+  // Set once, at the handshake; before that no hub message may be queued.
   void setProtocol(const protocol::HubProtocol* protocol);
   const protocol::HubProtocol* protocol() const;
+  bool binary() const;
 
   // Ordered events (with an OrderKey) at or below the last delivered sequence of their
   // job are dropped; `snapshot` delivers regardless and only raises that mark.
@@ -45,7 +51,9 @@ class HubConnection {
 
   // Writer side. Takes every queued frame (in order). Empty when nothing is queued.
   std::vector<FramePtr> takeQueued();
-  // Called (from any thread) when frames become available; the transport installs it.
+  bool hasQueued() const;
+  // Called (from any thread, without locks held) when frames become available or the
+  // connection starts closing; the attached transport installs it.
   void setWakeup(std::function<void()> wakeup);
 
   // Ends the connection: queues `close` (if given) as the last frame; the writer
@@ -54,6 +62,14 @@ class HubConnection {
   bool closing() const;
   bool overflowed() const;
 
+  // Stateful reconnect (server side of the message buffer).
+  void enableStatefulReconnect();
+  bool statefulReconnect() const;
+  void acknowledge(std::int64_t sequenceId);  // the client's Ack
+  // A new socket replaces the old one: puts Sequence(first unacknowledged) and the
+  // unacknowledged frames at the front of the queue, before anything still queued.
+  void prepareReplay();
+
   std::chrono::steady_clock::time_point lastEnqueue() const;
 
   // Group names this connection joined, so disconnect can leave them all.
@@ -61,10 +77,17 @@ class HubConnection {
   void removeGroup(const std::string& group);
   std::set<std::string> groups() const;
 
-  std::uint64_t framesQueued() const;
-
  private:
-  EnqueueResult enqueueLocked(FramePtr frame, std::unique_lock<std::mutex>& lock);
+  struct OutFrame {
+    FramePtr bytes;
+    bool trackable;
+  };
+  struct Buffered {
+    std::int64_t sequence;
+    FramePtr bytes;
+  };
+
+  EnqueueResult enqueueLocked(OutFrame frame, std::unique_lock<std::mutex>& lock);
 
   const std::string id_;
   const std::string userId_;
@@ -72,7 +95,7 @@ class HubConnection {
 
   mutable std::mutex mutex_;
   const protocol::HubProtocol* protocol_ = nullptr;
-  std::vector<FramePtr> queue_;
+  std::vector<OutFrame> queue_;
   std::size_t queuedBytes_ = 0;
   bool closing_ = false;
   bool overflowed_ = false;
@@ -80,7 +103,11 @@ class HubConnection {
   std::unordered_map<std::string, std::int64_t> lastSequence_;  // per job
   std::set<std::string> groups_;
   std::chrono::steady_clock::time_point lastEnqueue_;
-  std::uint64_t framesQueued_ = 0;
+
+  bool stateful_ = false;
+  std::int64_t totalSent_ = 0;
+  std::deque<Buffered> replay_;
+  std::size_t replayBytes_ = 0;
 };
 
 using HubConnectionPtr = std::shared_ptr<HubConnection>;

@@ -20,8 +20,9 @@
 #include "hub/hub_lifetime_manager.h"
 #include "jobs/progress_service.h"
 #include "protocol/signalr/json_protocol.h"
+#include "protocol/signalr/msgpack_protocol.h"
 #include "storage/sqlite/sqlite_store.h"
-#include "transport/connection_manager.h"
+#include "transport/http_connection.h"
 
 #ifndef HERALD_SOURCE_WEB_ROOT
 #define HERALD_SOURCE_WEB_ROOT "web"
@@ -76,15 +77,20 @@ int runServer(const config::Config& config) {
   hub::HubDispatcher dispatcher;
   api::registerJobProgressHub(dispatcher, progress);
   protocol::JsonHubProtocol json;
-  hub::HubServices hubServices{dispatcher, lifetime, backplane, config.signalr, json};
+  protocol::MessagePackHubProtocol messagePack;
+  hub::HubServices hubServices{dispatcher, lifetime, backplane, config.signalr, json, messagePack};
 
   api::RestApi rest(config, progress, lifetime);
   transport::ConnectionManager connections;
   transport::NegotiateOptions negotiateOptions;
   negotiateOptions.webSockets = config.app.enableWebSockets;
-  http::HttpServer httpServer(contextPtrs, config,
-                              http::Routes{rest, connections, hubServices, negotiateOptions,
-                                           resolveWebRoot(config)});
+  negotiateOptions.statefulReconnect = config.signalr.allowStatefulReconnects;
+  http::HttpServer httpServer(
+      contextPtrs, config,
+      http::Routes{rest,
+                   transport::TransportContext{connections, hubServices, negotiateOptions,
+                                               config.signalr.longPollTimeout},
+                   resolveWebRoot(config)});
   try {
     httpServer.start();
   } catch (const std::exception& e) {
@@ -104,8 +110,8 @@ int runServer(const config::Config& config) {
         for (;;) {
           timer.expires_after(1s);
           co_await timer.async_wait(asio::use_awaitable);
-          if (auto n = connections.reapUnattached(config.signalr.disconnectTimeout)) {
-            spdlog::debug("reaped {} negotiated connections that never connected", n);
+          if (auto n = connections.reap(config.signalr.disconnectTimeout)) {
+            spdlog::debug("reaped {} inactive connections", n);
           }
         }
       },

@@ -37,7 +37,12 @@ core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager
       return response;
     }
   }
-  auto connection = connections.create(version, userId);
+  // Only for a client that asked: a JS 8+ client fails start() on an unasked `true`.
+  bool stateful = false;
+  if (auto v = core::queryValue(request.query, "useStatefulReconnect")) {
+    stateful = options.statefulReconnect && core::iequals(*v, "true");
+  }
+  auto connection = connections.create(version, userId, stateful);
   json::object body;
   body["negotiateVersion"] = version;
   body["connectionId"] = connection->connectionId;
@@ -51,12 +56,11 @@ core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager
     t["transferFormats"] = std::move(formats);
     transports.push_back(std::move(t));
   };
-  // Binary is offered once the MessagePack protocol exists; until then a binary client
-  // would pick WebSockets and then fail its handshake.
-  if (options.webSockets) add("WebSockets", false);
+  if (options.webSockets) add("WebSockets", true);
   if (options.serverSentEvents) add("ServerSentEvents", false);
   if (options.longPolling) add("LongPolling", true);
   body["availableTransports"] = std::move(transports);
+  if (stateful) body["useStatefulReconnect"] = true;
   response.body = json::serialize(body);
   return response;
 }

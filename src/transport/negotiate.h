@@ -2,14 +2,15 @@
 // POST {hub}/negotiate: picks the negotiate version, creates the connection and lists
 // the transports in preference order (signalr-protocol.md section 1).
 #include "core/http_types.h"
-#include "transport/connection_manager.h"
+#include "transport/http_connection.h"
 
 namespace herald::transport {
 
 struct NegotiateOptions {
   bool webSockets = true;
-  bool serverSentEvents = false;
-  bool longPolling = false;
+  bool serverSentEvents = true;
+  bool longPolling = true;
+  bool statefulReconnect = true;  // allowed when a client asks for it
 };
 
 core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager& connections,

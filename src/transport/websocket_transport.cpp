@@ -10,6 +10,8 @@
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "transport/connection_setup.h"
+
 namespace herald::transport {
 
 namespace asio = boost::asio;
@@ -23,80 +25,68 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 // Bytes asked of the socket per read: the parser's limit, not this, bounds a message.
 constexpr std::size_t kReadChunk = 16 * 1024;
 
-// Shared by the read loop, the writer and the ticker; lives as long as any of them.
-struct Session {
-  Session(beast::tcp_stream&& stream, hub::HubConnectionPtr hubConnection, hub::HubServices services)
+// One socket of a connection; shared by its read loop and its writer.
+struct Socket {
+  Socket(beast::tcp_stream&& stream, HttpConnectionPtr c, std::uint64_t generation)
       : ws(std::move(stream)),
         wake(ws.get_executor(), std::chrono::steady_clock::time_point::max()),
-        tick(ws.get_executor()),
-        handler(std::move(hubConnection), services, /*binaryTransport=*/true) {}
+        connection(std::move(c)),
+        generation(generation) {}
+
+  bool current() const { return connection->generation == generation && !detached; }
 
   websocket::stream<beast::tcp_stream> ws;
   asio::steady_timer wake;
-  asio::steady_timer tick;
-  hub::ConnectionHandler handler;
+  HttpConnectionPtr connection;
+  const std::uint64_t generation;
+  bool detached = false;  // a newer socket took over
   bool writerDone = false;
 };
 
-asio::awaitable<void> writeLoop(std::shared_ptr<Session> s) {
-  auto& conn = s->handler.connection();
+asio::awaitable<void> writeLoop(std::shared_ptr<Socket> s) {
+  auto& hub = s->connection->hub;
   std::vector<asio::const_buffer> buffers;
   for (;;) {
-    auto frames = conn->takeQueued();
+    if (!s->current()) co_return;  // superseded: the new socket owns the queue
+    auto frames = hub->takeQueued();
     if (frames.empty()) {
-      if (conn->closing()) break;
+      if (hub->closing()) break;
       co_await s->wake.async_wait(use_nothrow);
       continue;
     }
     buffers.clear();
     for (const auto& f : frames) buffers.emplace_back(f->data(), f->size());
-    s->ws.text(true);
+    s->ws.binary(hub->binary());
     auto [ec, n] = co_await s->ws.async_write(buffers, use_nothrow);
     if (ec) {
-      spdlog::debug("connection {}: write failed: {}", conn->id(), ec.message());
+      spdlog::debug("connection {}: write failed: {}", hub->id(), ec.message());
       s->writerDone = true;
-      s->tick.cancel();
       co_return;
     }
   }
-  if (conn->overflowed()) {
+  if (hub->overflowed()) {
     spdlog::warn("connection {}: outbound queue over its limit (slow consumer), closing",
-                 conn->id());
-    if (auto* p = conn->protocol()) {
-      protocol::CloseMessage close{"Connection closed with an error.", true};
+                 hub->id());
+    if (auto* p = hub->protocol()) {
       std::string frame;
-      p->write(close, frame);
+      p->write(protocol::CloseMessage{"Connection closed with an error.", true}, frame);
+      s->ws.binary(hub->binary());
       co_await s->ws.async_write(asio::buffer(frame), use_nothrow);
     }
   }
   s->writerDone = true;
-  s->tick.cancel();
-  if (s->ws.is_open()) {
-    co_await s->ws.async_close(websocket::close_code::normal, use_nothrow);
-  }
-}
-
-asio::awaitable<void> tickLoop(std::shared_ptr<Session> s) {
-  while (!s->writerDone) {
-    s->tick.expires_after(1s);
-    auto [ec] = co_await s->tick.async_wait(use_nothrow);
-    if (ec || s->writerDone) co_return;
-    if (!s->handler.onTick(std::chrono::steady_clock::now())) {
-      // The handler queued a Close (or handshake error); the writer flushes and closes.
-    }
-  }
+  if (s->ws.is_open()) co_await s->ws.async_close(websocket::close_code::normal, use_nothrow);
 }
 
 }  // namespace
 
 asio::awaitable<void> runWebSocket(beast::tcp_stream stream,
                                    beast::http::request<beast::http::string_body> request,
-                                   TransportConnectionPtr connection, hub::HubServices services,
+                                   Attach attach, hub::HubServices services,
                                    ConnectionManager& manager) {
-  auto hubConnection = std::make_shared<hub::HubConnection>(
-      connection->connectionId, connection->userId, services.settings.maxOutboundQueueBytes);
-  connection->hub = hubConnection;
-  auto s = std::make_shared<Session>(std::move(stream), hubConnection, services);
+  auto c = attach.connection;
+  if (attach.reattach) c->detachCurrent();  // the old socket, if it still lingers
+  auto s = std::make_shared<Socket>(std::move(stream), c, ++c->generation);
   beast::get_lowest_layer(s->ws).expires_never();
   // Beast's own keep-alive pings stay off: SignalR pings at the hub level.
   websocket::stream_base::timeout timeouts{};
@@ -111,22 +101,44 @@ asio::awaitable<void> runWebSocket(beast::tcp_stream stream,
 
   auto [acceptEc] = co_await s->ws.async_accept(request, use_nothrow);
   if (acceptEc) {
-    spdlog::debug("connection {}: websocket accept failed: {}", connection->connectionId,
+    spdlog::debug("connection {}: websocket accept failed: {}", c->connectionId,
                   acceptEc.message());
-    manager.remove(connection->token);
+    if (attach.first) manager.dispose(c);
+    else manager.setActive(c, false);
     co_return;
   }
-  spdlog::debug("connection {}: websocket open", connection->connectionId);
-
   auto executor = s->ws.get_executor();
-  std::weak_ptr<Session> weak = s;
-  hubConnection->setWakeup([executor, weak] {
+  if (attach.first) {
+    setUpConnection(c, services, hub::TransportFeatures{true, false, true}, manager);
+  }
+  spdlog::debug("connection {}: websocket open{}", c->connectionId,
+                attach.reattach ? " (stateful reattach)" : "");
+
+  std::weak_ptr<Socket> weak = s;
+  c->setDetach([executor, weak] {
+    asio::post(executor, [weak] {
+      if (auto s = weak.lock()) {
+        s->detached = true;
+        s->wake.cancel();
+        boost::system::error_code ec;
+        beast::get_lowest_layer(s->ws).socket().close(ec);
+      }
+    });
+  });
+  c->hub->setWakeup([executor, weak] {
     asio::post(executor, [weak] {
       if (auto s = weak.lock()) s->wake.cancel();
     });
   });
+  if (attach.reattach) {
+    auto reattaching = c->runOnHome([c]() -> asio::awaitable<void> {
+      c->handler->onReattached();
+      co_return;
+    });
+    co_await std::move(reattaching);
+    c->hub->prepareReplay();  // Sequence first, then every unacknowledged message
+  }
   asio::co_spawn(executor, writeLoop(s), asio::detached);
-  asio::co_spawn(executor, tickLoop(s), asio::detached);
 
   beast::flat_buffer buffer;
   bool accepting = true;  // false once the handler ended the connection: drain only
@@ -135,25 +147,34 @@ asio::awaitable<void> runWebSocket(beast::tcp_stream stream,
     if (ec) {
       if (ec != websocket::error::closed && ec != asio::error::operation_aborted &&
           ec != asio::error::eof) {
-        spdlog::debug("connection {}: read ended: {}", connection->connectionId, ec.message());
+        spdlog::debug("connection {}: read ended: {}", c->connectionId, ec.message());
       }
       break;
     }
-    if (accepting) {
+    if (accepting && s->current()) {
       auto data = buffer.cdata();
-      std::string_view bytes(static_cast<const char*>(data.data()), data.size());
       // Reading pauses while an invocation runs (one at a time per connection).
-      accepting = co_await s->handler.onData(bytes);
+      auto delivering =
+          deliverInbound(c, std::string(static_cast<const char*>(data.data()), data.size()));
+      accepting = co_await std::move(delivering);
     }
     // Once the connection is ending, keep reading (and discarding) until the writer's
     // close handshake completes, so the client's close frame is consumed.
     buffer.consume(buffer.size());
   }
-  s->handler.onClosed();
-  manager.remove(connection->token);
-  hubConnection->setWakeup({});
+  const bool current = s->current();
+  s->detached = true;  // this socket is finished either way: stop its writer
   s->wake.cancel();
-  spdlog::debug("connection {}: websocket closed", connection->connectionId);
+  if (!current) co_return;  // a newer socket carries the connection now
+  if (c->hub->closing() || !c->hub->statefulReconnect()) {
+    manager.dispose(c);
+  } else {
+    // Stateful: keep groups and buffers; the client reattaches within DisconnectTimeout
+    // or the reaper disposes the connection.
+    manager.setActive(c, false);
+    spdlog::debug("connection {}: socket lost, waiting for a stateful reattach",
+                  c->connectionId);
+  }
 }
 
 }  // namespace herald::transport

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
+import { beforeEach, afterEach } from 'node:test';
 
 const require = createRequire(import.meta.url);
 const libDir = path.dirname(fileURLToPath(import.meta.url));
@@ -99,6 +100,7 @@ function spawnOnce(bin, args, env, cwd, timeoutMs) {
  * @param {Record<string,string>} [options.env] extra environment (e.g. SignalR__KeepAliveInterval)
  * @param {string} [options.dataDir] data directory to reuse; default a fresh temp dir removed on stop
  * @param {string[]} [options.args] extra command-line arguments
+ * @param {string} [options.logLevel] --log-level for the server (default $HERALD_E2E_SERVER_LOG, else none)
  */
 export async function startServer({ env = {}, dataDir, args = [], logLevel = process.env.HERALD_E2E_SERVER_LOG } = {}) {
   const bin = heraldBin();
@@ -152,7 +154,14 @@ export async function startServer({ env = {}, dataDir, args = [], logLevel = pro
           // already gone
         }
       }
-      const result = await Promise.race([exited, delay(timeoutMs).then(() => null)]);
+      let timer;
+      const result = await Promise.race([
+        exited,
+        new Promise((resolve) => {
+          timer = setTimeout(() => resolve(null), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
       let info = result;
       if (!info) {
         proc.kill('SIGKILL');
@@ -191,7 +200,13 @@ export async function request(baseUrl, method, pathname, { json, body, headers =
     init.body = body;
     init.headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(baseUrl + pathname, init);
+  let res;
+  try {
+    res = await fetch(baseUrl + pathname, init);
+  } catch (e) {
+    // Undici's "fetch failed" hides the reason (connection refused, closed, ...).
+    throw new Error(`${method} ${pathname}: ${e.message}${e.cause ? ` (${e.cause.code ?? ''} ${e.cause.message})` : ''}`);
+  }
   const text = await res.text();
   const contentType = res.headers.get('content-type') ?? '';
   let parsed;
@@ -280,6 +295,33 @@ export function collect(connection, eventName, log) {
   };
 }
 
+/**
+ * A sync point on one connection: subscribes it to a fresh job and waits for that job's
+ * snapshot. The server writes a connection's messages in order, so whatever it had queued for
+ * the connection before (a stray or duplicate update) has arrived once this returns.
+ * `updates` is the connection's JobProgressUpdate collector, if it has one.
+ */
+export async function barrier(baseUrl, connection, updates) {
+  const job = await createJob(baseUrl, { jobType: 'Barrier' });
+  let got = false;
+  const handler = (u) => {
+    if (u?.jobId === job.jobId) got = true;
+  };
+  connection.on('JobProgressUpdate', handler);
+  try {
+    await connection.invoke('SubscribeToJob', job.jobId);
+    await waitFor(() => got, 5000, 'barrier snapshot');
+    await connection.invoke('UnsubscribeFromJob', job.jobId);
+  } finally {
+    connection.off('JobProgressUpdate', handler);
+  }
+  if (updates) {
+    const i = updates.events.findIndex((u) => u?.jobId === job.jobId);
+    if (i >= 0) updates.events.splice(i, 1);
+  }
+  return job;
+}
+
 // ---------------------------------------------------------------------------------------
 // SignalR clients
 
@@ -316,6 +358,9 @@ export function signalrPackageVersion(version) {
  */
 export async function connect(version, url, opts = {}) {
   const signalr = signalrModule(version);
+  // The 5.x client binds the built-in fetch to `self`, which Node.js 18+ does not define
+  // (5.x predates Node's global fetch). Giving Node a `self` is what a user of 5.x must do.
+  if (version === 5 && typeof globalThis.self === 'undefined') globalThis.self = globalThis;
   const level = opts.logLevel ?? process.env.HERALD_E2E_CLIENT_LOG ?? 'Warning';
   const httpOptions = {
     transport: signalr.HttpTransportType.WebSockets,
@@ -349,3 +394,53 @@ export function isIsoUtc(s) {
 }
 
 export { delay };
+
+function logTail(text, lines = 40) {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * Registers beforeEach/afterEach hooks that give every test of the enclosing suite its own
+ * fresh server (started with `options`, see startServer). Returns a context whose `server`
+ * and `url` are the current test's; `ctx.connect(version, opts)` and `ctx.track(x)` register
+ * clients (hub connections or raw sockets) that are closed after the test. A test during
+ * which the server process died fails, with the server's log in the message.
+ */
+export function useServer(options = {}) {
+  const ctx = {
+    server: null,
+    tracked: [],
+    get url() {
+      return this.server.url;
+    },
+    track(client) {
+      this.tracked.push(client);
+      return client;
+    },
+    async connect(version, opts) {
+      const c = await connect(version, this.url, opts);
+      return this.track(c);
+    },
+  };
+  beforeEach(async () => {
+    ctx.server = await startServer(typeof options === 'function' ? options() : options);
+  });
+  afterEach(async () => {
+    const tracked = ctx.tracked.splice(0);
+    for (const c of tracked) {
+      if (typeof c.stop === 'function') await safeStop(c);
+      else if (typeof c.close === 'function') c.close();
+    }
+    const s = ctx.server;
+    ctx.server = null;
+    if (!s) return;
+    const died = s.exitInfo;
+    await s.stop('SIGKILL');
+    if (died) {
+      // Also on stderr: when the test itself failed already, the runner may not show this.
+      process.stderr.write(`SERVER DIED during the test (${JSON.stringify(died)}); log tail:\n${logTail(s.logs(), 15)}\n`);
+      throw new Error(`the server process died during the test (${JSON.stringify(died)}); log tail:\n${logTail(s.logs())}`);
+    }
+  });
+  return ctx;
+}

@@ -1,0 +1,16 @@
+#pragma once
+// What every transport does with a connection's first request: create its hub side
+// (HubConnection + ConnectionHandler) and start its once-a-second tick (keep-alive,
+// timeouts, stateful Acks) on the home executor.
+#include "transport/http_connection.h"
+
+namespace herald::transport {
+
+void setUpConnection(const HttpConnectionPtr& connection, const hub::HubServices& services,
+                     hub::TransportFeatures features, ConnectionManager& manager);
+
+// Feeds received bytes to the connection's handler on its home executor. Returns
+// false when the connection is ending.
+boost::asio::awaitable<bool> deliverInbound(const HttpConnectionPtr& connection, std::string bytes);
+
+}  // namespace herald::transport
