@@ -9,6 +9,7 @@ BUILD_PKGS=(
   libspdlog-dev libfmt-dev                                      # structured logging
   libcli11-dev                                                  # command line
   libsqlite3-dev                                                # default store
+  libmsgpuck-dev                                                # MessagePack hub protocol
   libssl-dev                                                    # JWT signatures
 )
 TEST_PKGS=(
