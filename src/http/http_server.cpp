@@ -203,6 +203,9 @@ struct HttpServer::Impl {
         impl.sessions.erase(id);
       }
     } unregister{*this, sessionId, state};
+    // Registered before this check, so shutdown either sees the session or the session
+    // sees shutdown: none waits out its read timeout.
+    if (stopping) co_return;
     beast::flat_buffer buffer;
     boost::system::error_code epEc;
     auto remote = stream.socket().remote_endpoint(epEc);

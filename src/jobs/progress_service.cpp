@@ -85,6 +85,7 @@ model::Job ProgressService::createJobNow(NewJob spec) {
   job.metadata = std::move(spec.metadata);
   job.priority = spec.priority;
   job.maxAttempts = spec.maxAttempts;
+  job.runner = std::move(spec.runner);
   job.status = JobStatus::Pending;
   job.currentStage = "Queued";
   job.statusMessage = "Job created";
@@ -180,6 +181,9 @@ void ProgressService::publishJob(const model::Job& job, const model::ProgressEnt
 }
 
 void ProgressService::updateVideo(const model::Job& job) {
+  // The pipeline job's own progress mirrors the video; its ingestion stage is written
+  // by updateIngestionNow, not derived from the job.
+  if (job.jobType == model::kVideoProcessing) return;
   try {
     auto video = store_.getVideo(job.videoId);
     const auto now = core::nowMillis();
@@ -204,27 +208,230 @@ void ProgressService::updateVideo(const model::Job& job) {
     if (job.startedAt && !it->startedAt) it->startedAt = job.startedAt;
     if (model::isTerminal(job.status)) it->completedAt = job.completedAt;
     it->errorMessage = job.status == JobStatus::Failed ? job.errorMessage : std::nullopt;
-    summarise(*video);
-    video->updatedAt = now;
-    store_.saveVideo(*video);
-    publish(backplane::Target::group("video-" + video->id), "VideoProgressUpdate",
-            model::videoProgressUpdate(*video));
-    bool finished = video->processingStatus == "Completed" || video->processingStatus == "Failed";
-    if (finished && before != video->processingStatus && !video->userId.empty()) {
-      json::object data;
-      data["videoId"] = video->id;
-      data["processingStatus"] = video->processingStatus;
-      auto ready = video->processingStatus == "Completed";
-      publish(backplane::Target::group("user-" + video->userId), "UserNotification",
-              model::notification(ready ? "VideoReady" : "VideoFailed",
-                                  ready ? "Video processing completed" : "Video processing failed",
-                                  std::move(data)));
-    }
+    finishVideoUpdate(*video, before);
   } catch (const std::exception& e) {
     // The job's own update is stored already; a video summary failure must not undo it.
     stats_.notifyFailures++;
     spdlog::error("job {}: updating video {} failed: {}", job.id, job.videoId, e.what());
   }
+}
+
+void ProgressService::finishVideoUpdate(model::Video& video, const std::string& before) {
+  summarise(video);
+  video.updatedAt = core::nowMillis();
+  store_.saveVideo(video);
+  publish(backplane::Target::group("video-" + video.id), "VideoProgressUpdate",
+          model::videoProgressUpdate(video));
+  bool finished = video.processingStatus == "Completed" || video.processingStatus == "Failed";
+  if (finished && before != video.processingStatus && !video.userId.empty()) {
+    json::object data;
+    data["videoId"] = video.id;
+    data["processingStatus"] = video.processingStatus;
+    auto ready = video.processingStatus == "Completed";
+    publish(backplane::Target::group("user-" + video.userId), "UserNotification",
+            model::notification(ready ? "VideoReady" : "VideoFailed",
+                                ready ? "Video processing completed" : "Video processing failed",
+                                std::move(data)));
+  }
+  syncPipelineJob(video);
+}
+
+void ProgressService::syncPipelineJob(const model::Video& video) {
+  storage::JobFilter filter;
+  filter.videoId = video.id;
+  filter.limit = 1000;
+  for (auto& job : store_.listJobs(filter)) {
+    if (job.jobType != model::kVideoProcessing || model::isTerminal(job.status)) continue;
+    if (job.status != JobStatus::Running) continue;  // not started yet: its worker reports
+    const auto previous = job.status;
+    model::Job updated = job;
+    updated.progress = video.overallProgress;
+    // Describe the stage that is moving: the first one not finished.
+    const model::VideoStage* active = nullptr;
+    for (const auto& s : video.stages) {
+      if (s.status != "Completed") {
+        active = &s;
+        break;
+      }
+    }
+    if (video.processingStatus == "Completed") {
+      updated.status = JobStatus::Completed;
+      updated.progress = 100;
+      updated.currentStage = "Completed";
+      updated.statusMessage = "Video processing completed";
+      updated.completedAt = core::nowMillis();
+    } else if (video.processingStatus == "Failed") {
+      updated.status = JobStatus::Failed;
+      updated.currentStage = "Failed";
+      std::string error = "A processing stage failed";
+      for (const auto& s : video.stages) {
+        if ((s.status == "Failed" || s.status == "Cancelled")) {
+          error = s.name + " " + (s.status == "Cancelled" ? std::string("was cancelled")
+                                                           : "failed: " + s.errorMessage.value_or("unknown error"));
+          break;
+        }
+      }
+      updated.errorMessage = error;
+      updated.statusMessage = "Video processing failed";
+      updated.completedAt = core::nowMillis();
+    } else if (active) {
+      updated.currentStage = active->name;
+      updated.statusMessage = active->name == "Ingestion" && !ingestionMessage_.empty()
+                                  ? ingestionMessage_
+                                  : active->name + " " + active->status;
+    }
+    if (updated.status == job.status && updated.progress == job.progress &&
+        updated.currentStage == job.currentStage && updated.statusMessage == job.statusMessage) {
+      continue;  // nothing a client would see changed
+    }
+    updated.updatedAt = core::nowMillis();
+    auto entry = store_.recordUpdate(updated);
+    stats_.updatesRecorded++;
+    publishJob(updated, entry, previous != updated.status);
+  }
+}
+
+std::optional<model::Job> ProgressService::claimNextNow() {
+  auto next = store_.nextRunnableJob(core::nowMillis());
+  if (!next) return std::nullopt;
+  auto job = std::move(*next);
+  const auto now = core::nowMillis();
+  job.status = JobStatus::Running;
+  job.attempts += 1;
+  if (!job.startedAt) job.startedAt = now;
+  job.completedAt.reset();
+  job.currentStage = "Starting";
+  job.statusMessage = "Attempt " + std::to_string(job.attempts) + " of " +
+                      std::to_string(job.maxAttempts);
+  job.updatedAt = now;
+  auto entry = store_.recordUpdate(job);
+  stats_.updatesRecorded++;
+  publishJob(job, entry, true);
+  if (!job.videoId.empty()) updateVideo(job);
+  return job;
+}
+
+ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std::string& error,
+                                            std::chrono::milliseconds delay) {
+  ReportResult result;
+  auto current = store_.getJob(jobId);
+  if (!current) {
+    result.outcome = ReportOutcome::NotFound;
+    return result;
+  }
+  auto job = std::move(*current);
+  if (model::isTerminal(job.status)) {
+    result.outcome = ReportOutcome::AlreadyFinished;
+    result.job = std::move(job);
+    return result;
+  }
+  const auto now = core::nowMillis();
+  job.status = JobStatus::Pending;
+  job.availableAt = now + delay.count();
+  job.errorMessage = error;
+  job.currentStage = "Waiting to retry";
+  job.statusMessage = "Attempt " + std::to_string(job.attempts) + " failed (" + error +
+                      "); retrying in " + std::to_string((delay.count() + 999) / 1000) + " s";
+  job.updatedAt = now;
+  auto entry = store_.recordUpdate(job);
+  stats_.updatesRecorded++;
+  publishJob(job, entry, true);
+  if (!job.videoId.empty()) updateVideo(job);
+  spdlog::warn("job {}: {}", job.id, job.statusMessage);
+  result.job = std::move(job);
+  return result;
+}
+
+ReportResult ProgressService::requeueNow(const std::string& jobId) {
+  ReportResult result;
+  auto current = store_.getJob(jobId);
+  if (!current) {
+    result.outcome = ReportOutcome::NotFound;
+    return result;
+  }
+  auto job = std::move(*current);
+  if (job.status != JobStatus::Failed && job.status != JobStatus::Cancelled) {
+    result.outcome = ReportOutcome::AlreadyFinished;  // only ended jobs can be retried
+    result.job = std::move(job);
+    return result;
+  }
+  const auto now = core::nowMillis();
+  job.status = JobStatus::Pending;
+  job.attempts = 0;
+  job.availableAt = now;
+  job.progress = 0;
+  job.errorMessage.reset();
+  job.completedAt.reset();
+  job.currentStage = "Queued";
+  job.statusMessage = "Re-queued for retry";
+  job.updatedAt = now;
+  auto entry = store_.recordUpdate(job);
+  stats_.updatesRecorded++;
+  publishJob(job, entry, true);
+  if (!job.videoId.empty()) updateVideo(job);
+  result.job = std::move(job);
+  return result;
+}
+
+std::vector<std::string> ProgressService::recoverInterruptedNow(
+    const std::function<bool(const model::Job&)>& keepRunning) {
+  std::vector<std::string> requeued;
+  storage::JobFilter filter;
+  filter.status = JobStatus::Running;
+  filter.limit = 1000;
+  for (auto& job : store_.listJobs(filter)) {
+    if (job.runner != model::kRunnerHerald || keepRunning(job)) continue;
+    const auto now = core::nowMillis();
+    if (job.attempts >= job.maxAttempts) {
+      job.status = JobStatus::Failed;
+      job.errorMessage = "The job was interrupted " + std::to_string(job.attempts) +
+                         " times (the server stopped while it ran); giving up";
+      job.currentStage = "Failed";
+      job.completedAt = now;
+    } else {
+      job.status = JobStatus::Pending;
+      job.availableAt = now;
+      job.currentStage = "Queued";
+      job.statusMessage = "Re-queued after the server restarted";
+      requeued.push_back(job.id);
+    }
+    job.updatedAt = now;
+    auto entry = store_.recordUpdate(job);
+    publishJob(job, entry, true);
+    if (!job.videoId.empty()) updateVideo(job);
+    spdlog::info("job {}: found Running at start-up: {}", job.id, model::toString(job.status));
+  }
+  return requeued;
+}
+
+void ProgressService::updateIngestionNow(const std::string& videoId, const std::string& status,
+                                         double progress, const std::string& message,
+                                         std::optional<std::string> error) {
+  auto video = store_.getVideo(videoId);
+  if (!video) return;
+  const auto before = video->processingStatus;
+  auto it = std::find_if(video->stages.begin(), video->stages.end(),
+                         [](const auto& s) { return s.name == "Ingestion"; });
+  if (it == video->stages.end()) {
+    model::VideoStage stage;
+    stage.name = "Ingestion";
+    video->stages.insert(video->stages.begin(), std::move(stage));
+    it = video->stages.begin();
+  }
+  const auto now = core::nowMillis();
+  it->status = status;
+  it->progress = progress;
+  if (!it->startedAt && status != "Pending") it->startedAt = now;
+  if (status == "Completed" || status == "Failed" || status == "Cancelled") it->completedAt = now;
+  it->errorMessage = std::move(error);
+  ingestionMessage_ = message;
+  finishVideoUpdate(*video, before);
+  ingestionMessage_.clear();
+}
+
+void ProgressService::saveVideoNow(model::Video video) {
+  const auto before = store_.getVideo(video.id);
+  finishVideoUpdate(video, before ? before->processingStatus : std::string("Pending"));
 }
 
 }  // namespace herald::jobs

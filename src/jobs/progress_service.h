@@ -10,6 +10,7 @@
 // the storage executor.
 #include <atomic>
 #include <functional>
+#include <future>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -17,6 +18,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 
@@ -34,6 +36,7 @@ struct NewJob {
   boost::json::object metadata;
   int priority = 0;
   int maxAttempts = 3;
+  std::string runner;  // model::kRunnerHerald for the built-in pipeline
 };
 
 struct ProgressReport {
@@ -79,9 +82,46 @@ class ProgressService {
   boost::asio::awaitable<model::Job> createJob(NewJob spec);
   boost::asio::awaitable<ReportResult> report(std::string jobId, ProgressReport report);
 
-  // Store-executor-only variants, for code already running there (job engine).
+  // Runs `f(store)` on the storage executor and blocks until it is done. For worker
+  // threads only: never call it from the storage executor or an I/O thread.
+  template <class F>
+  auto onStoreSync(F f) -> std::invoke_result_t<F, storage::Store&> {
+    using R = std::invoke_result_t<F, storage::Store&>;
+    std::packaged_task<R()> task([&] { return f(store_); });
+    auto result = task.get_future();
+    boost::asio::post(storeExecutor_, [&task] { task(); });
+    return result.get();
+  }
+
+  // Calls `f(store)` directly: for code already on the storage executor.
+  template <class F>
+  auto onStoreInline(F f) -> std::invoke_result_t<F, storage::Store&> {
+    return f(store_);
+  }
+
+  // ---- storage-executor-only operations (the engine and processors call these
+  // through onStore / onStoreSync) ----
   model::Job createJobNow(NewJob spec);
   ReportResult reportNow(const std::string& jobId, const ProgressReport& report);
+  // Takes the next runnable job: Running, attempt counted (so a job that keeps
+  // crashing the process runs out of attempts instead of looping).
+  std::optional<model::Job> claimNextNow();
+  // A transient failure: back to Pending until `delay` has passed.
+  ReportResult retryLaterNow(const std::string& jobId, const std::string& error,
+                             std::chrono::milliseconds delay);
+  // Failed/Cancelled -> Pending with fresh attempts (POST /jobs/{id}/retry).
+  ReportResult requeueNow(const std::string& jobId);
+  // Start-up: jobs left Running by a crash go back to Pending, or fail when they have
+  // used all their attempts. `keepRunning` says which may stay (a pipeline job that only
+  // waits for its children). Returns the ids re-queued.
+  std::vector<std::string> recoverInterruptedNow(
+      const std::function<bool(const model::Job&)>& keepRunning);
+  // The pipeline's own ingestion stage of a video (the VideoProcessing job's work).
+  void updateIngestionNow(const std::string& videoId, const std::string& status,
+                          double progress, const std::string& message,
+                          std::optional<std::string> error = std::nullopt);
+  // Writes a video as given (title, duration, stages) and publishes it.
+  void saveVideoNow(model::Video video);
 
   const ServiceStats& stats() const { return stats_; }
   boost::asio::any_io_executor storeExecutor() const { return storeExecutor_; }
@@ -89,6 +129,9 @@ class ProgressService {
  private:
   void publishJob(const model::Job& job, const model::ProgressEntry& entry, bool statusChanged);
   void updateVideo(const model::Job& job);
+  // Summarises, stores and publishes the video, then moves its pipeline job along.
+  void finishVideoUpdate(model::Video& video, const std::string& statusBefore);
+  void syncPipelineJob(const model::Video& video);
   void publish(const backplane::Target& target, std::string event, boost::json::value payload,
                std::optional<backplane::Ordering> ordering = std::nullopt);
 
@@ -96,6 +139,7 @@ class ProgressService {
   boost::asio::any_io_executor storeExecutor_;
   backplane::Backplane& backplane_;
   ServiceStats stats_;
+  std::string ingestionMessage_;  // shown on the pipeline job while ingestion reports
 };
 
 }  // namespace herald::jobs

@@ -22,6 +22,8 @@ inline constexpr std::string_view kTranscription = "Transcription";
 inline constexpr std::string_view kEmbeddingGeneration = "EmbeddingGeneration";
 inline constexpr std::string_view kVideoProcessing = "VideoProcessing";
 
+inline constexpr std::string_view kRunnerHerald = "herald";
+
 struct Job {
   std::string id;
   std::string videoId;  // empty: not tied to a video
@@ -41,6 +43,10 @@ struct Job {
   std::optional<std::int64_t> startedAt;
   std::optional<std::int64_t> completedAt;
   std::int64_t sequence = 0;  // sequence of the last recorded update (1 = creation)
+  std::int64_t availableAt = 0;  // a Pending job is not started before this (retry backoff)
+  // Who runs it: kRunnerHerald for the built-in pipeline; empty for an external worker
+  // reporting through the progress API (the engine never claims those).
+  std::string runner;
 };
 
 // One recorded update of a job: the job's visible state at that moment.

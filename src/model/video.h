@@ -18,6 +18,13 @@ struct VideoStage {
   std::optional<std::string> errorMessage;
 };
 
+// One recognised stretch of speech.
+struct TranscriptSegment {
+  double start = 0;  // seconds
+  double end = 0;
+  std::string text;
+};
+
 struct Video {
   std::string id;
   std::string userId;

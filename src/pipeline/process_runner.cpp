@@ -39,6 +39,7 @@ constexpr milliseconds kPollInterval{50};
 // is noticed promptly.
 constexpr milliseconds kIdleInterval{10};
 constexpr milliseconds kKillGrace{500};
+constexpr int kMaxReadsPerPump = 16;
 // After the child exits, pipes still open mean a straggler holds them; give it this long
 // before killing the group, and stop waiting for EOF at kDrainLimit (a process that left
 // the group cannot be killed by us and must not hang the caller).
@@ -236,9 +237,11 @@ class Supervisor {
     }
   }
 
+  // Reads what is available, but at most kMaxReadsPerPump buffers: a child writing as fast
+  // as we read (think `yes`) must not keep us from checking the cancel flag.
   void drain(Fd& fd, bool isStdout) {
     char buf[65536];
-    while (true) {
+    for (int reads = 0; reads < kMaxReadsPerPump; ++reads) {
       ssize_t got = ::read(fd.get(), buf, sizeof buf);
       if (got > 0) {
         if (isStdout) {

@@ -53,6 +53,18 @@ class Store {
                                                             std::int64_t afterSequence,
                                                             int limit) = 0;
 
+  // The Pending job to run next: highest priority, then oldest; only jobs whose
+  // availableAt has passed.
+  virtual std::optional<model::Job> nextRunnableJob(std::int64_t now) = 0;
+
+  // Replaces a video's transcript / embeddings.
+  virtual void saveTranscript(const std::string& videoId,
+                              const std::vector<model::TranscriptSegment>& segments) = 0;
+  virtual std::vector<model::TranscriptSegment> transcript(const std::string& videoId) = 0;
+  virtual void saveEmbeddings(const std::string& videoId, const std::string& model,
+                              const std::vector<std::vector<float>>& vectors) = 0;
+  virtual std::size_t embeddingCount(const std::string& videoId) = 0;
+
   // Inserts or replaces the video with its stages.
   virtual void saveVideo(const model::Video& video) = 0;
   virtual std::optional<model::Video> getVideo(const std::string& id) = 0;

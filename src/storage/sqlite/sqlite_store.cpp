@@ -75,6 +75,10 @@ class Statement {
   void bind(int i, std::int64_t value) { check(sqlite3_bind_int64(stmt_, i, value)); }
   void bind(int i, int value) { check(sqlite3_bind_int(stmt_, i, value)); }
   void bind(int i, double value) { check(sqlite3_bind_double(stmt_, i, value)); }
+  void bindBlob(int i, const std::string& bytes) {
+    check(sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()),
+                            SQLITE_TRANSIENT));
+  }
   template <typename T>
   void bind(int i, const std::optional<T>& value) {
     if (value) {
@@ -218,6 +222,30 @@ CREATE TABLE IF NOT EXISTS video_stages (
   PRIMARY KEY (video_id, ordinal)
 );
 )sql",
+    // 2: the job queue (retry backoff), transcripts and embeddings.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN available_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN runner TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (status, priority DESC, created_at, available_at);
+
+CREATE TABLE IF NOT EXISTS transcript_segments (
+  video_id      TEXT NOT NULL,
+  idx           INTEGER NOT NULL,
+  start_seconds REAL NOT NULL,
+  end_seconds   REAL NOT NULL,
+  text          TEXT NOT NULL,
+  PRIMARY KEY (video_id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS embeddings (
+  video_id  TEXT NOT NULL,
+  idx       INTEGER NOT NULL,
+  model     TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  vector    BLOB NOT NULL,
+  PRIMARY KEY (video_id, idx)
+) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -262,7 +290,7 @@ model::JobStatus parseStatus(const std::string& text, std::string_view op) {
 constexpr const char* kJobColumns =
     "id, video_id, user_id, job_type, status, progress, current_stage, status_message, "
     "error_message, metadata, priority, attempts, max_attempts, created_at, updated_at, "
-    "started_at, completed_at, sequence";
+    "started_at, completed_at, sequence, available_at, runner";
 
 void bindJob(Statement& st, const model::Job& job) {
   st.bind(1, job.id);
@@ -283,6 +311,8 @@ void bindJob(Statement& st, const model::Job& job) {
   st.bind(16, job.startedAt);
   st.bind(17, job.completedAt);
   st.bind(18, job.sequence);
+  st.bind(19, job.availableAt);
+  st.bind(20, job.runner);
 }
 
 model::Job readJob(const Statement& st, std::string_view op) {
@@ -305,6 +335,8 @@ model::Job readJob(const Statement& st, std::string_view op) {
   job.startedAt = st.optInt64(15);
   job.completedAt = st.optInt64(16);
   job.sequence = st.int64(17);
+  job.availableAt = st.int64(18);
+  job.runner = st.text(19);
   return job;
 }
 
@@ -312,7 +344,7 @@ void insertJob(sqlite3* db, const model::Job& job, std::string_view op) {
   Statement st(db,
                std::string("INSERT INTO jobs (") + kJobColumns +
                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                   "?16, ?17, ?18)",
+                   "?16, ?17, ?18, ?19, ?20)",
                op);
   bindJob(st, job);
   st.run();
@@ -325,7 +357,7 @@ bool updateJob(sqlite3* db, const model::Job& job, std::string_view op) {
                "progress = ?6, current_stage = ?7, status_message = ?8, error_message = ?9, "
                "metadata = ?10, priority = ?11, attempts = ?12, max_attempts = ?13, "
                "created_at = ?14, updated_at = ?15, started_at = ?16, completed_at = ?17, "
-               "sequence = ?18 WHERE id = ?1",
+               "sequence = ?18, available_at = ?19, runner = ?20 WHERE id = ?1",
                op);
   bindJob(st, job);
   st.run();
@@ -606,6 +638,94 @@ std::optional<model::Video> SqliteStore::getVideo(const std::string& id) {
   }
   tx.commit();
   return video;
+}
+
+}  // namespace herald::storage
+
+namespace herald::storage {
+
+std::optional<model::Job> SqliteStore::nextRunnableJob(std::int64_t now) {
+  constexpr std::string_view op = "nextRunnableJob";
+  Statement st(db_,
+               std::string("SELECT ") + kJobColumns +
+                   " FROM jobs WHERE status = 'Pending' AND available_at <= ?1 AND runner = 'herald' "
+                   "ORDER BY priority DESC, created_at, rowid LIMIT 1",
+               op);
+  st.bind(1, now);
+  if (!st.step()) return std::nullopt;
+  return readJob(st, op);
+}
+
+void SqliteStore::saveTranscript(const std::string& videoId,
+                                 const std::vector<model::TranscriptSegment>& segments) {
+  constexpr std::string_view op = "saveTranscript";
+  Transaction tx(db_, op);
+  {
+    Statement del(db_, "DELETE FROM transcript_segments WHERE video_id = ?1", op);
+    del.bind(1, videoId);
+    del.run();
+  }
+  Statement ins(db_,
+                "INSERT INTO transcript_segments (video_id, idx, start_seconds, end_seconds, text) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)",
+                op);
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    ins.bind(1, videoId);
+    ins.bind(2, static_cast<std::int64_t>(i));
+    ins.bind(3, segments[i].start);
+    ins.bind(4, segments[i].end);
+    ins.bind(5, segments[i].text);
+    ins.run();
+    ins.reset();
+  }
+  tx.commit();
+}
+
+std::vector<model::TranscriptSegment> SqliteStore::transcript(const std::string& videoId) {
+  constexpr std::string_view op = "transcript";
+  Statement st(db_,
+               "SELECT start_seconds, end_seconds, text FROM transcript_segments "
+               "WHERE video_id = ?1 ORDER BY idx",
+               op);
+  st.bind(1, videoId);
+  std::vector<model::TranscriptSegment> out;
+  while (st.step()) out.push_back({st.real(0), st.real(1), st.text(2)});
+  return out;
+}
+
+void SqliteStore::saveEmbeddings(const std::string& videoId, const std::string& model,
+                                 const std::vector<std::vector<float>>& vectors) {
+  constexpr std::string_view op = "saveEmbeddings";
+  Transaction tx(db_, op);
+  {
+    Statement del(db_, "DELETE FROM embeddings WHERE video_id = ?1", op);
+    del.bind(1, videoId);
+    del.run();
+  }
+  Statement ins(db_,
+                "INSERT INTO embeddings (video_id, idx, model, dimension, vector) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)",
+                op);
+  for (std::size_t i = 0; i < vectors.size(); ++i) {
+    ins.bind(1, videoId);
+    ins.bind(2, static_cast<std::int64_t>(i));
+    ins.bind(3, model);
+    ins.bind(4, static_cast<std::int64_t>(vectors[i].size()));
+    // Little-endian float32, the layout every vector store reads.
+    std::string blob(reinterpret_cast<const char*>(vectors[i].data()),
+                     vectors[i].size() * sizeof(float));
+    ins.bindBlob(5, blob);
+    ins.run();
+    ins.reset();
+  }
+  tx.commit();
+}
+
+std::size_t SqliteStore::embeddingCount(const std::string& videoId) {
+  constexpr std::string_view op = "embeddingCount";
+  Statement st(db_, "SELECT COUNT(*) FROM embeddings WHERE video_id = ?1", op);
+  st.bind(1, videoId);
+  return st.step() ? static_cast<std::size_t>(st.int64(0)) : 0;
 }
 
 }  // namespace herald::storage

@@ -24,6 +24,13 @@ class SqliteStore final : public Store {
   std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,
                                                     std::int64_t afterSequence,
                                                     int limit) override;
+  std::optional<model::Job> nextRunnableJob(std::int64_t now) override;
+  void saveTranscript(const std::string& videoId,
+                      const std::vector<model::TranscriptSegment>& segments) override;
+  std::vector<model::TranscriptSegment> transcript(const std::string& videoId) override;
+  void saveEmbeddings(const std::string& videoId, const std::string& model,
+                      const std::vector<std::vector<float>>& vectors) override;
+  std::size_t embeddingCount(const std::string& videoId) override;
   void saveVideo(const model::Video& video) override;
   std::optional<model::Video> getVideo(const std::string& id) override;
 

@@ -120,7 +120,8 @@ TEST_F(PocketsphinxRecognizerTest, CancelDuringRecognitionThrowsQuickly) {
 TEST_F(PocketsphinxRecognizerTest, ConcurrentCallsAreIndependent) {
   std::vector<Segment> a;
   std::vector<Segment> b;
-  std::thread other([&] { a = recognizer_->transcribe(t::librivoxWav(kShortClip), nullptr, nullptr); });
+  std::thread other(
+      [&] { a = recognizer_->transcribe(t::librivoxWav(kShortClip), nullptr, nullptr); });
   b = recognizer_->transcribe(t::librivoxWav(kShortClip), nullptr, nullptr);
   other.join();
   ASSERT_FALSE(a.empty());

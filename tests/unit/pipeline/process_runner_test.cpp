@@ -186,3 +186,22 @@ TEST(ProcessRunner, CallbackExceptionStopsChildAndPropagates) {
   ASSERT_GT(pid, 0);
   EXPECT_TRUE(processGone(pid));
 }
+
+TEST(ProcessRunner, CancelWorksWhileOutputFloods) {
+  // `yes` writes as fast as we read; the cancel flag must still be noticed.
+  std::atomic<bool> cancel{false};
+  std::size_t lines = 0;
+  ProcessOptions o;
+  o.cancel = &cancel;
+  o.onStdoutLine = [&](std::string_view) { ++lines; };
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(200ms);
+    cancel = true;
+  });
+  const auto start = Clock::now();
+  auto r = runProcess({"yes"}, o);
+  canceller.join();
+  EXPECT_LT(secondsSince(start), 0.2 + 1.5);
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_GT(lines, 0u);
+}

@@ -27,7 +27,9 @@ std::string fmtChunk(std::uint16_t format, std::uint16_t channels, std::uint32_t
          le16(bits);
 }
 
-std::string wav(const std::string& chunks) { return "RIFF" + le32(4 + chunks.size()) + "WAVE" + chunks; }
+std::string wav(const std::string& chunks) {
+  return "RIFF" + le32(static_cast<std::uint32_t>(4 + chunks.size())) + "WAVE" + chunks;
+}
 
 std::string samples(const std::vector<std::int16_t>& s) {
   std::string out;
@@ -42,8 +44,9 @@ TEST(WavReader, ReadsSamplesAndSkipsUnknownChunks) {
   const auto path = dir.file("a.wav");
   const auto data = samples({1, -2, 300, -32768, 32767});
   // An odd-sized LIST chunk exercises the padding rule.
-  t::writeFile(path, wav(fmtChunk(1, 1, 16000, 16) + "LIST" + le32(3) + "abc" + std::string(1, '\0') +
-                         "data" + le32(data.size()) + data));
+  const std::string list = "LIST" + le32(3) + "abc" + std::string(1, '\0');
+  t::writeFile(path, wav(fmtChunk(1, 1, 16000, 16) + list + "data" +
+                         le32(static_cast<std::uint32_t>(data.size())) + data));
   WavReader reader(path);
   EXPECT_EQ(reader.sampleRate(), 16000);
   EXPECT_EQ(reader.channels(), 1);

@@ -1,0 +1,72 @@
+#pragma once
+// The durable job engine: a bounded pool of worker threads that claim the highest-
+// priority runnable job from the store (FIFO within a priority), run its processor, and
+// record the outcome. Jobs are in the store before anyone is told they exist, so a crash
+// loses none: at start-up, jobs left Running are re-queued (or failed once they have
+// used their attempts, since the attempt is counted when a job starts).
+//
+// Thread safety: public members may be called from any thread. cancelOnStore() must
+// run on the storage executor (it is ordered with claims there).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jobs/processor.h"
+#include "jobs/progress_service.h"
+
+namespace herald::jobs {
+
+struct EngineOptions {
+  bool enabled = true;             // AppSettings:EnableBackgroundJobs
+  int workers = 2;                 // Jobs:WorkerCount
+  double maxUpdatesPerSecond = 10;  // Jobs:MaxProgressUpdatesPerSecond
+  std::chrono::milliseconds retryBaseDelay{2000};  // doubled per attempt
+  std::chrono::milliseconds idlePoll{500};          // also picks up retries coming due
+};
+
+enum class CancelOutcome { Cancelled, Cancelling, NotFound, AlreadyFinished };
+
+class JobEngine {
+ public:
+  JobEngine(ProgressService& service, EngineOptions options);
+  ~JobEngine();
+
+  void registerProcessor(const std::string& jobType, ProcessorPtr processor);
+  // Recovers interrupted jobs, then starts the workers (if enabled).
+  void start();
+  // Stops claiming, tells running processors to stop, joins the workers. Jobs they
+  // leave Running are re-queued at the next start.
+  void stop();
+  void wake();  // a job was queued
+
+  // Storage executor only. A running job is signalled (its worker records Cancelled);
+  // a pending or waiting one is recorded Cancelled at once. A pipeline job takes its
+  // unfinished child jobs with it.
+  CancelOutcome cancelOnStore(const std::string& jobId);
+
+  // Says whether a job is being run by a worker right now.
+  bool running(const std::string& jobId) const;
+
+ private:
+  void workerLoop(int index);
+  void runJob(const model::Job& job);
+  CancelOutcome cancelOne(storage::Store& store, const model::Job& job);
+
+  ProgressService& service_;
+  const EngineOptions options_;
+  std::map<std::string, ProcessorPtr> processors_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wakeup_;
+  bool stopping_ = false;
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> runningFlags_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace herald::jobs

@@ -1,0 +1,49 @@
+#pragma once
+// What the job engine runs: one Processor per job type. A processor does blocking work
+// on a worker thread and reports through its ProgressReporter; it ends by returning,
+// or by throwing one of the errors below.
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "jobs/progress_reporter.h"
+#include "model/job.h"
+
+namespace herald::jobs {
+
+class ProgressService;
+
+// Retrying cannot help (bad input, corrupt media): the job fails at once.
+class PermanentError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Might work later (network, a busy service): retried with backoff while attempts last.
+class TransientError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Outcome {
+  Completed,  // the engine records Completed
+  Waiting,    // stays Running; other jobs finish it (the pipeline job waits for children)
+};
+
+struct JobContext {
+  const model::Job& job;
+  ProgressReporter& progress;
+  const std::atomic<bool>& cancel;  // set on cancel or shutdown: stop promptly
+  ProgressService& service;
+};
+
+class Processor {
+ public:
+  virtual ~Processor() = default;
+  virtual Outcome run(JobContext& context) = 0;
+};
+
+using ProcessorPtr = std::shared_ptr<Processor>;
+
+}  // namespace herald::jobs

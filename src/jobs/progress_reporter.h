@@ -1,0 +1,49 @@
+#pragma once
+// How a processor reports progress. Floods are coalesced: at most
+// `maxUpdatesPerSecond` updates of one job are stored and published, but the first
+// update, every change of stage and the final one always go out (spec section 9).
+//
+// Thread safety: used by one worker thread at a time.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+namespace herald::jobs {
+
+class ProgressService;
+
+class ProgressReporter {
+ public:
+  ProgressReporter(ProgressService& service, std::string jobId, double maxUpdatesPerSecond);
+
+  // Records progress (0-100) in `stage`. Blocks until stored when it is published.
+  void report(double progress, const std::string& stage, const std::string& message,
+              boost::json::object metadata = {});
+  // Publishes a held-back update, if any (call before finishing).
+  void flush();
+
+  std::uint64_t published() const { return published_; }
+  std::uint64_t coalesced() const { return coalesced_; }
+
+ private:
+  struct Update {
+    double progress;
+    std::string stage;
+    std::string message;
+    boost::json::object metadata;
+  };
+  void publish(const Update& update);
+
+  ProgressService& service_;
+  const std::string jobId_;
+  const std::chrono::nanoseconds interval_;
+  std::optional<std::chrono::steady_clock::time_point> lastPublished_;
+  std::string lastStage_;
+  std::optional<Update> held_;
+  std::uint64_t published_ = 0;
+  std::uint64_t coalesced_ = 0;
+};
+
+}  // namespace herald::jobs
