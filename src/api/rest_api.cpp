@@ -5,7 +5,10 @@
 #include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/media_url.h"
 #include "api/problem.h"
+#include "core/clock.h"
+#include "core/ids.h"
 #include "core/strings.h"
 #include "model/json_mapping.h"
 
@@ -108,8 +111,8 @@ std::optional<int> parseLimit(const HttpRequest& request, int fallback, int max,
 }  // namespace
 
 RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
-                 hub::HubLifetimeManager& lifetime)
-    : config_(config), service_(service), lifetime_(lifetime) {}
+                 hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine)
+    : config_(config), service_(service), lifetime_(lifetime), engine_(engine) {}
 
 asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const HttpRequest& request) {
   auto seg = segments(request.path);
@@ -135,11 +138,25 @@ asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const HttpRequest& 
         if (m != "GET") co_return problem(405, "Use GET.");
         co_return co_await getJob(seg[3]);
       }
+      if (seg.size() == 5 && (seg[4] == "cancel" || seg[4] == "retry")) {
+        if (m != "POST") co_return problem(405, "Use POST.");
+        if (seg[4] == "cancel") co_return co_await cancel(seg[3]);
+        co_return co_await retry(seg[3]);
+      }
       if (seg.size() == 5 && seg[4] == "progress") {
         if (m == "GET") co_return co_await history(request, seg[3]);
         if (m == "POST") co_return co_await reportProgress(request, seg[3]);
         co_return problem(405, "Use GET or POST.");
       }
+    }
+    if (seg[2] == "videos" && seg.size() == 4 && seg[3] == "ingest") {
+      if (m != "POST") co_return problem(405, "Use POST.");
+      co_return co_await ingest(request);
+    }
+    if (seg[2] == "videos" && seg.size() == 5 && seg[4] == "transcript") {
+      if (m != "GET") co_return problem(405, "Use GET.");
+      if (seg[3].size() > kMaxIdLength) co_return problem(404, "Video not found.");
+      co_return co_await transcript(seg[3]);
     }
     if (seg[2] == "videos" && seg.size() == 4) {
       if (m != "GET") co_return problem(405, "Use GET.");
@@ -354,6 +371,137 @@ asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
   }
   o["jobs"] = std::move(jobs);
   co_return jsonResponse(200, o);
+}
+
+asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
+  HttpResponse error;
+  auto body = parseBody(request, error);
+  if (!body) co_return error;
+  json::object errors;
+  auto url = optionalString(*body, "url", errors, 4096);
+  auto userId = optionalString(*body, "userId", errors, kMaxIdLength);
+  int priority = 0;
+  if (auto p = optionalNumber(*body, "priority", errors)) {
+    if (*p < 0 || *p > 3 || *p != static_cast<int>(*p)) errors["priority"] = "must be 0, 1, 2 or 3";
+    else priority = static_cast<int>(*p);
+  }
+  std::optional<MediaUrl> media;
+  if (!url && !errors.contains("url")) {
+    errors["url"] = "is required";
+  } else if (url) {
+    std::string why;
+    media = classifyMediaUrl(*url, config_.app.allowLocalFiles, why);
+    if (!media) errors["url"] = why;
+  }
+  if (!errors.empty()) co_return problem(400, "The ingest request is invalid.", std::move(errors));
+
+  const bool transcribe = config_.app.autoTranscribe;
+  const bool embed = transcribe && config_.app.autoGenerateEmbeddings;
+  jobs::NewJob spec;
+  spec.jobType = std::string(model::kVideoProcessing);
+  spec.userId = userId.value_or("");
+  spec.priority = priority;
+  spec.maxAttempts = config_.jobs.maxAttempts;
+  spec.runner = std::string(model::kRunnerHerald);
+  spec.metadata["url"] = *url;
+  spec.metadata["source"] = media->source == MediaSource::YouTube ? "youtube"
+                            : media->source == MediaSource::Http  ? "http"
+                                                                  : "file";
+  if (media->source == MediaSource::LocalFile) spec.metadata["path"] = media->path;
+  auto creating = service_.onStore([this, spec = std::move(spec), url = *url, transcribe,
+                                    embed](storage::Store& store) mutable {
+    // Video and job are stored before the answer: a 202 is a promise kept across crashes.
+    model::Video video;
+    video.id = core::newUuid();
+    video.userId = spec.userId;
+    video.url = url;
+    video.createdAt = video.updatedAt = core::nowMillis();
+    for (const char* name : {"Ingestion", "Transcription", "Embedding"}) {
+      if ((std::string(name) == "Transcription" && !transcribe) ||
+          (std::string(name) == "Embedding" && !embed)) {
+        continue;
+      }
+      model::VideoStage stage;
+      stage.name = name;
+      video.stages.push_back(std::move(stage));
+    }
+    video.transcriptionStatus = transcribe ? "Pending" : "NotStarted";
+    video.embeddingStatus = embed ? "Pending" : "NotStarted";
+    store.saveVideo(video);
+    spec.videoId = video.id;
+    return service_.createJobNow(std::move(spec));
+  });
+  auto job = co_await std::move(creating);
+  engine_.wake();
+  auto o = model::jobResource(job);
+  o["videoId"] = job.videoId;
+  auto response = jsonResponse(202, o);
+  response.headers.emplace_back("Location", "/api/v1/jobs/" + job.id);
+  co_return response;
+}
+
+asio::awaitable<HttpResponse> RestApi::transcript(const std::string& videoId) {
+  auto reading = service_.onStore(
+      [videoId](storage::Store& s) -> std::optional<std::vector<model::TranscriptSegment>> {
+        if (!s.getVideo(videoId)) return std::nullopt;
+        return s.transcript(videoId);
+      });
+  auto segments = co_await std::move(reading);
+  if (!segments) co_return problem(404, "Video " + videoId + " not found.");
+  json::object o;
+  o["videoId"] = videoId;
+  json::array list;
+  std::string text;
+  for (const auto& seg : *segments) {
+    json::object so;
+    so["start"] = seg.start;
+    so["end"] = seg.end;
+    so["text"] = seg.text;
+    list.push_back(std::move(so));
+    if (!text.empty()) text += ' ';
+    text += seg.text;
+  }
+  o["segments"] = std::move(list);
+  o["text"] = text;
+  co_return jsonResponse(200, o);
+}
+
+asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
+  auto cancelling = service_.onStore(
+      [this, jobId](storage::Store& s) -> std::pair<jobs::CancelOutcome, std::optional<model::Job>> {
+        auto outcome = engine_.cancelOnStore(jobId);
+        return {outcome, s.getJob(jobId)};
+      });
+  auto [outcome, job] = co_await std::move(cancelling);
+  switch (outcome) {
+    case jobs::CancelOutcome::NotFound:
+      co_return problem(404, "Job " + jobId + " not found.");
+    case jobs::CancelOutcome::AlreadyFinished:
+      co_return problem(409, "Job " + jobId + " has already ended (" +
+                                 std::string(model::toString(job->status)) + ").");
+    case jobs::CancelOutcome::Cancelling:
+    case jobs::CancelOutcome::Cancelled:
+      break;
+  }
+  auto o = model::jobResource(*job);
+  o["cancellation"] = outcome == jobs::CancelOutcome::Cancelled ? "Cancelled" : "Cancelling";
+  co_return jsonResponse(202, o);
+}
+
+asio::awaitable<HttpResponse> RestApi::retry(const std::string& jobId) {
+  auto requeueing = service_.onStore([this, jobId](storage::Store&) { return service_.requeueNow(jobId); });
+  auto result = co_await std::move(requeueing);
+  switch (result.outcome) {
+    case jobs::ReportOutcome::NotFound:
+      co_return problem(404, "Job " + jobId + " not found.");
+    case jobs::ReportOutcome::AlreadyFinished:
+      co_return problem(409, "Only Failed or Cancelled jobs can be retried; job " + jobId + " is " +
+                                 std::string(model::toString(result.job.status)) + ".");
+    case jobs::ReportOutcome::Recorded:
+      break;
+  }
+  engine_.wake();
+  co_return jsonResponse(202, model::jobResource(result.job));
 }
 
 }  // namespace herald::api

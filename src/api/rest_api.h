@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "core/http_types.h"
 #include "hub/hub_lifetime_manager.h"
+#include "jobs/job_engine.h"
 #include "jobs/progress_service.h"
 
 namespace herald::api {
@@ -16,7 +17,7 @@ namespace herald::api {
 class RestApi {
  public:
   RestApi(const config::Config& config, jobs::ProgressService& service,
-          hub::HubLifetimeManager& lifetime);
+          hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine);
 
   // Answers a request under /api/ or /health; nullopt when no route matches the path.
   boost::asio::awaitable<std::optional<core::HttpResponse>> handle(const core::HttpRequest& request);
@@ -30,12 +31,17 @@ class RestApi {
   boost::asio::awaitable<core::HttpResponse> history(const core::HttpRequest& request,
                                                      const std::string& jobId);
   boost::asio::awaitable<core::HttpResponse> getVideo(const std::string& videoId);
+  boost::asio::awaitable<core::HttpResponse> ingest(const core::HttpRequest& request);
+  boost::asio::awaitable<core::HttpResponse> transcript(const std::string& videoId);
+  boost::asio::awaitable<core::HttpResponse> cancel(const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> retry(const std::string& jobId);
   core::HttpResponse connectionInfo(const core::HttpRequest& request) const;
   core::HttpResponse health() const;
 
   const config::Config& config_;
   jobs::ProgressService& service_;
   hub::HubLifetimeManager& lifetime_;
+  jobs::JobEngine& engine_;
 };
 
 }  // namespace herald::api

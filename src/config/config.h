@@ -18,6 +18,27 @@ struct AppSettings {
   bool isProduction = false;
   std::vector<std::string> allowedOrigins;
   std::string webRoot;  // empty: the web/ folder next to the binary's source tree
+  // file:// URLs and absolute paths in ingest requests. Default: on in development,
+  // off in production, where reading server files on a client's say-so is a hazard.
+  bool allowLocalFiles = true;
+  bool allowLocalFilesSet = false;
+};
+
+struct JobSettings {
+  int workerCount = 2;  // two cores here: more would only contend for them
+  double maxProgressUpdatesPerSecond = 10;
+  int maxAttempts = 3;
+  int retryBaseDelayMs = 2000;  // doubled per attempt
+};
+
+struct PipelineSettings {
+  std::string ffmpeg = "ffmpeg";
+  std::string ffprobe = "ffprobe";
+  std::string ytDlp = "yt-dlp";
+  // Largest download accepted; bounds disk use per ingest.
+  std::size_t maxDownloadBytes = 2ULL * 1024 * 1024 * 1024;
+  int downloadTimeoutSeconds = 600;
+  int embeddingBatchSize = 16;
 };
 
 struct SignalRSettings {
@@ -76,6 +97,8 @@ struct Config {
   JwtSettings jwt;
   ConnectionStrings connectionStrings;
   ServerSettings server;
+  JobSettings jobs;
+  PipelineSettings pipeline;
 
   std::string sqlitePath() const;
 };

@@ -51,6 +51,10 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
     else if (k == "enableauth") c.app.enableAuth = parseBool(full, v);
     else if (k == "isproduction") c.app.isProduction = parseBool(full, v);
     else if (k == "webroot") c.app.webRoot = v;
+    else if (k == "allowlocalfiles") {
+      c.app.allowLocalFiles = parseBool(full, v);
+      c.app.allowLocalFilesSet = true;
+    }
     else if (k == "allowedorigins") {
       c.app.allowedOrigins.clear();
       std::string cur;
@@ -88,6 +92,29 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.signalr.maxOutboundQueueBytes =
           static_cast<std::size_t>(parseInt(full, v, 4096, 1LL << 32));
     } else return false;
+    return true;
+  }
+  if (s == "jobs") {
+    if (k == "workercount") c.jobs.workerCount = static_cast<int>(parseInt(full, v, 1, 64));
+    else if (k == "maxprogressupdatespersecond")
+      c.jobs.maxProgressUpdatesPerSecond = static_cast<double>(parseInt(full, v, 1, 10000));
+    else if (k == "maxattempts") c.jobs.maxAttempts = static_cast<int>(parseInt(full, v, 1, 100));
+    else if (k == "retrybasedelayms")
+      c.jobs.retryBaseDelayMs = static_cast<int>(parseInt(full, v, 0, 3600000));
+    else return false;
+    return true;
+  }
+  if (s == "pipeline") {
+    if (k == "ffmpeg") c.pipeline.ffmpeg = v;
+    else if (k == "ffprobe") c.pipeline.ffprobe = v;
+    else if (k == "ytdlp") c.pipeline.ytDlp = v;
+    else if (k == "maxdownloadbytes")
+      c.pipeline.maxDownloadBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 1LL << 40));
+    else if (k == "downloadtimeoutseconds")
+      c.pipeline.downloadTimeoutSeconds = static_cast<int>(parseInt(full, v, 1, 86400));
+    else if (k == "embeddingbatchsize")
+      c.pipeline.embeddingBatchSize = static_cast<int>(parseInt(full, v, 1, 4096));
+    else return false;
     return true;
   }
   if (s == "jwt") {
@@ -232,6 +259,7 @@ void applyUrls(Config& config, const std::string& urls) {
 }
 
 void finalize(Config& config) {
+  if (!config.app.allowLocalFilesSet) config.app.allowLocalFiles = !config.app.isProduction;
   if (!config.signalr.detailedErrorsSet) {
     config.signalr.enableDetailedErrors = !config.app.isProduction;
   }

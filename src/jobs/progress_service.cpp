@@ -118,7 +118,8 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
   auto status = r.status.value_or(JobStatus::Running);
   if (status == JobStatus::Pending && previous == JobStatus::Running) status = previous;
   job.status = status;
-  if (r.progress) job.progress = std::clamp(*r.progress, 0.0, 100.0);
+  // Tenths of a percent are as fine as any progress bar shows.
+  if (r.progress) job.progress = std::round(std::clamp(*r.progress, 0.0, 100.0) * 10) / 10;
   if (r.currentStage) job.currentStage = *r.currentStage;
   if (r.statusMessage) job.statusMessage = *r.statusMessage;
   if (r.metadata) {
@@ -208,7 +209,9 @@ void ProgressService::updateVideo(const model::Job& job) {
     if (job.startedAt && !it->startedAt) it->startedAt = job.startedAt;
     if (model::isTerminal(job.status)) it->completedAt = job.completedAt;
     it->errorMessage = job.status == JobStatus::Failed ? job.errorMessage : std::nullopt;
+    activeMessage_ = job.currentStage;
     finishVideoUpdate(*video, before);
+    activeMessage_.clear();
   } catch (const std::exception& e) {
     // The job's own update is stored already; a video summary failure must not undo it.
     stats_.notifyFailures++;
@@ -260,6 +263,13 @@ void ProgressService::syncPipelineJob(const model::Video& video) {
       updated.currentStage = "Completed";
       updated.statusMessage = "Video processing completed";
       updated.completedAt = core::nowMillis();
+    } else if (video.processingStatus == "Failed" &&
+               std::any_of(video.stages.begin(), video.stages.end(),
+                           [](const auto& s) { return s.status == "Cancelled"; })) {
+      updated.status = JobStatus::Cancelled;
+      updated.currentStage = "Cancelled";
+      updated.statusMessage = "Video processing was cancelled";
+      updated.completedAt = core::nowMillis();
     } else if (video.processingStatus == "Failed") {
       updated.status = JobStatus::Failed;
       updated.currentStage = "Failed";
@@ -276,9 +286,13 @@ void ProgressService::syncPipelineJob(const model::Video& video) {
       updated.completedAt = core::nowMillis();
     } else if (active) {
       updated.currentStage = active->name;
-      updated.statusMessage = active->name == "Ingestion" && !ingestionMessage_.empty()
-                                  ? ingestionMessage_
-                                  : active->name + " " + active->status;
+      if (active->name == "Ingestion" && !ingestionMessage_.empty()) {
+        updated.statusMessage = ingestionMessage_;
+      } else if (!activeMessage_.empty() && active->status == "InProgress") {
+        updated.statusMessage = active->name + ": " + activeMessage_;
+      } else {
+        updated.statusMessage = active->name + " " + active->status;
+      }
     }
     if (updated.status == job.status && updated.progress == job.progress &&
         updated.currentStage == job.currentStage && updated.statusMessage == job.statusMessage) {

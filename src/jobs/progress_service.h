@@ -140,6 +140,7 @@ class ProgressService {
   backplane::Backplane& backplane_;
   ServiceStats stats_;
   std::string ingestionMessage_;  // shown on the pipeline job while ingestion reports
+  std::string activeMessage_;     // the stage of the child job being reported
 };
 
 }  // namespace herald::jobs

@@ -127,7 +127,7 @@ class Session {
   }
 
   std::vector<Segment> takeSegments(double totalSeconds) {
-    // Keep segments inside the audio and strictly ordered even if frame times jitter.
+    // Keep segments inside the audio, ordered and non-overlapping, even if frames jitter.
     double previousEnd = 0;
     for (auto& s : segments_) {
       s.start = std::clamp(s.start, previousEnd, totalSeconds);

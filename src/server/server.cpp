@@ -18,7 +18,9 @@
 #include "http/http_server.h"
 #include "hub/hub_dispatcher.h"
 #include "hub/hub_lifetime_manager.h"
+#include "jobs/job_engine.h"
 #include "jobs/progress_service.h"
+#include "pipeline/processors.h"
 #include "protocol/signalr/json_protocol.h"
 #include "protocol/signalr/msgpack_protocol.h"
 #include "storage/sqlite/sqlite_store.h"
@@ -80,7 +82,31 @@ int runServer(const config::Config& config) {
   protocol::MessagePackHubProtocol messagePack;
   hub::HubServices hubServices{dispatcher, lifetime, backplane, config.signalr, json, messagePack};
 
-  api::RestApi rest(config, progress, lifetime);
+  jobs::EngineOptions engineOptions;
+  engineOptions.enabled = config.app.enableBackgroundJobs;
+  engineOptions.workers = config.jobs.workerCount;
+  engineOptions.maxUpdatesPerSecond = config.jobs.maxProgressUpdatesPerSecond;
+  engineOptions.retryBaseDelay = std::chrono::milliseconds(config.jobs.retryBaseDelayMs);
+  jobs::JobEngine engine(progress, engineOptions);
+  pipeline::PipelineOptions pipelineOptions;
+  pipelineOptions.dataDir = config.server.dataDir;
+  pipelineOptions.ffmpeg = config.pipeline.ffmpeg;
+  pipelineOptions.ffprobe = config.pipeline.ffprobe;
+  pipelineOptions.ytDlp = config.pipeline.ytDlp;
+  pipelineOptions.maxDownloadBytes = config.pipeline.maxDownloadBytes;
+  pipelineOptions.downloadTimeout = std::chrono::seconds(config.pipeline.downloadTimeoutSeconds);
+  pipelineOptions.embeddingBatchSize = config.pipeline.embeddingBatchSize;
+  pipelineOptions.autoTranscribe = config.app.autoTranscribe;
+  pipelineOptions.autoGenerateEmbeddings = config.app.autoGenerateEmbeddings;
+  pipelineOptions.maxAttempts = config.jobs.maxAttempts;
+  try {
+    pipeline::registerPipeline(engine, pipelineOptions);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot set up the media pipeline: {}", e.what());
+    return 1;
+  }
+
+  api::RestApi rest(config, progress, lifetime, engine);
   transport::ConnectionManager connections;
   transport::NegotiateOptions negotiateOptions;
   negotiateOptions.webSockets = config.app.enableWebSockets;
@@ -100,6 +126,17 @@ int runServer(const config::Config& config) {
   }
   spdlog::info("Herald listening on http://{}:{} ({} I/O threads)", config.server.host,
                httpServer.boundPort(), ioThreads);
+
+  std::thread storeThread([&] { storeContext.run(); });
+  try {
+    engine.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start the job engine: {}", e.what());
+    httpServer.stopAccepting();
+    storeGuard.reset();
+    storeThread.join();
+    return 1;
+  }
 
   auto& main = *ioContexts.front();
   // Reaper: negotiated connections that never attached a transport.
@@ -151,12 +188,13 @@ int runServer(const config::Config& config) {
   });
 
   std::vector<std::thread> threads;
-  std::thread storeThread([&] { storeContext.run(); });
   for (int i = 1; i < ioThreads; ++i) {
     threads.emplace_back([&, i] { ioContexts[i]->run(); });
   }
   main.run();
   for (auto& t : threads) t.join();
+  // Workers stop before the store: they may be waiting on it.
+  engine.stop();
   // Let queued store work finish (it is short), then close the store.
   storeGuard.reset();
   storeThread.join();

@@ -1,0 +1,46 @@
+#pragma once
+// The built-in processors for the three job types of spec section 4, and their wiring
+// into the job engine. Each reports the spec's exact stage flow.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "jobs/job_engine.h"
+#include "pipeline/embedder.h"
+#include "pipeline/recognizer.h"
+
+namespace herald::pipeline {
+
+struct PipelineOptions {
+  std::string dataDir = "./data";  // media goes to <dataDir>/media/<videoId>/
+  std::string ffmpeg = "ffmpeg";
+  std::string ffprobe = "ffprobe";
+  std::string ytDlp = "yt-dlp";
+  std::size_t maxDownloadBytes = 2ULL * 1024 * 1024 * 1024;
+  std::chrono::seconds downloadTimeout{600};
+  int embeddingBatchSize = 16;
+  bool autoTranscribe = true;
+  bool autoGenerateEmbeddings = true;
+  int maxAttempts = 3;
+};
+
+// Everything the processors share.
+struct PipelineContext {
+  PipelineOptions options;
+  std::shared_ptr<Recognizer> recognizer;
+  std::shared_ptr<Embedder> embedder;
+  std::function<void()> wakeEngine;  // a child job was queued
+};
+
+jobs::ProcessorPtr makeVideoProcessingProcessor(std::shared_ptr<PipelineContext> context);
+jobs::ProcessorPtr makeTranscriptionProcessor(std::shared_ptr<PipelineContext> context);
+jobs::ProcessorPtr makeEmbeddingProcessor(std::shared_ptr<PipelineContext> context);
+
+// Registers all three with the engine (recogniser: pocketsphinx; embedder: hashing).
+void registerPipeline(jobs::JobEngine& engine, PipelineOptions options);
+
+// Queues a child job of the pipeline (storage executor only).
+model::Job queueChildJob(jobs::ProgressService& service, const model::Job& parent,
+                         std::string_view jobType, boost::json::object metadata, int maxAttempts);
+
+}  // namespace herald::pipeline

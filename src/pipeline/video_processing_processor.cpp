@@ -1,0 +1,215 @@
+// VideoProcessing: resolve the URL to a local media file (yt-dlp, download, or a local
+// path), probe title and duration, then queue transcription. The job then waits: it
+// stands for the whole pipeline and the progress service completes it with the last
+// stage (spec section 4).
+#include <filesystem>
+#include <regex>
+
+#include <spdlog/spdlog.h>
+
+#include "jobs/progress_service.h"
+#include "pipeline/downloader.h"
+#include "pipeline/errors.h"
+#include "pipeline/media_probe.h"
+#include "pipeline/process_runner.h"
+#include "pipeline/processors.h"
+
+namespace herald::pipeline {
+
+namespace fs = std::filesystem;
+using jobs::JobContext;
+
+namespace {
+
+std::string metaString(const boost::json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+class VideoProcessingProcessor final : public jobs::Processor {
+ public:
+  explicit VideoProcessingProcessor(std::shared_ptr<PipelineContext> ctx) : ctx_(std::move(ctx)) {}
+
+  jobs::Outcome run(JobContext& job) override {
+    const auto& videoId = job.job.videoId;
+    if (videoId.empty()) throw jobs::PermanentError("the job names no video");
+    auto& service = job.service;
+    // A restart may find ingestion done already: then only the children remain.
+    auto video = service.onStoreSync([&](storage::Store& s) { return s.getVideo(videoId); });
+    if (!video) throw jobs::PermanentError("video " + videoId + " does not exist");
+    for (const auto& s : video->stages) {
+      if (s.name == "Ingestion" && s.status == "Completed") return jobs::Outcome::Waiting;
+    }
+    try {
+      return ingest(job, *video);
+    } catch (const Cancelled&) {
+      stage(service, videoId, "Cancelled", 0, "Cancelled");
+      throw;
+    } catch (const std::exception& e) {
+      if (job.cancel) {
+        stage(service, videoId, "Cancelled", 0, "Cancelled");
+        throw;
+      }
+      // Transient failures are retried by the engine: leave the stage in progress.
+      if (!dynamic_cast<const jobs::TransientError*>(&e) ||
+          job.job.attempts >= job.job.maxAttempts) {
+        stage(service, videoId, "Failed", 0, e.what(), std::string(e.what()));
+      }
+      throw;
+    }
+  }
+
+ private:
+  static void stage(jobs::ProgressService& service, const std::string& videoId,
+                    const std::string& status, double progress, const std::string& message,
+                    std::optional<std::string> error = std::nullopt) {
+    service.onStoreSync([&](storage::Store&) {
+      service.updateIngestionNow(videoId, status, progress, message, error);
+      return 0;
+    });
+  }
+
+  jobs::Outcome ingest(JobContext& job, model::Video video) {
+    auto& service = job.service;
+    const auto& videoId = video.id;
+    const auto& md = job.job.metadata;
+    auto source = metaString(md, "source");
+    auto url = metaString(md, "url");
+    stage(service, videoId, "InProgress", 5, "Resolving " + url);
+
+    std::string mediaPath;
+    auto dir = fs::path(ctx_->options.dataDir) / "media" / videoId;
+    if (source == "file") {
+      mediaPath = metaString(md, "path");
+      std::error_code ec;
+      if (!fs::is_regular_file(mediaPath, ec)) {
+        throw jobs::PermanentError("media file not found: " + mediaPath);
+      }
+    } else {
+      fs::create_directories(dir);
+      if (source == "youtube") {
+        mediaPath = fetchYouTube(job, url, dir);
+      } else {
+        mediaPath = (dir / "source.media").string();
+        fetchHttp(job, url, mediaPath);
+      }
+    }
+    if (job.cancel) throw Cancelled();
+
+    stage(service, videoId, "InProgress", 85, "Probing media");
+    MediaInfo info;
+    try {
+      info = probeMedia(mediaPath, ctx_->options.ffprobe);
+    } catch (const MediaError& e) {
+      throw jobs::PermanentError(e.what());
+    }
+    spdlog::info("job {}: media '{}' ({:.1f} s)", job.job.id, info.title, info.durationSeconds);
+
+    // Ingestion done and the next stage queued in one step on the storage executor, so
+    // a crash leaves either no child or a completed ingestion with its child.
+    bool waiting = service.onStoreSync([&](storage::Store& s) {
+      auto v = s.getVideo(videoId);
+      if (!v) throw jobs::PermanentError("video " + videoId + " disappeared");
+      v->title = info.title;
+      v->durationSeconds = info.durationSeconds;
+      s.saveVideo(*v);
+      bool hasTranscription = false;
+      for (const auto& st : v->stages) hasTranscription |= st.name == "Transcription";
+      if (hasTranscription) {
+        boost::json::object meta;
+        meta["mediaPath"] = mediaPath;
+        meta["durationSeconds"] = info.durationSeconds;
+        meta["title"] = info.title;
+        queueChildJob(service, job.job, model::kTranscription, std::move(meta),
+                      ctx_->options.maxAttempts);
+      }
+      service.updateIngestionNow(videoId, "Completed", 100,
+                                 "Title: " + info.title + ", duration: " +
+                                     std::to_string(static_cast<int>(info.durationSeconds)) + " s");
+      return hasTranscription;
+    });
+    if (waiting && ctx_->wakeEngine) ctx_->wakeEngine();
+    return waiting ? jobs::Outcome::Waiting : jobs::Outcome::Completed;
+  }
+
+  void fetchHttp(JobContext& job, const std::string& url, const std::string& path) {
+    DownloadOptions opts;
+    opts.maxBytes = ctx_->options.maxDownloadBytes;
+    opts.timeout = ctx_->options.downloadTimeout;
+    opts.cancel = &job.cancel;
+    auto& service = job.service;
+    const auto videoId = job.job.videoId;
+    auto lastReport = std::chrono::steady_clock::now();
+    opts.onProgress = [&](double fraction, std::size_t bytes) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - lastReport < std::chrono::milliseconds(200)) return;
+      lastReport = now;
+      double p = fraction >= 0 ? 5 + 75 * fraction : 40;
+      stage(service, videoId, "InProgress", p,
+            "Downloading: " + std::to_string(bytes / 1024) + " KiB");
+    };
+    stage(service, videoId, "InProgress", 5, "Downloading " + url);
+    try {
+      downloadToFile(url, path, opts);
+    } catch (const DownloadUnavailable& e) {
+      throw jobs::TransientError(std::string("download failed: ") + e.what());
+    } catch (const MediaError& e) {
+      throw jobs::PermanentError(std::string("download failed: ") + e.what());
+    }
+  }
+
+  std::string fetchYouTube(JobContext& job, const std::string& url, const fs::path& dir) {
+    auto& service = job.service;
+    const auto videoId = job.job.videoId;
+    static const std::regex percent(R"(\[download\]\s+([0-9.]+)%)");
+    ProcessOptions opts;
+    opts.cancel = &job.cancel;
+    auto lastReport = std::chrono::steady_clock::now();
+    opts.onStdoutLine = [&](std::string_view line) {
+      std::cmatch m;
+      if (!std::regex_search(line.begin(), line.end(), m, percent)) return;
+      auto now = std::chrono::steady_clock::now();
+      if (now - lastReport < std::chrono::milliseconds(200)) return;
+      lastReport = now;
+      stage(service, videoId, "InProgress", 5 + 0.75 * std::stod(m[1].str()), "Downloading from YouTube");
+    };
+    auto result = runProcess({ctx_->options.ytDlp, "--no-playlist", "--newline", "-f", "best",
+                              "-o", (dir / "source.%(ext)s").string(), "--", url},
+                             opts);
+    if (result.cancelled) throw Cancelled();
+    if (!result.error.empty()) throw jobs::PermanentError("yt-dlp could not run: " + result.error);
+    if (result.exitCode != 0) {
+      auto tail = result.stderrTail;
+      if (tail.size() > 500) tail = tail.substr(tail.size() - 500);
+      throw jobs::TransientError("yt-dlp failed (exit " + std::to_string(result.exitCode) + "): " + tail);
+    }
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.path().filename().string().rfind("source.", 0) == 0) return entry.path().string();
+    }
+    throw jobs::PermanentError("yt-dlp reported success but wrote no file");
+  }
+
+  std::shared_ptr<PipelineContext> ctx_;
+};
+
+}  // namespace
+
+jobs::ProcessorPtr makeVideoProcessingProcessor(std::shared_ptr<PipelineContext> context) {
+  return std::make_shared<VideoProcessingProcessor>(std::move(context));
+}
+
+model::Job queueChildJob(jobs::ProgressService& service, const model::Job& parent,
+                         std::string_view jobType, boost::json::object metadata, int maxAttempts) {
+  jobs::NewJob spec;
+  spec.jobType = std::string(jobType);
+  spec.videoId = parent.videoId;
+  spec.userId = parent.userId;
+  spec.priority = parent.priority;
+  spec.maxAttempts = maxAttempts;
+  spec.runner = std::string(model::kRunnerHerald);
+  metadata["parentJobId"] = parent.id;
+  spec.metadata = std::move(metadata);
+  return service.createJobNow(std::move(spec));
+}
+
+}  // namespace herald::pipeline
