@@ -10,10 +10,14 @@ BUILD_PKGS=(
   libcli11-dev                                                  # command line
   libsqlite3-dev                                                # default store
   libmsgpuck-dev                                                # MessagePack hub protocol
-  libssl-dev                                                    # JWT signatures
+  libssl-dev                                                    # https downloads, JWT
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us      # offline speech recognition
+  ffmpeg                                                        # audio extraction, probing
 )
 TEST_PKGS=(
   libgtest-dev                                                  # unit tests
+  pocketsphinx-testdata                                         # real recorded speech
+  chromium                                                      # browser tests
 )
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

@@ -238,7 +238,7 @@ struct HttpServer::Impl {
 
       auto parsed = toCore(req, remote);
       auto cors = corsHeaders(config.app.allowedOrigins, parsed);
-      if (path == kHubPath) {
+      if (path == kHubPath && req.method() != bhttp::verb::options) {
         Counter inflight(owner.activeRequests_);
         bool reuse = co_await transport::serveTransportRequest(stream, req, parsed,
                                                                routes.transport, cors);

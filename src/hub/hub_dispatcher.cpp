@@ -1,5 +1,7 @@
 #include "hub/hub_dispatcher.h"
 
+#include <cmath>
+
 #include <spdlog/spdlog.h>
 
 #include "core/strings.h"
@@ -88,8 +90,9 @@ std::optional<std::int64_t> HubDispatcher::optionalIntArg(const json::array& arg
   const auto& v = args[index];
   if (v.is_int64()) return v.as_int64();
   if (v.is_uint64()) return static_cast<std::int64_t>(v.as_uint64());
-  if (v.is_double() && v.as_double() == static_cast<double>(static_cast<std::int64_t>(v.as_double()))) {
-    return static_cast<std::int64_t>(v.as_double());
+  if (v.is_double()) {
+    double d = v.as_double();
+    if (d >= -9.2e18 && d <= 9.2e18 && d == std::floor(d)) return static_cast<std::int64_t>(d);
   }
   throw BindingError("Error binding arguments. Argument " + std::to_string(index) +
                      " must be an integer.");

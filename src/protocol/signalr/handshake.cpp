@@ -1,5 +1,7 @@
 #include "protocol/signalr/handshake.h"
 
+#include <cmath>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -29,12 +31,16 @@ HandshakeParse parseHandshakeRequest(std::string_view input) {
     return result;
   }
   // Clients send an integer; the C++ client may produce 1.0. Accept an integral double.
+  // Versions far outside any real one are kept as "unsupported" without overflowing int.
+  constexpr double kLimit = 1 << 20;
+  auto clamp = [&](double v) { return static_cast<int>(v < -kLimit ? -kLimit : v > kLimit ? kLimit : v); };
   if (version->is_int64()) {
-    result.request.version = static_cast<int>(version->as_int64());
+    result.request.version = clamp(static_cast<double>(version->as_int64()));
   } else if (version->is_uint64()) {
-    result.request.version = static_cast<int>(version->as_uint64());
-  } else if (version->is_double() && version->as_double() == static_cast<int>(version->as_double())) {
-    result.request.version = static_cast<int>(version->as_double());
+    result.request.version = clamp(static_cast<double>(version->as_uint64()));
+  } else if (version->is_double() && std::isfinite(version->as_double()) &&
+             version->as_double() == std::floor(version->as_double())) {
+    result.request.version = clamp(version->as_double());
   } else {
     result.error = "An unexpected error occurred during connection handshake.";
     return result;

@@ -1,5 +1,7 @@
 #include "protocol/signalr/json_protocol.h"
 
+#include <cmath>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -73,9 +75,13 @@ bool readInteger(const json::value& v, std::int64_t& out) {
     out = static_cast<std::int64_t>(v.as_uint64());
     return true;
   }
-  if (v.is_double() && v.as_double() == static_cast<double>(static_cast<std::int64_t>(v.as_double()))) {
-    out = static_cast<std::int64_t>(v.as_double());
-    return true;
+  // Range first: converting an out-of-range double to an integer is undefined.
+  if (v.is_double()) {
+    double d = v.as_double();
+    if (d >= -9.2e18 && d <= 9.2e18 && d == std::floor(d)) {
+      out = static_cast<std::int64_t>(d);
+      return true;
+    }
   }
   return false;
 }

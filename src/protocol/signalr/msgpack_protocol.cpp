@@ -50,27 +50,54 @@ std::uint64_t bigEndian(const char* p, int bytes) {
   return v;
 }
 
-// Reads one ext value (bounds were checked by mp_check). Timestamps (type -1) become
-// ISO-8601 strings; other ext types become null.
-bool readExt(const char*& p, json::value& out, std::string& error) {
-  auto c = static_cast<std::uint8_t>(*p);
+// A cursor over one message body. Every read checks the bytes it needs against `end`
+// first: msgpuck's decoders trust their input, and its mp_check overflows on huge
+// container counts (found by fuzzing), so bounds are never left to it.
+struct Reader {
+  const char* p;
+  const char* end;
+  std::size_t left() const { return static_cast<std::size_t>(end - p); }
+  bool more() const { return p < end; }
+};
+
+// Reads one ext value. Timestamps (type -1) become ISO-8601 strings; other ext types
+// become null.
+bool readExt(Reader& r, json::value& out, std::string& error) {
+  auto c = static_cast<std::uint8_t>(*r.p);
   std::size_t len = 0, header = 0;
+  auto need = [&](std::size_t n) { return r.left() >= n; };
   switch (c) {
     case 0xd4: len = 1; header = 2; break;
     case 0xd5: len = 2; header = 2; break;
     case 0xd6: len = 4; header = 2; break;
     case 0xd7: len = 8; header = 2; break;
     case 0xd8: len = 16; header = 2; break;
-    case 0xc7: len = static_cast<std::uint8_t>(p[1]); header = 3; break;
-    case 0xc8: len = bigEndian(p + 1, 2); header = 4; break;
-    case 0xc9: len = bigEndian(p + 1, 4); header = 6; break;
+    case 0xc7:
+      if (!need(2)) break;
+      len = static_cast<std::uint8_t>(r.p[1]);
+      header = 3;
+      break;
+    case 0xc8:
+      if (!need(3)) break;
+      len = bigEndian(r.p + 1, 2);
+      header = 4;
+      break;
+    case 0xc9:
+      if (!need(5)) break;
+      len = bigEndian(r.p + 1, 4);
+      header = 6;
+      break;
     default:
       error = "Invalid MessagePack byte 0x" + std::to_string(c) + ".";
       return false;
   }
-  auto type = static_cast<std::int8_t>(p[header - 1]);
-  const char* data = p + header;
-  p = data + len;
+  if (header == 0 || !need(header) || r.left() - header < len) {
+    error = "Truncated MessagePack ext value.";
+    return false;
+  }
+  auto type = static_cast<std::int8_t>(r.p[header - 1]);
+  const char* data = r.p + header;
+  r.p = data + len;
   out = nullptr;
   if (type != -1) return true;
   std::int64_t seconds = 0;
@@ -93,136 +120,164 @@ bool readExt(const char*& p, json::value& out, std::string& error) {
   return true;
 }
 
-bool readValue(const char*& p, json::value& out, int depth, std::string& error) {
+bool truncated(std::string& error) {
+  error = "Truncated MessagePack value.";
+  return false;
+}
+
+bool readStringRaw(Reader& r, std::string& out) {
+  if (!r.more() || mp_typeof(*r.p) != MP_STR) return false;
+  if (mp_check_strl(r.p, r.end) > 0) return false;
+  const char* q = r.p;
+  auto len = mp_decode_strl(&q);
+  if (static_cast<std::size_t>(r.end - q) < len) return false;
+  out.assign(q, len);
+  r.p = q + len;
+  return true;
+}
+
+bool readValue(Reader& r, json::value& out, int depth, std::string& error) {
   if (depth > kMaxDepth) {
     error = "MessagePack value nested too deeply.";
     return false;
   }
-  switch (mp_typeof(*p)) {
+  if (!r.more()) return truncated(error);
+  switch (mp_typeof(*r.p)) {
     case MP_NIL:
-      mp_decode_nil(&p);
+      mp_decode_nil(&r.p);
       out = nullptr;
       return true;
     case MP_BOOL:
-      out = mp_decode_bool(&p);
+      out = mp_decode_bool(&r.p);
       return true;
     case MP_UINT: {
-      auto v = mp_decode_uint(&p);
+      if (mp_check_uint(r.p, r.end) > 0) return truncated(error);
+      auto v = mp_decode_uint(&r.p);
       if (v <= static_cast<std::uint64_t>(INT64_MAX)) out = static_cast<std::int64_t>(v);
       else out = v;
       return true;
     }
     case MP_INT:
-      out = mp_decode_int(&p);
+      if (mp_check_int(r.p, r.end) > 0) return truncated(error);
+      out = mp_decode_int(&r.p);
       return true;
     case MP_FLOAT:
-      out = static_cast<double>(mp_decode_float(&p));
+      if (mp_check_float(r.p, r.end) > 0) return truncated(error);
+      out = static_cast<double>(mp_decode_float(&r.p));
       return true;
     case MP_DOUBLE:
-      out = mp_decode_double(&p);
+      if (mp_check_double(r.p, r.end) > 0) return truncated(error);
+      out = mp_decode_double(&r.p);
       return true;
     case MP_STR: {
-      std::uint32_t len = 0;
-      const char* s = mp_decode_str(&p, &len);
-      out = json::string(s, len);
+      std::string s;
+      if (!readStringRaw(r, s)) return truncated(error);
+      out = json::string(s);
       return true;
     }
     case MP_BIN: {
-      std::uint32_t len = 0;
-      const char* s = mp_decode_bin(&p, &len);
-      out = base64(s, len);
+      if (mp_check_binl(r.p, r.end) > 0) return truncated(error);
+      const char* q = r.p;
+      auto len = mp_decode_binl(&q);
+      if (static_cast<std::size_t>(r.end - q) < len) return truncated(error);
+      out = base64(q, len);
+      r.p = q + len;
       return true;
     }
     case MP_ARRAY: {
-      auto n = mp_decode_array(&p);
+      if (mp_check_array(r.p, r.end) > 0) return truncated(error);
+      auto n = mp_decode_array(&r.p);
+      if (n > r.left()) return truncated(error);  // every element takes a byte at least
       json::array arr;
+      arr.reserve(n);
       for (std::uint32_t i = 0; i < n; ++i) {
         json::value item;
-        if (!readValue(p, item, depth + 1, error)) return false;
+        if (!readValue(r, item, depth + 1, error)) return false;
         arr.push_back(std::move(item));
       }
       out = std::move(arr);
       return true;
     }
     case MP_MAP: {
-      auto n = mp_decode_map(&p);
+      if (mp_check_map(r.p, r.end) > 0) return truncated(error);
+      auto n = mp_decode_map(&r.p);
+      if (n > r.left() / 2) return truncated(error);
       json::object obj;
       for (std::uint32_t i = 0; i < n; ++i) {
         std::string key;
-        if (mp_typeof(*p) == MP_STR) {
-          std::uint32_t len = 0;
-          const char* s = mp_decode_str(&p, &len);
-          key.assign(s, len);
+        if (r.more() && mp_typeof(*r.p) == MP_STR) {
+          if (!readStringRaw(r, key)) return truncated(error);
         } else {
           json::value k;
-          if (!readValue(p, k, depth + 1, error)) return false;
+          if (!readValue(r, k, depth + 1, error)) return false;
           key = k.is_string() ? std::string(k.as_string()) : json::serialize(k);
         }
         json::value v;
-        if (!readValue(p, v, depth + 1, error)) return false;
+        if (!readValue(r, v, depth + 1, error)) return false;
         obj[key] = std::move(v);
       }
       out = std::move(obj);
       return true;
     }
     case MP_EXT:
-      return readExt(p, out, error);
+      return readExt(r, out, error);
   }
   error = "Invalid MessagePack value.";
   return false;
 }
 
-bool readInt(const char*& p, std::int64_t& out) {
-  auto t = mp_typeof(*p);
+bool readInt(Reader& r, std::int64_t& out) {
+  if (!r.more()) return false;
+  auto t = mp_typeof(*r.p);
   if (t == MP_UINT) {
-    auto v = mp_decode_uint(&p);
+    if (mp_check_uint(r.p, r.end) > 0) return false;
+    auto v = mp_decode_uint(&r.p);
     if (v > static_cast<std::uint64_t>(INT64_MAX)) return false;
     out = static_cast<std::int64_t>(v);
     return true;
   }
   if (t == MP_INT) {
-    out = mp_decode_int(&p);
+    if (mp_check_int(r.p, r.end) > 0) return false;
+    out = mp_decode_int(&r.p);
     return true;
   }
   return false;
 }
 
-bool readString(const char*& p, std::string& out) {
-  if (mp_typeof(*p) != MP_STR) return false;
-  std::uint32_t len = 0;
-  const char* s = mp_decode_str(&p, &len);
-  out.assign(s, len);
-  return true;
-}
+bool readString(Reader& r, std::string& out) { return readStringRaw(r, out); }
 
 // nil or str; an empty string counts as absent, as in the .NET reader.
-bool readOptionalString(const char*& p, std::optional<std::string>& out) {
-  if (mp_typeof(*p) == MP_NIL) {
-    mp_decode_nil(&p);
+bool readOptionalString(Reader& r, std::optional<std::string>& out) {
+  if (!r.more()) return false;
+  if (mp_typeof(*r.p) == MP_NIL) {
+    mp_decode_nil(&r.p);
     return true;
   }
   std::string s;
-  if (!readString(p, s)) return false;
+  if (!readString(r, s)) return false;
   if (!s.empty()) out = std::move(s);
   return true;
 }
 
-bool skipHeaders(const char*& p) {
-  if (mp_typeof(*p) != MP_MAP) return false;
-  mp_next(&p);
-  return true;
+bool skipHeaders(Reader& r) {
+  if (!r.more() || mp_typeof(*r.p) != MP_MAP) return false;
+  json::value ignored;
+  std::string error;
+  return readValue(r, ignored, 1, error);
 }
 
-bool readStreamIds(const char*& p, std::vector<std::string>& out) {
-  if (mp_typeof(*p) == MP_NIL) {
-    mp_decode_nil(&p);
+bool readStreamIds(Reader& r, std::vector<std::string>& out) {
+  if (!r.more()) return false;
+  if (mp_typeof(*r.p) == MP_NIL) {
+    mp_decode_nil(&r.p);
     return true;
   }
-  if (mp_typeof(*p) != MP_ARRAY) return false;
-  auto n = mp_decode_array(&p);
+  if (mp_typeof(*r.p) != MP_ARRAY || mp_check_array(r.p, r.end) > 0) return false;
+  auto n = mp_decode_array(&r.p);
+  if (n > r.left()) return false;
   for (std::uint32_t i = 0; i < n; ++i) {
     std::string id;
-    if (!readString(p, id)) return false;
+    if (!readString(r, id)) return false;
     out.push_back(std::move(id));
   }
   return true;
@@ -369,22 +424,28 @@ void writeBody(const HubMessage& message, std::string& out) {
 bool MessagePackHubProtocol::decodeOne(std::string_view body, HubMessage& out, bool& skipped,
                                        std::string& error) {
   skipped = false;
-  const char* p = body.data();
-  const char* end = body.data() + body.size();
   if (body.empty()) {
     error = "Invalid payload.";
     return false;
   }
-  const char* check = p;
-  if (mp_check(&check, end) != 0 || check != end) {
-    error = check == end ? "Invalid MessagePack data." : "Invalid MessagePack data: trailing bytes.";
-    return false;
+  {
+    // Validate the whole body first (bounded, depth-limited): exactly one value, no
+    // trailing bytes, as the JS reader requires. Inbound messages are few; the double
+    // pass costs nothing that matters.
+    Reader whole{body.data(), body.data() + body.size()};
+    json::value ignored;
+    if (!readValue(whole, ignored, 0, error)) return false;
+    if (whole.more()) {
+      error = "Invalid MessagePack data: trailing bytes.";
+      return false;
+    }
   }
-  if (mp_typeof(*p) != MP_ARRAY) {
+  Reader p{body.data(), body.data() + body.size()};
+  if (mp_typeof(*p.p) != MP_ARRAY || mp_check_array(p.p, p.end) > 0) {
     error = "A message must be a MessagePack array.";
     return false;
   }
-  auto n = mp_decode_array(&p);
+  auto n = mp_decode_array(&p.p);
   std::int64_t type = 0;
   if (n == 0 || !readInt(p, type)) {
     error = "Invalid message type.";
@@ -410,7 +471,9 @@ bool MessagePackHubProtocol::decodeOne(std::string_view body, HubMessage& out, b
       json::value args;
       std::vector<std::string> streamIds;
       if (!skipHeaders(p) || !readOptionalString(p, id) || !readString(p, target)) return fail(what);
-      if (mp_typeof(*p) != MP_ARRAY || !readValue(p, args, 0, error)) return error.empty() ? fail(what) : false;
+      if (!p.more() || mp_typeof(*p.p) != MP_ARRAY || !readValue(p, args, 0, error)) {
+        return error.empty() ? fail(what) : false;
+      }
       if (n >= 6 && !readStreamIds(p, streamIds)) return fail(what);
       if (stream) {
         if (!id) return fail(what);
@@ -464,8 +527,8 @@ bool MessagePackHubProtocol::decodeOne(std::string_view body, HubMessage& out, b
         if (!readOptionalString(p, m.error)) return fail("Close");
       }
       if (n >= 3) {
-        if (mp_typeof(*p) != MP_BOOL) return fail("Close");
-        m.allowReconnect = mp_decode_bool(&p);
+        if (!p.more() || mp_typeof(*p.p) != MP_BOOL) return fail("Close");
+        m.allowReconnect = mp_decode_bool(&p.p);
       }
       out = std::move(m);
       return true;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "config/load.h"
 
 using namespace herald::config;
@@ -46,4 +49,24 @@ TEST(Config, BadValuesNameTheirKey) {
   EXPECT_THROW(applyJson(c, "{broken"), ConfigError);
   EXPECT_THROW(applyEnvironment(c, {{"AppSettings__EnableAuth", "maybe"}}), ConfigError);
   EXPECT_THROW(applyUrls(c, "https://x:1"), ConfigError);
+}
+
+TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
+  std::ifstream in(std::string(HERALD_SOURCE_DIR) + "/config/example.json");
+  ASSERT_TRUE(in) << "config/example.json is missing";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Config fromExample;
+  applyJson(fromExample, ss.str());
+  finalize(fromExample);
+  Config defaults;
+  finalize(defaults);
+  EXPECT_EQ(fromExample.signalr.keepAliveInterval, defaults.signalr.keepAliveInterval);
+  EXPECT_EQ(fromExample.signalr.maximumReceiveMessageSize, defaults.signalr.maximumReceiveMessageSize);
+  EXPECT_EQ(fromExample.signalr.maxOutboundQueueBytes, defaults.signalr.maxOutboundQueueBytes);
+  EXPECT_EQ(fromExample.jobs.workerCount, defaults.jobs.workerCount);
+  EXPECT_EQ(fromExample.jobs.retryBaseDelayMs, defaults.jobs.retryBaseDelayMs);
+  EXPECT_EQ(fromExample.pipeline.maxDownloadBytes, defaults.pipeline.maxDownloadBytes);
+  EXPECT_EQ(fromExample.server.port, defaults.server.port);
+  EXPECT_EQ(fromExample.sqlitePath(), defaults.sqlitePath());
 }

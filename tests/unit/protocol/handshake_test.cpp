@@ -36,6 +36,16 @@ TEST(Handshake, MalformedRequestsAreErrors) {
   }
 }
 
+TEST(Handshake, HugeVersionNumbersAreUnsupportedNotUndefined) {
+  // Found by fuzz_handshake: a 100-digit version overflowed the int conversion.
+  auto p = parseHandshakeRequest("{\"protocol\":\"json\",\"version\":1888888888888888888888888888888888888}\x1e");
+  ASSERT_EQ(p.status, HandshakeStatus::Ok);
+  EXPECT_GT(p.request.version, 2);
+  auto n = parseHandshakeRequest("{\"protocol\":\"json\",\"version\":-99999999999999999999}\x1e");
+  ASSERT_EQ(n.status, HandshakeStatus::Ok);
+  EXPECT_LT(n.request.version, 1);
+}
+
 TEST(Handshake, ResponsesAreExactBytes) {
   EXPECT_EQ(handshakeSuccess(), "{}\x1e");
   EXPECT_EQ(handshakeError("The protocol 'foo' is not supported."),

@@ -93,6 +93,15 @@ TEST(JsonProtocol, WrongTypesAreErrors) {
   EXPECT_TRUE(out.empty());
 }
 
+TEST(JsonProtocol, HugeNumbersAreErrorsNotUndefinedBehaviour) {
+  // Found by fuzz_json_protocol: a type of 5e69 overflowed the integer conversion.
+  std::vector<HubMessage> out;
+  EXPECT_FALSE(kJson.parse(rs(R"({"type":5000000000000000000000000000000000000000000000000})"), out, kMax).ok());
+  EXPECT_FALSE(kJson.parse(rs(R"({"type":8,"sequenceId":1e300})"), out, kMax).ok());
+  auto r = kJson.parse(rs(R"({"type":6.0})"), out, kMax);
+  EXPECT_TRUE(r.ok());
+}
+
 TEST(JsonProtocol, UnknownTypeIsSkipped) {
   std::vector<HubMessage> out;
   auto r = kJson.parse(rs(R"({"type":99,"x":1})") + rs(R"({"type":6})"), out, kMax);

@@ -148,6 +148,17 @@ TEST(MessagePack, FragmentedAndBatchedInput) {
   EXPECT_EQ(out.size(), 3u);
 }
 
+TEST(MessagePack, HugeContainerCountsAreTruncationNotOverreads) {
+  // Found by fuzz_msgpack_protocol: a map32 count near 2^32 overflowed msgpuck's mp_check,
+  // which then let the decoder read past the buffer.
+  std::vector<HubMessage> out;
+  auto r = kMp.parse(hex("1b 95 01 80 a1 30 ab 53 65 6e 64 4d 65 72 73 ff 95 02 99 ff ff ff ff df ff ff 0e ff ee 05"), out, kMax);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(kMp.parse(hex("06 95 01 80 c0 a1 4d dd"), out, kMax).ok());  // array32, no count
+  EXPECT_FALSE(kMp.parse(hex("0a 95 01 80 c0 a1 4d 91 db ff ff ff"), out, kMax).ok());  // str32 past end
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(MessagePack, MalformedInputIsAnErrorNeverACrash) {
   std::vector<HubMessage> out;
   for (auto bad : {"01 06", "02 92 06", "03 91 06 06", "01 c1", "02 81 06", "00",
