@@ -18,6 +18,7 @@ TEST_PKGS=(
   libgtest-dev                                                  # unit tests
   pocketsphinx-testdata                                         # real recorded speech
   chromium                                                      # browser tests
+  clang-14 libclang-rt-14-dev                                   # libFuzzer, sanitizers
 )
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

@@ -96,9 +96,12 @@
     const url = $('videoUrl').value.trim();
     setProgress(0, 'Submitting…');
     try {
-      const res = await fetch('api/v1/videos/ingest', {
+      // The REST API lives on the hub's server, which may be another origin (CORS).
+      const api = new URL('/api/v1/videos/ingest', new URL($('hubUrl').value, location.href));
+      const res = await fetch(api, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
+        credentials: 'include',
         body: JSON.stringify({ url, userId: $('userId').value || undefined }),
       });
       const body = await res.json();

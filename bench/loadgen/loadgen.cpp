@@ -1259,16 +1259,21 @@ bool Bench::connectAll() {
 }
 
 json::object Bench::idleMemory(const ServerSample& before) {
-  auto t = nowNs() + static_cast<std::int64_t>(opt_.idleSeconds * 1e9);
-  runUntil([] { return false; }, t);
+  auto idleStart = probe_.sample();
+  auto t0 = nowNs();
+  runUntil([] { return false; }, t0 + static_cast<std::int64_t>(opt_.idleSeconds * 1e9));
   auto after = probe_.sample();
+  double seconds = double(nowNs() - t0) / 1e9;
   json::object o;
   o["connections"] = ready_;
   o["rssBeforeBytes"] = before.rssBytes;
   o["rssAfterBytes"] = after.rssBytes;
   o["bytesPerConnection"] =
       ready_ ? double(after.rssBytes - before.rssBytes) / double(ready_) : 0.0;
-  o["serverCpuSecondsWhileIdle"] = after.cpuSeconds;
+  // What idle connections cost in CPU (keep-alive timers, pings).
+  o["idleSeconds"] = seconds;
+  o["idleServerCpuPercent"] = 100.0 * (after.cpuSeconds - idleStart.cpuSeconds) / seconds;
+  o["idleServerWrites"] = after.sockWrites - idleStart.sockWrites;
   return o;
 }
 
@@ -1328,6 +1333,12 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   double cpu = s1.cpuSeconds - s0.cpuSeconds;
   o["serverCpuSeconds"] = cpu;
   o["serverCpuSecondsTicks"] = s1.cpuSecondsTicks - s0.cpuSecondsTicks;
+  {
+    double ticks = s1.cpuSecondsTicks - s0.cpuSecondsTicks;
+    // Kernel share (syscalls, TCP over loopback, including the receive path the kernel
+    // runs in the sender's context) vs user space, from utime/stime.
+    o["serverSystemShare"] = ticks > 0 ? (s1.systemSeconds - s0.systemSeconds) / ticks : 0.0;
+  }
   // Contention: time the server / the generator sat runnable while something else
   // (other work on the machine) had their core.
   o["serverRunDelayMs"] = (s1.runDelaySeconds - s0.runDelaySeconds) * 1e3;

@@ -21,6 +21,8 @@ struct ServerSample {
   double cpuSeconds = 0;         // sum of per-thread on-CPU time (schedstat, ns precision)
   double runDelaySeconds = 0;    // sum of per-thread time runnable but waiting for a CPU
   double cpuSecondsTicks = 0;    // utime+stime from /proc/<pid>/stat (includes exited threads)
+  double userSeconds = 0;        // utime alone (clock-tick resolution)
+  double systemSeconds = 0;      // stime alone
   std::int64_t rssBytes = 0;     // VmRSS
   std::uint64_t syscw = 0;       // /proc/<pid>/io: write(2)-family calls only
   std::uint64_t sockWrites = 0;  // shim: write/writev/send/sendto/sendmsg on sockets
@@ -83,6 +85,8 @@ class ServerProbe {
           std::vector<std::string> fields;
           while (in >> field) fields.push_back(field);
           if (fields.size() > 13) {
+            s.userSeconds += std::stod(fields[11]) / tick;
+            s.systemSeconds += std::stod(fields[12]) / tick;
             s.cpuSecondsTicks += (std::stod(fields[11]) + std::stod(fields[12])) / tick;
           }
         }

@@ -209,9 +209,11 @@ void ProgressService::updateVideo(const model::Job& job) {
     if (job.startedAt && !it->startedAt) it->startedAt = job.startedAt;
     if (model::isTerminal(job.status)) it->completedAt = job.completedAt;
     it->errorMessage = job.status == JobStatus::Failed ? job.errorMessage : std::nullopt;
+    activeStage_ = name;
     activeMessage_ = job.currentStage;
     finishVideoUpdate(*video, before);
     activeMessage_.clear();
+    activeStage_.clear();
   } catch (const std::exception& e) {
     // The job's own update is stored already; a video summary failure must not undo it.
     stats_.notifyFailures++;
@@ -248,7 +250,9 @@ void ProgressService::syncPipelineJob(const model::Video& video) {
     if (job.status != JobStatus::Running) continue;  // not started yet: its worker reports
     const auto previous = job.status;
     model::Job updated = job;
-    updated.progress = video.overallProgress;
+    // A re-run stage (after a crash or retry) restarts at 0; the pipeline's own bar does
+    // not go backwards while it runs.
+    updated.progress = std::max(job.progress, video.overallProgress);
     // Describe the stage that is moving: the first one not finished.
     const model::VideoStage* active = nullptr;
     for (const auto& s : video.stages) {
@@ -288,7 +292,8 @@ void ProgressService::syncPipelineJob(const model::Video& video) {
       updated.currentStage = active->name;
       if (active->name == "Ingestion" && !ingestionMessage_.empty()) {
         updated.statusMessage = ingestionMessage_;
-      } else if (!activeMessage_.empty() && active->status == "InProgress") {
+      } else if (!activeMessage_.empty() && active->status == "InProgress" &&
+                 active->name == activeStage_) {
         updated.statusMessage = active->name + ": " + activeMessage_;
       } else {
         updated.statusMessage = active->name + " " + active->status;

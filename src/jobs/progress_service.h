@@ -141,6 +141,7 @@ class ProgressService {
   ServiceStats stats_;
   std::string ingestionMessage_;  // shown on the pipeline job while ingestion reports
   std::string activeMessage_;     // the stage of the child job being reported
+  std::string activeStage_;       // ... and the video stage that job drives
 };
 
 }  // namespace herald::jobs

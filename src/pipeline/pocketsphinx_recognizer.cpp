@@ -147,19 +147,31 @@ class Session {
     std::vector<std::string> words;
     int firstFrame = -1;
     int lastFrame = -1;
+    int lastAnyFrame = -1;  // fillers included: </s> ends where the fed audio ends
     ps_seg_t* it = ps_seg_iter(decoder_.get());
     SegIterGuard guard{it};
     for (; it; it = ps_seg_next(it)) {
       std::string_view word = ps_seg_word(it) ? ps_seg_word(it) : "";
-      if (isFiller(word)) continue;
       int sf = 0;
       int ef = 0;
       ps_seg_frames(it, &sf, &ef);
+      lastAnyFrame = std::max(lastAnyFrame, ef);
+      if (isFiller(word)) continue;
       if (firstFrame < 0) firstFrame = sf;
       lastFrame = std::max(lastFrame, ef);
       words.emplace_back(baseWord(word));
     }
     if (!words.empty()) {
+      // This pocketsphinx numbers the frames of an utterance longer than about 7 s from a
+      // shifted origin (found by an end-to-end test: words reported seconds after they
+      // were spoken). The utterance's last frame is the end of the audio fed so far, so
+      // anchor there; only a shift that puts frames beyond the fed audio is corrected.
+      const auto fedFrames = static_cast<long long>(endSample) * frameRate_ / kSampleRate;
+      const auto shift = fedFrames - (static_cast<long long>(lastAnyFrame) + 1);
+      if (shift < 0) {
+        firstFrame = static_cast<int>(std::max<long long>(0, firstFrame + shift));
+        lastFrame = static_cast<int>(std::max<long long>(firstFrame, lastFrame + shift));
+      }
       segments_.push_back({static_cast<double>(firstFrame) / frameRate_,
                            static_cast<double>(lastFrame + 1) / frameRate_, joinWords(words)});
       return;
