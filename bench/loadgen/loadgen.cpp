@@ -1286,6 +1286,7 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   double publishRate = avgGroup > 0 ? deliveriesPerSec / avgGroup : 0;
   auto s0 = probe_.sample();
   auto g0 = selfCpuSeconds();
+  auto k0 = selfSystemSeconds();
   auto w0 = selfRunDelaySeconds();
   auto t0 = nowNs();
   schedStart_ = t0 + 5 * kMs;
@@ -1360,6 +1361,7 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   o["generatorCpuPercent"] = genPct;
   o["generatorCpuPercentWithDrain"] = 100.0 * (g2 - g0) / (double(t2 - t0) / 1e9);
   o["generatorCpuUsPerDelivery"] = st.unique ? (g2 - g0) * 1e6 / double(st.unique) : 0.0;
+  o["generatorSystemShare"] = g2 > g0 ? (selfSystemSeconds() - k0) / (g2 - g0) : 0.0;
 
   bool clean = st.unique >= st.expected && st.duplicates == 0 && st.reorders == 0 &&
                st.disconnects == 0 && st.publishErrors == 0 && pendingRequests_ == 0;

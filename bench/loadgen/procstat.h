@@ -170,6 +170,13 @@ inline double selfRunDelaySeconds() {
   return total;
 }
 
+// Kernel (system) CPU seconds this process has used.
+inline double selfSystemSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_stime.tv_sec) + double(ru.ru_stime.tv_usec) / 1e6;
+}
+
 // CPU seconds this process has used (user + system).
 inline double selfCpuSeconds() {
   rusage ru{};

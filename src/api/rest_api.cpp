@@ -121,6 +121,10 @@ asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const HttpRequest& 
     if (m != "GET" && m != "HEAD") co_return problem(405, "Use GET.");
     co_return health();
   }
+  if (request.path == "/metrics") {
+    if (m != "GET" && m != "HEAD") co_return problem(405, "Use GET.");
+    co_return metrics();
+  }
   if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1") co_return std::nullopt;
   try {
     if (seg.size() == 4 && seg[2] == "signalr" && seg[3] == "connection-info") {
@@ -207,6 +211,36 @@ HttpResponse RestApi::health() const {
   o["connections"] = lifetime_.connectionCount();
   o["updatesRecorded"] = service_.stats().updatesRecorded.load();
   return jsonResponse(200, o);
+}
+
+HttpResponse RestApi::metrics() const {
+  // Prometheus text exposition format 0.0.4.
+  auto d = lifetime_.stats();
+  const auto& s = service_.stats();
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help, double value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(static_cast<long long>(value)) + "\n";
+  };
+  metric("herald_hub_connections", "gauge", "Hub connections past their handshake.",
+         static_cast<double>(lifetime_.connectionCount()));
+  metric("herald_hub_messages_published_total", "counter",
+         "Hub sends (each serialised once per protocol).", static_cast<double>(d.messagesPublished));
+  metric("herald_hub_frames_queued_total", "counter", "Frames queued for delivery to connections.",
+         static_cast<double>(d.framesQueued));
+  metric("herald_hub_stale_dropped_total", "counter",
+         "Ordered events not delivered because the connection had a newer sequence.",
+         static_cast<double>(d.staleDropped));
+  metric("herald_hub_slow_consumer_closes_total", "counter",
+         "Connections closed because their outbound queue overflowed.", static_cast<double>(d.overflows));
+  metric("herald_job_updates_recorded_total", "counter", "Job progress updates stored.",
+         static_cast<double>(s.updatesRecorded.load()));
+  metric("herald_notify_failures_total", "counter",
+         "Notifications that failed (the job went on).", static_cast<double>(s.notifyFailures.load()));
+  HttpResponse r;
+  r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = std::move(out);
+  return r;
 }
 
 asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {

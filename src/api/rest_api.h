@@ -37,6 +37,7 @@ class RestApi {
   boost::asio::awaitable<core::HttpResponse> retry(const std::string& jobId);
   core::HttpResponse connectionInfo(const core::HttpRequest& request) const;
   core::HttpResponse health() const;
+  core::HttpResponse metrics() const;
 
   const config::Config& config_;
   jobs::ProgressService& service_;
