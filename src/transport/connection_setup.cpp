@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <spdlog/spdlog.h>
 
 namespace herald::transport {
 
@@ -12,13 +13,32 @@ using namespace std::chrono_literals;
 
 namespace {
 
-asio::awaitable<void> tickLoop(HttpConnectionPtr c) {
+// One ticker per I/O thread drives the once-a-second duties (keep-alive pings, client
+// and handshake timeouts, stateful Acks) of every connection homed on that thread:
+// thousands of idle connections cost one timer, not thousands.
+struct ThreadTicker {
+  std::vector<std::weak_ptr<HttpConnection>> connections;
+  bool running = false;
+};
+thread_local ThreadTicker ticker;
+
+asio::awaitable<void> tickAll() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (!c->disposed) {
+  for (;;) {
     timer.expires_after(1s);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (c->disposed) break;
-    c->handler->onTick(std::chrono::steady_clock::now());
+    auto now = std::chrono::steady_clock::now();
+    auto& list = ticker.connections;
+    spdlog::trace("tick: {} connections on this thread", list.size());
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      auto c = list[i].lock();
+      if (!c || c->disposed) continue;  // dropped from the list
+      c->handler->onTick(now);
+      if (kept != i) list[kept] = std::move(list[i]);  // never self-move: it empties a weak_ptr
+      ++kept;
+    }
+    list.resize(kept);
   }
 }
 
@@ -30,7 +50,13 @@ void setUpConnection(const HttpConnectionPtr& c, const hub::HubServices& service
                                                 services.settings.maxOutboundQueueBytes);
   features.statefulReconnect = c->statefulReconnect && features.statefulReconnect;
   c->handler = std::make_unique<hub::ConnectionHandler>(c->hub, services, features);
-  asio::co_spawn(c->home, tickLoop(c), asio::detached);
+  // Called on the home executor (the first transport request's), whose thread owns
+  // this ticker.
+  ticker.connections.push_back(c);
+  if (!ticker.running) {
+    ticker.running = true;
+    asio::co_spawn(c->home, tickAll(), asio::detached);
+  }
 }
 
 asio::awaitable<bool> deliverInbound(const HttpConnectionPtr& c, std::string bytes) {
