@@ -231,8 +231,23 @@ struct HttpServer::Impl {
       state->busy = true;
 
       if (beast::websocket::is_upgrade(req) && path == kHubPath) {
-        auto upgrading = upgrade(std::move(stream), std::move(req));
-        co_await std::move(upgrading);
+        // The WebSocket runs in its own coroutine so that this session's frame (parse
+        // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
+        int status = 0;
+        std::string text;
+        auto attach = attachWebSocket(req, stream.get_executor(), status, text);
+        if (attach.result != transport::AttachResult::Ok) {
+          auto res = toBeast(textResponse(status, text), req.version(), false, false);
+          co_await bhttp::async_write(stream, res, use_nothrow);
+          break;
+        }
+        auto executor = stream.get_executor();
+        asio::co_spawn(executor,
+                       transport::runWebSocket(stream.release_socket(), std::move(req),
+                                               std::move(attach), routes.transport.services,
+                                               routes.transport.connections,
+                                               &owner.activeSockets_),
+                       asio::detached);
         co_return;
       }
 
@@ -332,23 +347,7 @@ struct HttpServer::Impl {
     return attach;
   }
 
-  asio::awaitable<void> upgrade(beast::tcp_stream stream, bhttp::request<bhttp::string_body> req) {
-    int status = 0;
-    std::string text;
-    auto attach = attachWebSocket(req, stream.get_executor(), status, text);
-    if (attach.result != transport::AttachResult::Ok) {
-      auto res = toBeast(textResponse(status, text), req.version(), false, false);
-      co_await bhttp::async_write(stream, res, use_nothrow);
-      co_return;
-    }
-    Counter sockets(owner.activeSockets_);
-    // Built in its own statement: g++ 12 mishandles by-value arguments of a call
-    // inside a co_await expression (they can be destroyed twice).
-    auto running = transport::runWebSocket(std::move(stream), std::move(req), std::move(attach),
-                                           routes.transport.services,
-                                           routes.transport.connections);
-    co_await std::move(running);
-  }
+
 
 
   HttpServer& owner;

@@ -113,6 +113,8 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
   auto result = connection_->protocol()->parse(inbound_, messages,
                                                services_.settings.maximumReceiveMessageSize);
   inbound_.erase(0, result.consumed);
+  // Keep idle connections small: a burst's buffer is not held for the connection's life.
+  if (inbound_.empty() && inbound_.capacity() > 1024) std::string().swap(inbound_);
   if (!messages.empty()) lastReceived_ = Clock::now();
 
   for (auto& message : messages) {

@@ -6,7 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
+#include <array>
+
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
@@ -22,72 +23,98 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-// Bytes asked of the socket per read: the parser's limit, not this, bounds a message.
-constexpr std::size_t kReadChunk = 16 * 1024;
+// Bytes taken per read: the parser's limit, not this, bounds a message. Small on purpose:
+// the buffer exists while a connection waits idle, and idle connections are what a
+// progress server has most of; client messages are small.
+constexpr std::size_t kReadChunk = 512;
 
 // One socket of a connection; shared by its read loop and its writer.
 struct Socket {
-  Socket(beast::tcp_stream&& stream, HttpConnectionPtr c, std::uint64_t generation)
-      : ws(std::move(stream)),
-        wake(ws.get_executor(), std::chrono::steady_clock::time_point::max()),
-        connection(std::move(c)),
-        generation(generation) {}
+  Socket(asio::ip::tcp::socket&& socket, HttpConnectionPtr c, std::uint64_t generation)
+      : ws(std::move(socket)), connection(std::move(c)), generation(generation) {}
 
   bool current() const { return connection->generation == generation && !detached; }
 
-  websocket::stream<beast::tcp_stream> ws;
-  asio::steady_timer wake;
+  // On a plain socket, not beast::tcp_stream: the WebSocket has its own timeouts, and
+  // tcp_stream's timer state would cost every idle connection half a kilobyte.
+  websocket::stream<asio::ip::tcp::socket> ws;
+  std::array<char, kReadChunk> readBuffer;
   HttpConnectionPtr connection;
   const std::uint64_t generation;
-  bool detached = false;  // a newer socket took over
+  bool detached = false;  // a newer socket took over, or this one is finished
+  bool writing = false;
   bool writerDone = false;
+  std::vector<hub::FramePtr> inFlight;  // kept alive until their write completes
+  std::vector<asio::const_buffer> buffers;
+  std::string closeFrame;
 };
 
-asio::awaitable<void> writeLoop(std::shared_ptr<Socket> s) {
+void finishWriting(const std::shared_ptr<Socket>& s);
+
+// The single writer of a socket, as a callback chain rather than a coroutine: an idle
+// connection then holds no writer frame at all. Runs on the socket's executor; called
+// when frames are queued (via the hub connection's wakeup) and after each write.
+void pump(const std::shared_ptr<Socket>& s) {
+  if (s->writing || s->writerDone || !s->current()) return;
   auto& hub = s->connection->hub;
-  std::vector<asio::const_buffer> buffers;
-  for (;;) {
-    if (!s->current()) co_return;  // superseded: the new socket owns the queue
-    auto frames = hub->takeQueued();
-    if (frames.empty()) {
-      if (hub->closing()) break;
-      co_await s->wake.async_wait(use_nothrow);
-      continue;
-    }
-    buffers.clear();
-    for (const auto& f : frames) buffers.emplace_back(f->data(), f->size());
-    s->ws.binary(hub->binary());
-    auto [ec, n] = co_await s->ws.async_write(buffers, use_nothrow);
-    if (ec) {
-      spdlog::debug("connection {}: write failed: {}", hub->id(), ec.message());
-      s->writerDone = true;
-      co_return;
-    }
+  s->inFlight = hub->takeQueued();
+  if (s->inFlight.empty()) {
+    if (hub->closing()) finishWriting(s);
+    return;
   }
+  s->buffers.clear();
+  for (const auto& f : s->inFlight) s->buffers.emplace_back(f->data(), f->size());
+  s->ws.binary(hub->binary());
+  s->writing = true;
+  // Everything queued goes out as one WebSocket message: one write for a burst.
+  s->ws.async_write(s->buffers, [s](boost::system::error_code ec, std::size_t) {
+    s->writing = false;
+    s->inFlight.clear();
+    if (ec) {
+      spdlog::debug("connection {}: write failed: {}", s->connection->connectionId, ec.message());
+      s->writerDone = true;
+      return;
+    }
+    pump(s);
+  });
+}
+
+void finishWriting(const std::shared_ptr<Socket>& s) {
+  s->writerDone = true;
+  auto& hub = s->connection->hub;
+  auto close = [s] {
+    if (s->ws.is_open()) {
+      s->ws.async_close(websocket::close_code::normal, [s](boost::system::error_code) {});
+    }
+  };
   if (hub->overflowed()) {
     spdlog::warn("connection {}: outbound queue over its limit (slow consumer), closing",
                  hub->id());
     if (auto* p = hub->protocol()) {
-      std::string frame;
-      p->write(protocol::CloseMessage{"Connection closed with an error.", true}, frame);
+      p->write(protocol::CloseMessage{"Connection closed with an error.", true}, s->closeFrame);
       s->ws.binary(hub->binary());
-      co_await s->ws.async_write(asio::buffer(frame), use_nothrow);
+      s->ws.async_write(asio::buffer(s->closeFrame),
+                        [s, close](boost::system::error_code, std::size_t) { close(); });
+      return;
     }
   }
-  s->writerDone = true;
-  if (s->ws.is_open()) co_await s->ws.async_close(websocket::close_code::normal, use_nothrow);
+  close();
 }
 
 }  // namespace
 
-asio::awaitable<void> runWebSocket(beast::tcp_stream stream,
+asio::awaitable<void> runWebSocket(asio::ip::tcp::socket socket,
                                    beast::http::request<beast::http::string_body> request,
                                    Attach attach, hub::HubServices services,
-                                   ConnectionManager& manager) {
+                                   ConnectionManager& manager, std::atomic<int>* liveSockets) {
+  struct Live {
+    std::atomic<int>* n;
+    explicit Live(std::atomic<int>* n) : n(n) { if (n) ++*n; }
+    ~Live() { if (n) --*n; }
+  } live(liveSockets);
   auto c = attach.connection;
   if (attach.reattach) c->detachCurrent();  // the old socket, if it still lingers
-  auto s = std::make_shared<Socket>(std::move(stream), c, ++c->generation);
-  beast::get_lowest_layer(s->ws).expires_never();
+  auto s = std::make_shared<Socket>(std::move(socket), c, ++c->generation);
   // Beast's own keep-alive pings stay off: SignalR pings at the hub level.
   websocket::stream_base::timeout timeouts{};
   timeouts.handshake_timeout = 5s;  // also bounds the closing handshake (ASP.NET: 5 s)
@@ -107,6 +134,9 @@ asio::awaitable<void> runWebSocket(beast::tcp_stream stream,
     else manager.setActive(c, false);
     co_return;
   }
+  // The upgrade request's headers are not needed any more; free them for the life of
+  // the connection.
+  { auto done = std::move(request); }
   auto executor = s->ws.get_executor();
   if (attach.first) {
     setUpConnection(c, services, hub::TransportFeatures{true, false, true}, manager);
@@ -119,15 +149,9 @@ asio::awaitable<void> runWebSocket(beast::tcp_stream stream,
     asio::post(executor, [weak] {
       if (auto s = weak.lock()) {
         s->detached = true;
-        s->wake.cancel();
         boost::system::error_code ec;
-        beast::get_lowest_layer(s->ws).socket().close(ec);
+        beast::get_lowest_layer(s->ws).close(ec);
       }
-    });
-  });
-  c->hub->setWakeup([executor, weak] {
-    asio::post(executor, [weak] {
-      if (auto s = weak.lock()) s->wake.cancel();
     });
   });
   if (attach.reattach) {
@@ -138,12 +162,19 @@ asio::awaitable<void> runWebSocket(beast::tcp_stream stream,
     co_await std::move(reattaching);
     c->hub->prepareReplay();  // Sequence first, then every unacknowledged message
   }
-  asio::co_spawn(executor, writeLoop(s), asio::detached);
+  // Installed only now: nothing may be written on a reattached socket before the
+  // Sequence message that prepareReplay put first.
+  c->hub->setWakeup([executor, weak] {
+    asio::post(executor, [weak] {
+      if (auto s = weak.lock()) pump(s);
+    });
+  });
+  pump(s);
 
-  beast::flat_buffer buffer;
   bool accepting = true;  // false once the handler ended the connection: drain only
   for (;;) {
-    auto [ec, n] = co_await s->ws.async_read_some(buffer, kReadChunk, use_nothrow);
+    auto [ec, n] =
+        co_await s->ws.async_read_some(asio::buffer(s->readBuffer), use_nothrow);
     if (ec) {
       if (ec != websocket::error::closed && ec != asio::error::operation_aborted &&
           ec != asio::error::eof) {
@@ -152,19 +183,15 @@ asio::awaitable<void> runWebSocket(beast::tcp_stream stream,
       break;
     }
     if (accepting && s->current()) {
-      auto data = buffer.cdata();
       // Reading pauses while an invocation runs (one at a time per connection).
-      auto delivering =
-          deliverInbound(c, std::string(static_cast<const char*>(data.data()), data.size()));
+      auto delivering = deliverInbound(c, std::string(s->readBuffer.data(), n));
       accepting = co_await std::move(delivering);
     }
     // Once the connection is ending, keep reading (and discarding) until the writer's
     // close handshake completes, so the client's close frame is consumed.
-    buffer.consume(buffer.size());
   }
   const bool current = s->current();
   s->detached = true;  // this socket is finished either way: stop its writer
-  s->wake.cancel();
   if (!current) co_return;  // a newer socket carries the connection now
   if (c->hub->closing() || !c->hub->statefulReconnect()) {
     manager.dispose(c);

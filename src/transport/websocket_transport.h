@@ -4,8 +4,10 @@
 // outbound queue in batches (every queued frame goes out in one WebSocket message).
 // A stateful connection survives its socket: a new one to the same token takes over
 // and gets the unacknowledged messages replayed.
+#include <atomic>
+
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -14,10 +16,11 @@
 
 namespace herald::transport {
 
-// Runs until the socket ends. `attach` is an Ok attach for WebSockets.
+// Runs until the socket ends. `attach` is an Ok attach for WebSockets. `liveSockets`
+// (optional) counts the socket while it runs, for graceful shutdown.
 boost::asio::awaitable<void> runWebSocket(
-    boost::beast::tcp_stream stream,
+    boost::asio::ip::tcp::socket socket,
     boost::beast::http::request<boost::beast::http::string_body> request, Attach attach,
-    hub::HubServices services, ConnectionManager& manager);
+    hub::HubServices services, ConnectionManager& manager, std::atomic<int>* liveSockets);
 
 }  // namespace herald::transport
