@@ -78,6 +78,9 @@ struct Options {
   double holdRate = 2000;       // phase hold: deliveries/s during the hold
   double p99LimitMs = 250;
   double genCpuLimit = 0.95;    // a step using more generator CPU than this is suspect
+  // A failed ladder step during which the server or the generator waited for its core
+  // (other work on the machine) longer than this share of the step is run once more.
+  double contendedShare = 0.10;
   int publishers = 16;
   int connectConcurrency = 256;
   double connectTimeoutSeconds = 120;
@@ -108,6 +111,8 @@ void usage() {
   --light-rate R (1000)     --light-seconds S (3)   (0 rate: no light step)
   --step-seconds S (2)      --drain-seconds S (3)   --final-drain-seconds S (10)
   --idle-seconds S (2)      --hold-seconds S (15)   --hold-rate R (2000)
+  --contended-share F (0.1) a failed step whose server or generator waited for a CPU
+                            longer than F of the step is retried once (after a drain)
   --publishers N (16)       HTTP keep-alive publisher connections
   --connect-concurrency N (256)   --client-ping-seconds S (15)
   --server-pid PID          (repeatable; children are included) for CPU/RSS/writes
@@ -152,6 +157,7 @@ Options parseOptions(int argc, char** argv) {
     else if (k == "--hold-rate") o.holdRate = std::stod(val());
     else if (k == "--p99-limit-ms") o.p99LimitMs = std::stod(val());
     else if (k == "--gen-cpu-limit") o.genCpuLimit = std::stod(val());
+    else if (k == "--contended-share") o.contendedShare = std::stod(val());
     else if (k == "--publishers") o.publishers = std::stoi(val());
     else if (k == "--connect-concurrency") o.connectConcurrency = std::stoi(val());
     else if (k == "--connect-timeout-seconds") o.connectTimeoutSeconds = std::stod(val());
@@ -326,6 +332,8 @@ class Bench {
   json::object idleMemory(const ServerSample& before);
   json::object runStep(const std::string& label, double deliveriesPerSec, double seconds);
   json::object finalDrain();
+  std::uint64_t owed() const;
+  void settle(double seconds);
   void runUntil(const std::function<bool()>& done, std::int64_t deadline);
   void periodic(std::int64_t now);
   void pumpSchedule(std::int64_t now);
@@ -1358,6 +1366,7 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   // Contention: time the server / the generator sat runnable while something else
   // (other work on the machine) had their core.
   o["serverRunDelayMs"] = (s1.runDelaySeconds - s0.runDelaySeconds) * 1e3;
+  o["windowMs"] = double(t2 - t0) / 1e6;
   o["generatorRunDelayMs"] = (selfRunDelaySeconds() - w0) * 1e3;
   // Busy share of the time from the first publish to the last delivery (the drain wait
   // after the last delivery would dilute it).
@@ -1413,18 +1422,30 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   return o;
 }
 
+// Deliveries still owed to connected subscribers (published, not yet received).
+std::uint64_t Bench::owed() const {
+  std::uint64_t n = 0;
+  for (const auto& s : subs_) {
+    if (s->state() != SubState::Ready) continue;
+    n += static_cast<std::uint64_t>(groups_[s->group()].seq - s->highest) + s->missing.size();
+  }
+  return n;
+}
+
+// Lets a backlog drain (up to `seconds`) before the next measurement.
+void Bench::settle(double seconds) {
+  StepStats st;
+  step_ = &st;
+  runUntil([&] { return pendingRequests_ == 0 && owed() == 0; },
+           nowNs() + static_cast<std::int64_t>(seconds * 1e9));
+  runUntil([] { return false; }, nowNs() + 500 * kMs);
+  step_ = &scratchStats_;
+}
+
 // After the ladder: wait for stragglers, then count what never arrived.
 json::object Bench::finalDrain() {
   StepStats st;
   step_ = &st;
-  auto owed = [&] {
-    std::uint64_t n = 0;
-    for (auto& s : subs_) {
-      if (s->state() != SubState::Ready) continue;
-      n += static_cast<std::uint64_t>(groups_[s->group()].seq - s->highest) + s->missing.size();
-    }
-    return n;
-  };
   auto before = owed();
   auto t0 = nowNs();
   if (before > 0) {
@@ -1440,7 +1461,6 @@ json::object Bench::finalDrain() {
   o["seconds"] = double(nowNs() - t0) / 1e9;
   o["lateP50Ms"] = ms(st.latency.quantile(0.5));
   o["lateMaxMs"] = ms(st.latency.max());
-  total_.duplicates += 0;  // already counted in deliver()
   return o;
 }
 
@@ -1515,6 +1535,26 @@ int Bench::run() {
     for (double rate : opt_.rates) {
       auto step = runStep("ladder", rate, opt_.stepSeconds);
       deliveredTotal += step["delivered"].as_uint64();
+      auto contended = [&](const json::object& st) {
+        double window = st.at("windowMs").as_double();
+        return std::max(st.at("serverRunDelayMs").as_double(), st.at("generatorRunDelayMs").as_double()) >
+               opt_.contendedShare * window;
+      };
+      if (!step["pass"].as_bool() && contended(step) && step["duplicates"].as_uint64() == 0 &&
+          step["reorders"].as_uint64() == 0 && step["disconnects"].as_uint64() == 0) {
+        // Other work on the machine took the core during this step: measure it again
+        // once the backlog has drained, and keep both results.
+        log("step at " + std::to_string(static_cast<long>(rate)) + "/s was contended: retrying once");
+        settle(8);
+        json::object first;
+        for (const char* k : {"achievedDeliveriesPerSec", "p50Ms", "p99Ms", "p999Ms", "serverCpuUsPerDelivery",
+                              "serverRunDelayMs", "generatorRunDelayMs", "failReason"}) {
+          first[k] = step[k];
+        }
+        step = runStep("ladder (retry)", rate, opt_.stepSeconds);
+        deliveredTotal += step["delivered"].as_uint64();
+        step["firstAttempt"] = first;
+      }
       bool pass = step["pass"].as_bool();
       bool genBound = step["generatorBound"].as_bool();
       steps.push_back(step);
