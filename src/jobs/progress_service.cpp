@@ -101,17 +101,8 @@ model::Job ProgressService::createJobNow(NewJob spec) {
 
 ReportResult ProgressService::reportNow(const std::string& jobId, const ProgressReport& r) {
   ReportResult result;
-  auto current = store_.getJob(jobId);
-  if (!current) {
-    result.outcome = ReportOutcome::NotFound;
-    return result;
-  }
-  model::Job job = std::move(*current);
-  if (model::isTerminal(job.status)) {
-    result.outcome = ReportOutcome::AlreadyFinished;
-    result.job = std::move(job);
-    return result;
-  }
+  model::Job job;
+  if (!load(jobId, true, result, job)) return result;
   const auto previous = job.status;
   const auto now = core::nowMillis();
   // A report without a status means work is under way.
@@ -142,11 +133,7 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
   } else if (r.errorMessage) {
     job.errorMessage = r.errorMessage;
   }
-  job.updatedAt = now;
-  auto entry = store_.recordUpdate(job);
-  stats_.updatesRecorded++;
-  publishJob(job, entry, previous != job.status);
-  if (!job.videoId.empty()) updateVideo(job);
+  record(job, previous);
   result.job = std::move(job);
   return result;
 }
@@ -310,6 +297,33 @@ void ProgressService::syncPipelineJob(const model::Video& video) {
   }
 }
 
+// Loads a job for a change. False (with `result` saying why) when it does not exist or,
+// with `requireOpen`, has ended already.
+bool ProgressService::load(const std::string& jobId, bool requireOpen, ReportResult& result,
+                           model::Job& job) {
+  auto current = store_.getJob(jobId);
+  if (!current) {
+    result.outcome = ReportOutcome::NotFound;
+    return false;
+  }
+  job = std::move(*current);
+  if (requireOpen && model::isTerminal(job.status)) {
+    result.outcome = ReportOutcome::AlreadyFinished;
+    result.job = job;
+    return false;
+  }
+  return true;
+}
+
+// Stores the job's new state as the next entry of its history and publishes it.
+void ProgressService::record(model::Job& job, JobStatus previous) {
+  job.updatedAt = core::nowMillis();
+  auto entry = store_.recordUpdate(job);
+  stats_.updatesRecorded++;
+  publishJob(job, entry, previous != job.status);
+  if (!job.videoId.empty()) updateVideo(job);
+}
+
 std::optional<model::Job> ProgressService::claimNextNow() {
   auto next = store_.nextRunnableJob(core::nowMillis());
   if (!next) return std::nullopt;
@@ -333,29 +347,17 @@ std::optional<model::Job> ProgressService::claimNextNow() {
 ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std::string& error,
                                             std::chrono::milliseconds delay) {
   ReportResult result;
-  auto current = store_.getJob(jobId);
-  if (!current) {
-    result.outcome = ReportOutcome::NotFound;
-    return result;
-  }
-  auto job = std::move(*current);
-  if (model::isTerminal(job.status)) {
-    result.outcome = ReportOutcome::AlreadyFinished;
-    result.job = std::move(job);
-    return result;
-  }
+  model::Job job;
+  if (!load(jobId, true, result, job)) return result;
   const auto now = core::nowMillis();
+  const auto previous = job.status;
   job.status = JobStatus::Pending;
   job.availableAt = now + delay.count();
   job.errorMessage = error;
   job.currentStage = "Waiting to retry";
   job.statusMessage = "Attempt " + std::to_string(job.attempts) + " failed (" + error +
                       "); retrying in " + std::to_string((delay.count() + 999) / 1000) + " s";
-  job.updatedAt = now;
-  auto entry = store_.recordUpdate(job);
-  stats_.updatesRecorded++;
-  publishJob(job, entry, true);
-  if (!job.videoId.empty()) updateVideo(job);
+  record(job, previous);
   spdlog::warn("job {}: {}", job.id, job.statusMessage);
   result.job = std::move(job);
   return result;
@@ -363,18 +365,15 @@ ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std:
 
 ReportResult ProgressService::requeueNow(const std::string& jobId) {
   ReportResult result;
-  auto current = store_.getJob(jobId);
-  if (!current) {
-    result.outcome = ReportOutcome::NotFound;
-    return result;
-  }
-  auto job = std::move(*current);
+  model::Job job;
+  if (!load(jobId, false, result, job)) return result;
   if (job.status != JobStatus::Failed && job.status != JobStatus::Cancelled) {
     result.outcome = ReportOutcome::AlreadyFinished;  // only ended jobs can be retried
     result.job = std::move(job);
     return result;
   }
   const auto now = core::nowMillis();
+  const auto previous = job.status;
   job.status = JobStatus::Pending;
   job.attempts = 0;
   job.availableAt = now;
@@ -383,11 +382,7 @@ ReportResult ProgressService::requeueNow(const std::string& jobId) {
   job.completedAt.reset();
   job.currentStage = "Queued";
   job.statusMessage = "Re-queued for retry";
-  job.updatedAt = now;
-  auto entry = store_.recordUpdate(job);
-  stats_.updatesRecorded++;
-  publishJob(job, entry, true);
-  if (!job.videoId.empty()) updateVideo(job);
+  record(job, previous);
   result.job = std::move(job);
   return result;
 }

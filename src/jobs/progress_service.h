@@ -127,6 +127,8 @@ class ProgressService {
   boost::asio::any_io_executor storeExecutor() const { return storeExecutor_; }
 
  private:
+  bool load(const std::string& jobId, bool requireOpen, ReportResult& result, model::Job& job);
+  void record(model::Job& job, model::JobStatus previous);
   void publishJob(const model::Job& job, const model::ProgressEntry& entry, bool statusChanged);
   void updateVideo(const model::Job& job);
   // Summarises, stores and publishes the video, then moves its pipeline job along.
