@@ -35,6 +35,7 @@ EnqueueResult HubConnection::enqueueLocked(OutFrame frame, std::unique_lock<std:
     // catches up from the store with afterSequence) rather than grow without bound.
     overflowed_ = true;
     closing_ = true;
+    closingSince_ = std::chrono::steady_clock::now();
   }
   bool wasEmpty = queue_.empty();
   if (!overflowed_) {
@@ -125,6 +126,7 @@ void HubConnection::close(std::optional<protocol::CloseMessage> close) {
     queue_.push_back(OutFrame{std::move(frame), false});
   }
   closing_ = true;
+  closingSince_ = std::chrono::steady_clock::now();
   auto w = wakeup_;
   lock.unlock();
   if (w) w();
@@ -133,6 +135,11 @@ void HubConnection::close(std::optional<protocol::CloseMessage> close) {
 bool HubConnection::closing() const {
   std::lock_guard lock(mutex_);
   return closing_;
+}
+
+std::chrono::steady_clock::time_point HubConnection::closingSince() const {
+  std::lock_guard lock(mutex_);
+  return closingSince_;
 }
 
 bool HubConnection::overflowed() const {

@@ -61,6 +61,8 @@ class HubConnection {
   void close(std::optional<protocol::CloseMessage> close);
   bool closing() const;
   bool overflowed() const;
+  // When close() (or an overflow) started the end of this connection.
+  std::chrono::steady_clock::time_point closingSince() const;
 
   // Stateful reconnect (server side of the message buffer).
   void enableStatefulReconnect();
@@ -99,6 +101,7 @@ class HubConnection {
   std::size_t queuedBytes_ = 0;
   bool closing_ = false;
   bool overflowed_ = false;
+  std::chrono::steady_clock::time_point closingSince_;
   std::function<void()> wakeup_;
   std::unordered_map<std::string, std::int64_t> lastSequence_;  // per job
   std::set<std::string> groups_;

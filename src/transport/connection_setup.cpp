@@ -18,8 +18,14 @@ namespace {
 // thousands of idle connections cost one timer, not thousands.
 struct ThreadTicker {
   std::vector<std::weak_ptr<HttpConnection>> connections;
+  ConnectionManager* manager = nullptr;
   bool running = false;
 };
+
+// A connection that is ending gets this long to flush its Close and finish the closing
+// handshake (ASP.NET's CloseTimeout); a client that stopped reading cannot hold its
+// socket and buffers for longer than that.
+constexpr auto kCloseTimeout = std::chrono::seconds(5);
 thread_local ThreadTicker ticker;
 
 asio::awaitable<void> tickAll() {
@@ -35,6 +41,13 @@ asio::awaitable<void> tickAll() {
       auto c = list[i].lock();
       if (!c || c->disposed) continue;  // dropped from the list
       c->handler->onTick(now);
+      if (c->hub->closing() && now - c->hub->closingSince() > kCloseTimeout) {
+        spdlog::info("connection {}: not closed {} s after it ended; aborting the socket",
+                     c->connectionId, kCloseTimeout.count());
+        c->detachCurrent();
+        if (ticker.manager) ticker.manager->dispose(c);
+        continue;
+      }
       if (kept != i) list[kept] = std::move(list[i]);  // never self-move: it empties a weak_ptr
       ++kept;
     }
@@ -45,7 +58,7 @@ asio::awaitable<void> tickAll() {
 }  // namespace
 
 void setUpConnection(const HttpConnectionPtr& c, const hub::HubServices& services,
-                     hub::TransportFeatures features, ConnectionManager&) {
+                     hub::TransportFeatures features, ConnectionManager& manager) {
   c->hub = std::make_shared<hub::HubConnection>(c->connectionId, c->userId,
                                                 services.settings.maxOutboundQueueBytes);
   features.statefulReconnect = c->statefulReconnect && features.statefulReconnect;
@@ -53,6 +66,7 @@ void setUpConnection(const HttpConnectionPtr& c, const hub::HubServices& service
   // Called on the home executor (the first transport request's), whose thread owns
   // this ticker.
   ticker.connections.push_back(c);
+  ticker.manager = &manager;
   if (!ticker.running) {
     ticker.running = true;
     asio::co_spawn(c->home, tickAll(), asio::detached);
