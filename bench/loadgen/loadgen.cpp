@@ -88,6 +88,7 @@ struct Options {
   std::vector<int> serverPids;
   std::string syscountFile;
   std::string out;
+  std::string tag;  // free-form label copied into the result (e.g. "ka1")
   // TCP_QUICKACK after every read: the generator acknowledges at once instead of after
   // the delayed-ACK timer (up to 40 ms), so a server that leaves Nagle's algorithm on
   // (nginx does on Nchan's WebSocket connections) is not charged for the client's ACK
@@ -118,6 +119,7 @@ void usage() {
   --server-pid PID          (repeatable; children are included) for CPU/RSS/writes
   --syscount-file PATH      counters of the LD_PRELOAD shim loaded into the server
   --out FILE                result JSON (default: stdout)
+  --tag NAME                label copied into the result (tells two runs of a phase apart)
   --no-quickack             leave delayed ACKs on (see Options::quickAck)
   --strict                  exit 1 on any loss, duplicate, reorder, disconnect or
                             publish error, or if nothing was delivered
@@ -165,6 +167,7 @@ Options parseOptions(int argc, char** argv) {
     else if (k == "--server-pid") o.serverPids.push_back(std::stoi(val()));
     else if (k == "--syscount-file") o.syscountFile = val();
     else if (k == "--out") o.out = val();
+    else if (k == "--tag") o.tag = val();
     else if (k == "--strict") o.strict = true;
     else if (k == "--no-quickack") o.quickAck = false;
     else if (k == "--quiet") o.quiet = true;
@@ -195,6 +198,9 @@ struct StepStats {
   std::uint64_t disconnects = 0;
   std::uint64_t serverPings = 0;
   std::uint64_t framesReceived = 0;  // WebSocket messages carrying deliveries
+  // Optional: worst latency per 100 ms of receive time (hold phase), to show stalls.
+  std::int64_t timelineStart = 0;
+  std::vector<std::int64_t> timelineMax;
 };
 
 class Bench;
@@ -1091,6 +1097,13 @@ void Bench::deliver(Subscriber& s, std::int64_t seq, std::int64_t t, std::int64_
   }
   ++st.unique;
   st.latency.record(now - t);
+  if (st.timelineStart) {
+    auto slot = static_cast<std::size_t>((now - st.timelineStart) / (100 * kMs));
+    if (slot < 100000) {
+      if (st.timelineMax.size() <= slot) st.timelineMax.resize(slot + 1, 0);
+      st.timelineMax[slot] = std::max(st.timelineMax[slot], now - t);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -1304,6 +1317,7 @@ static double ms(std::int64_t ns) { return double(ns) / 1e6; }
 
 json::object Bench::runStep(const std::string& label, double deliveriesPerSec, double seconds) {
   StepStats st;
+  if (opt_.phase == "hold") st.timelineStart = nowNs();
   step_ = &st;
   double avgGroup = groups_.empty() ? 0 : double(ready_) / double(groups_.size());
   double publishRate = avgGroup > 0 ? deliveriesPerSec / avgGroup : 0;
@@ -1406,6 +1420,11 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   else if (st.disconnects) reason = "disconnects";
   else if (st.publishErrors || pendingRequests_) reason = "publish errors/backlog";
   o["failReason"] = reason;
+  if (!st.timelineMax.empty()) {
+    json::array tl;
+    for (auto v : st.timelineMax) tl.push_back(std::round(ms(v) * 10) / 10);
+    o["worstLatencyPer100msMs"] = tl;
+  }
   char line[400];
   std::snprintf(line, sizeof line,
                 "%-6s %8.0f/s -> %8.0f/s p50 %7.2f p99 %8.2f p99.9 %8.2f ms | cpu %5.2f us/dlv "
@@ -1469,6 +1488,7 @@ int Bench::run() {
   json::object result;
   result["peer"] = opt_.peerName;
   result["phase"] = opt_.phase;
+  result["tag"] = opt_.tag;
   result["connections"] = opt_.connections;
   result["groupSize"] = opt_.groupSize;
   result["payloadBytes"] = opt_.payloadBytes;

@@ -442,7 +442,7 @@ asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
                             : media->source == MediaSource::Http  ? "http"
                                                                   : "file";
   if (media->source == MediaSource::LocalFile) spec.metadata["path"] = media->path;
-  auto creating = service_.onStore([this, spec = std::move(spec), url = *url, transcribe,
+  auto creating = service_.onStoreDurable([this, spec = std::move(spec), url = *url, transcribe,
                                     embed](storage::Store& store) mutable {
     // Video and job are stored before the answer: a 202 is a promise kept across crashes.
     model::Video video;
@@ -501,7 +501,7 @@ asio::awaitable<HttpResponse> RestApi::transcript(const std::string& videoId) {
 }
 
 asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
-  auto cancelling = service_.onStore(
+  auto cancelling = service_.onStoreDurable(
       [this, jobId](storage::Store& s) -> std::pair<jobs::CancelOutcome, std::optional<model::Job>> {
         auto outcome = engine_.cancelOnStore(jobId);
         return {outcome, s.getJob(jobId)};
@@ -523,7 +523,8 @@ asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
 }
 
 asio::awaitable<HttpResponse> RestApi::retry(const std::string& jobId) {
-  auto requeueing = service_.onStore([this, jobId](storage::Store&) { return service_.requeueNow(jobId); });
+  auto requeueing =
+      service_.onStoreDurable([this, jobId](storage::Store&) { return service_.requeueNow(jobId); });
   auto result = co_await std::move(requeueing);
   switch (result.outcome) {
     case jobs::ReportOutcome::NotFound:

@@ -67,13 +67,43 @@ ProgressService::ProgressService(storage::Store& store, asio::any_io_executor st
     : store_(store), storeExecutor_(std::move(storeExecutor)), backplane_(backplane) {}
 
 asio::awaitable<model::Job> ProgressService::createJob(NewJob spec) {
-  return onStore([this, spec = std::move(spec)](storage::Store&) { return createJobNow(spec); });
+  return onStoreDurable(
+      [this, spec = std::move(spec)](storage::Store&) { return createJobNow(spec); });
 }
 
 asio::awaitable<ReportResult> ProgressService::report(std::string jobId, ProgressReport report) {
-  return onStore([this, jobId = std::move(jobId), report = std::move(report)](storage::Store&) {
+  return onStoreDurable([this, jobId = std::move(jobId), report = std::move(report)](storage::Store&) {
     return reportNow(jobId, report);
   });
+}
+
+std::shared_ptr<ProgressService::Batch> ProgressService::joinBatch() {
+  if (batch_) return batch_;
+  auto batch = std::make_shared<Batch>(storeExecutor_);
+  store_.beginBatch();
+  batch_ = batch;
+  // Runs after every task already queued on the executor: they all join this batch.
+  asio::post(storeExecutor_, [this] { commitBatch(); });
+  return batch;
+}
+
+void ProgressService::commitBatch() {
+  auto batch = std::move(batch_);
+  batch_.reset();
+  if (!batch) return;
+  auto notifications = std::move(deferred_);
+  deferred_.clear();
+  try {
+    store_.commitBatch();
+  } catch (const std::exception& e) {
+    store_.rollbackBatch();
+    batch->failed = true;
+    batch->error = e.what();
+    spdlog::error("store: a batch of writes failed to commit: {}", e.what());
+    notifications.clear();  // nothing of it happened
+  }
+  for (auto& n : notifications) n();
+  batch->done.cancel();
 }
 
 model::Job ProgressService::createJobNow(NewJob spec) {
@@ -140,6 +170,14 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
 
 void ProgressService::publish(const backplane::Target& target, std::string event,
                               json::value payload, std::optional<backplane::Ordering> ordering) {
+  if (batch_) {
+    // Not before the write it announces is committed.
+    deferred_.push_back([this, target, event = std::move(event), payload = std::move(payload),
+                         ordering = std::move(ordering)]() mutable {
+      publish(target, std::move(event), std::move(payload), std::move(ordering));
+    });
+    return;
+  }
   try {
     protocol::InvocationMessage message;
     message.target = std::move(event);

@@ -10,6 +10,9 @@
 // the storage executor.
 #include <atomic>
 #include <functional>
+#include <exception>
+#include <memory>
+#include <vector>
 #include <future>
 #include <optional>
 #include <string>
@@ -19,6 +22,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 
@@ -79,6 +84,32 @@ class ProgressService {
         boost::asio::use_awaitable);
   }
 
+  // Group commit. Runs `f(store)` on the storage executor inside the current batch (one
+  // is opened if none is), then waits until that batch has committed: the caller may
+  // acknowledge the write once this returns. Writes that arrive together share one
+  // transaction, and their notifications go out after it commits, in order.
+  template <class F>
+  auto onStoreDurable(F f) -> boost::asio::awaitable<std::invoke_result_t<F, storage::Store&>> {
+    using R = std::invoke_result_t<F, storage::Store&>;
+    return boost::asio::co_spawn(
+        storeExecutor_,
+        [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
+          auto batch = joinBatch();
+          std::optional<R> result;
+          std::exception_ptr error;
+          try {
+            result.emplace(f(store_));
+          } catch (...) {
+            error = std::current_exception();
+          }
+          co_await batch->done.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+          if (batch->failed) throw storage::StoreError("commit failed: " + batch->error);
+          if (error) std::rethrow_exception(error);
+          co_return std::move(*result);
+        },
+        boost::asio::use_awaitable);
+  }
+
   boost::asio::awaitable<model::Job> createJob(NewJob spec);
   boost::asio::awaitable<ReportResult> report(std::string jobId, ProgressReport report);
 
@@ -127,6 +158,16 @@ class ProgressService {
   boost::asio::any_io_executor storeExecutor() const { return storeExecutor_; }
 
  private:
+  struct Batch {
+    explicit Batch(const boost::asio::any_io_executor& ex)
+        : done(ex, std::chrono::steady_clock::time_point::max()) {}
+    boost::asio::steady_timer done;  // cancelled when the batch has committed (or failed)
+    bool failed = false;
+    std::string error;
+  };
+  std::shared_ptr<Batch> joinBatch();
+  void commitBatch();
+
   bool load(const std::string& jobId, bool requireOpen, ReportResult& result, model::Job& job);
   void record(model::Job& job, model::JobStatus previous);
   void publishJob(const model::Job& job, const model::ProgressEntry& entry, bool statusChanged);
@@ -144,6 +185,9 @@ class ProgressService {
   std::string ingestionMessage_;  // shown on the pipeline job while ingestion reports
   std::string activeMessage_;     // the stage of the child job being reported
   std::string activeStage_;       // ... and the video stage that job drives
+  // Storage executor only: the open batch, and notifications held until it commits.
+  std::shared_ptr<Batch> batch_;
+  std::vector<std::function<void()>> deferred_;
 };
 
 }  // namespace herald::jobs

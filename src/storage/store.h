@@ -65,6 +65,13 @@ class Store {
                               const std::vector<std::vector<float>>& vectors) = 0;
   virtual std::size_t embeddingCount(const std::string& videoId) = 0;
 
+  // Group commit: changes between beginBatch and commitBatch are written in one
+  // transaction (each operation inside stays atomic on its own). Without a batch, every
+  // operation commits by itself.
+  virtual void beginBatch() = 0;
+  virtual void commitBatch() = 0;
+  virtual void rollbackBatch() = 0;
+
   // Inserts or replaces the video with its stages.
   virtual void saveVideo(const model::Video& video) = 0;
   virtual std::optional<model::Video> getVideo(const std::string& id) = 0;

@@ -20,6 +20,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <iterator>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -52,17 +55,62 @@ void exec(sqlite3* db, const char* sql, std::string_view op) {
   }
 }
 
-// Owns one prepared statement. Bind indexes are 1-based, column indexes 0-based, as in
+// Prepared statements are cached per connection and reused: preparing (parsing and
+// planning) costs more than running these one-row statements, and the progress path runs
+// them for every update. The cache belongs to the store's single thread of use; the
+// mutex only guards the map against stores on other threads (tests).
+struct CachedStatement {
+  sqlite3_stmt* stmt = nullptr;
+  bool inUse = false;
+};
+std::mutex gCacheMutex;
+std::unordered_map<sqlite3*, std::unordered_map<std::string, CachedStatement>> gCache;
+
+void forgetCache(sqlite3* db) {
+  std::lock_guard lock(gCacheMutex);
+  gCache.erase(db);
+  // Finalize everything still prepared on this connection (cached or not).
+  while (sqlite3_stmt* stmt = sqlite3_next_stmt(db, nullptr)) sqlite3_finalize(stmt);
+}
+
+// One prepared statement, taken from the connection's cache (or prepared for this use
+// when the cached one is busy). Bind indexes are 1-based, column indexes 0-based, as in
 // the C API. Text is bound SQLITE_TRANSIENT so callers may pass temporaries.
 class Statement {
  public:
   Statement(sqlite3* db, std::string_view sql, std::string_view op) : db_(db), op_(op) {
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), 0, &stmt_,
-                           nullptr) != SQLITE_OK) {
+    {
+      std::lock_guard lock(gCacheMutex);
+      auto& entry = gCache[db][std::string(sql)];
+      if (entry.stmt && !entry.inUse) {
+        entry.inUse = true;
+        cached_ = &entry;
+        stmt_ = entry.stmt;
+        return;
+      }
+      if (!entry.stmt) cached_ = &entry;
+    }
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                           cached_ ? SQLITE_PREPARE_PERSISTENT : 0, &stmt_, nullptr) != SQLITE_OK) {
+      cached_ = nullptr;
       failDb(db, op);
     }
+    if (cached_) {
+      std::lock_guard lock(gCacheMutex);
+      cached_->stmt = stmt_;
+      cached_->inUse = true;
+    }
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
+  ~Statement() {
+    if (cached_) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+      std::lock_guard lock(gCacheMutex);
+      cached_->inUse = false;
+    } else {
+      sqlite3_finalize(stmt_);
+    }
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -130,16 +178,26 @@ class Statement {
   sqlite3* db_;
   std::string_view op_;
   sqlite3_stmt* stmt_ = nullptr;
+  CachedStatement* cached_ = nullptr;  // points into gCache (node-stable map)
 };
 
 // Scoped transaction: rolls back unless commit() succeeded.
+// Inside an open batch (beginBatch) it is a SAVEPOINT, so one failed operation rolls
+// back alone and the batch goes on.
 class Transaction {
  public:
   Transaction(sqlite3* db, std::string_view op, const char* begin = "BEGIN IMMEDIATE")
-      : db_(db), op_(op) {
-    exec(db_, begin, op_);
+      : db_(db), op_(op), nested_(!sqlite3_get_autocommit(db)) {
+    // Prepared (and cached) rather than sqlite3_exec'd: parsing these on every update
+    // cost more than the update itself.
+    Statement(db_, nested_ ? "SAVEPOINT herald_op" : begin, op_).run();
   }
   ~Transaction() {
+    if (done_) return;
+    if (nested_) {
+      sqlite3_exec(db_, "ROLLBACK TO herald_op; RELEASE herald_op", nullptr, nullptr, nullptr);
+      return;
+    }
     // Some errors (SQLITE_FULL, IOERR) already rolled back; ROLLBACK would then fail.
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
@@ -148,11 +206,16 @@ class Transaction {
 
   // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open; the destructor
   // then rolls it back.
-  void commit() { exec(db_, "COMMIT", op_); }
+  void commit() {
+    Statement(db_, nested_ ? "RELEASE herald_op" : "COMMIT", op_).run();
+    done_ = true;
+  }
 
  private:
   sqlite3* db_;
   std::string_view op_;
+  bool nested_;
+  bool done_ = false;
 };
 
 // kMigrations[i] takes the schema from user_version i to i + 1.
@@ -414,6 +477,7 @@ SqliteStore::SqliteStore(const std::string& path) {
     migrate(db_);
   } catch (...) {
     // The destructor does not run for a throwing constructor.
+    forgetCache(db_);
     sqlite3_close_v2(db_);
     db_ = nullptr;
     throw;
@@ -421,6 +485,7 @@ SqliteStore::SqliteStore(const std::string& path) {
 }
 
 SqliteStore::~SqliteStore() {
+  forgetCache(db_);
   // All statements are finalized by their RAII owners, so this closes immediately (and
   // checkpoints the WAL when we are the last connection).
   sqlite3_close_v2(db_);
@@ -726,6 +791,18 @@ std::size_t SqliteStore::embeddingCount(const std::string& videoId) {
   Statement st(db_, "SELECT COUNT(*) FROM embeddings WHERE video_id = ?1", op);
   st.bind(1, videoId);
   return st.step() ? static_cast<std::size_t>(st.int64(0)) : 0;
+}
+
+}  // namespace herald::storage
+
+namespace herald::storage {
+
+void SqliteStore::beginBatch() { exec(db_, "BEGIN IMMEDIATE", "beginBatch"); }
+
+void SqliteStore::commitBatch() { exec(db_, "COMMIT", "commitBatch"); }
+
+void SqliteStore::rollbackBatch() {
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 }  // namespace herald::storage

@@ -31,6 +31,9 @@ class SqliteStore final : public Store {
   void saveEmbeddings(const std::string& videoId, const std::string& model,
                       const std::vector<std::vector<float>>& vectors) override;
   std::size_t embeddingCount(const std::string& videoId) override;
+  void beginBatch() override;
+  void commitBatch() override;
+  void rollbackBatch() override;
   void saveVideo(const model::Video& video) override;
   std::optional<model::Video> getVideo(const std::string& id) override;
 
