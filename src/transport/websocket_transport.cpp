@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <array>
+#include <mutex>
 
 #include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
@@ -45,7 +46,7 @@ struct Socket {
   bool writing = false;
   bool writerDone = false;
   std::vector<hub::FramePtr> inFlight;  // kept alive until their write completes
-  std::vector<asio::const_buffer> buffers;
+  std::string batch;                     // several frames joined for one write
   std::string closeFrame;
 };
 
@@ -62,14 +63,24 @@ void pump(const std::shared_ptr<Socket>& s) {
     if (hub->closing()) finishWriting(s);
     return;
   }
-  s->buffers.clear();
-  for (const auto& f : s->inFlight) s->buffers.emplace_back(f->data(), f->size());
+  // Everything queued goes out as one WebSocket message: one write for a burst. One
+  // contiguous buffer, not a sequence: Beast copies a buffer sequence (allocating) at
+  // every step of its write, and a copy of a few frames costs less.
+  asio::const_buffer payload;
+  if (s->inFlight.size() == 1) {
+    payload = asio::buffer(*s->inFlight.front());
+  } else {
+    s->batch.clear();
+    for (const auto& f : s->inFlight) s->batch += *f;
+    payload = asio::buffer(s->batch);
+  }
   s->ws.binary(hub->binary());
   s->writing = true;
-  // Everything queued goes out as one WebSocket message: one write for a burst.
-  s->ws.async_write(s->buffers, [s](boost::system::error_code ec, std::size_t) {
+  s->ws.async_write(payload, [s](boost::system::error_code ec, std::size_t) {
     s->writing = false;
     s->inFlight.clear();
+    // A burst's buffer is not kept for the connection's idle life.
+    if (s->batch.capacity() > 64 * 1024) std::string().swap(s->batch);
     if (ec) {
       spdlog::debug("connection {}: write failed: {}", s->connection->connectionId, ec.message());
       s->writerDone = true;
@@ -77,6 +88,53 @@ void pump(const std::shared_ptr<Socket>& s) {
     }
     pump(s);
   });
+}
+
+// Sockets of one I/O thread that have frames to write. A broadcast to thousands of
+// connections then costs one task posted to each I/O thread, not one per connection
+// (each post takes the scheduler's lock and may wake its epoll).
+class ReadyQueue {
+ public:
+  explicit ReadyQueue(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+  // Any thread.
+  void push(std::weak_ptr<Socket> socket, const std::shared_ptr<ReadyQueue>& self) {
+    bool schedule = false;
+    {
+      std::lock_guard lock(mutex_);
+      ready_.push_back(std::move(socket));
+      schedule = !scheduled_;
+      scheduled_ = true;
+    }
+    if (schedule) asio::post(executor_, [self] { self->drain(); });
+  }
+
+ private:
+  // The owning I/O thread.
+  void drain() {
+    {
+      std::lock_guard lock(mutex_);
+      draining_.swap(ready_);
+      scheduled_ = false;
+    }
+    for (auto& weak : draining_) {
+      if (auto s = weak.lock()) pump(s);
+    }
+    draining_.clear();
+  }
+
+  asio::any_io_executor executor_;
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<Socket>> ready_;
+  std::vector<std::weak_ptr<Socket>> draining_;
+  bool scheduled_ = false;
+};
+
+// One per I/O thread, made by the first WebSocket that thread serves.
+std::shared_ptr<ReadyQueue>& threadReadyQueue(const asio::any_io_executor& executor) {
+  thread_local std::shared_ptr<ReadyQueue> queue;
+  if (!queue) queue = std::make_shared<ReadyQueue>(executor);
+  return queue;
 }
 
 void finishWriting(const std::shared_ptr<Socket>& s) {
@@ -164,11 +222,7 @@ asio::awaitable<void> runWebSocket(asio::ip::tcp::socket socket,
   }
   // Installed only now: nothing may be written on a reattached socket before the
   // Sequence message that prepareReplay put first.
-  c->hub->setWakeup([executor, weak] {
-    asio::post(executor, [weak] {
-      if (auto s = weak.lock()) pump(s);
-    });
-  });
+  c->hub->setWakeup([queue = threadReadyQueue(executor), weak] { queue->push(weak, queue); });
   pump(s);
 
   bool accepting = true;  // false once the handler ended the connection: drain only
