@@ -27,7 +27,8 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ! command -v node >/dev/null 2>&1 && [[ "${1:-}" == "--test" ]]; then missing+=(nodejs npm); fi
+# Node and npm bring the SignalR browser bundle for the web root (and run the e2e tests).
+if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 
 if ((${#missing[@]})); then
   SUDO=""
