@@ -101,7 +101,7 @@ def ratio(a, b):
     return a / b
 
 
-def targets(summary):
+def targets(summary, floor=None):
     h = summary.get(HERALD, {})
     n = summary.get("nchan", {})
     sio = summary.get("socketio", {})
@@ -119,10 +119,12 @@ def targets(summary):
         hc, nc = at(h, phase, "serverCpuUsPerDelivery"), at(n, phase, "serverCpuUsPerDelivery")
         ok = hc is not None and passed(h, phase) and hc <= 3 and (nc is None or hc < nc)
         rows.append((f"CPU per delivery at 50k deliveries/s, 10k subscribers ({label}): below Nchan's and ≤ 3 µs",
-                     f"Herald {fmt(hc, 2)} µs{'' if passed(h, phase) else ' (step failed)'}, Nchan {fmt(nc, 2)} µs",
+                     f"Herald {fmt(hc, 2)} µs{'' if passed(h, phase) else ' (step failed)'}, Nchan {fmt(nc, 2)} µs"
+                     + (f"; loopback floor {floor['cpuUsPerSend']:.2f} µs" if floor else ""),
                      ok))
     hb = at(h, "big", "serverCpuUsPerDelivery")
-    rows.append(("Big-group load < 1.5 µs per delivery (at 50k/s)", f"Herald {fmt(hb, 2)} µs",
+    rows.append(("Big-group load < 1.5 µs per delivery (at 50k/s)", f"Herald {fmt(hb, 2)} µs"
+                 + (f"; loopback floor {floor['cpuUsPerSend']:.2f} µs" if floor else ""),
                  hb is not None and passed(h, "big") and hb < 1.5))
     mem = [(h.get(p) or {}).get("idleBytesPerConnection") for p in ("small", "big")]
     mem = [m for m in mem if m is not None]
@@ -160,7 +162,7 @@ def targets(summary):
     return rows
 
 
-def markdown(summary, raw, env):
+def markdown(summary, raw, env, floor=None):
     peers = [p for p in PEER_ORDER if p in summary] + [p for p in summary if p not in PEER_ORDER]
     L = []
     L.append("## Summary\n")
@@ -180,6 +182,10 @@ def markdown(summary, raw, env):
                  f"| {light} | {fmt((e.get('small') or {}).get('idleBytesPerConnection'), 0)} "
                  f"| {t['lost']} / {t['duplicates']} / {t['reorders']} |")
     L.append("")
+    if floor:
+        L.append(f"Floor on this machine (`send-floor`): one loopback `send` of {floor['bytes']} bytes per delivery over "
+                 f"{floor['connections']:,} connections, and nothing else, costs {floor['cpuUsPerSend']:.2f} µs of sender CPU "
+                 f"({floor['sendsPerSecond']:,.0f} sends/s on one core).\n")
     L.append("At 50,000 deliveries/s with 10,000 subscribers:\n")
     L.append("| server | groups | p50 / p99 / p99.9 (ms) | CPU µs / delivery | writes / delivery | server CPU | passed |")
     L.append("|---|---|---:|---:|---:|---:|---|")
@@ -217,7 +223,7 @@ def markdown(summary, raw, env):
         L.append("## Targets\n")
         L.append("| target | measured | met |")
         L.append("|---|---|---|")
-        for name, measured, ok in targets(summary):
+        for name, measured, ok in targets(summary, floor):
             L.append(f"| {name} | {measured} | {'**yes**' if ok else 'no'} |")
         L.append("")
         holds = summary[HERALD].get("holds") or {}
@@ -238,10 +244,12 @@ def markdown(summary, raw, env):
                          f"| {fmt(hold.get('idleServerCpuPercent'), 0)} % | {tl} |")
             L.append("")
     L.append("## Every step\n")
-    L.append("`run delay` is how long the server's (or the generator's) threads sat runnable while another "
-             "task had the core (other work on the machine); large values mean that step's absolute numbers "
-             "are inflated. A failed step with a run delay over 10 % of the step was measured once more after "
-             "its backlog drained (`retry`); both attempts are shown.\n")
+    L.append("`other work` is CPU time that other processes (or interrupts) took on the server's and the "
+             "generator's cores during the step (`/proc/stat` busy time minus their own); large values mean "
+             "that step's absolute numbers are inflated. A failed step during which other work took more than "
+             "10 % of either core was measured once more after its backlog drained (`retry`); both attempts are "
+             "shown. `server run delay` is how long the server's threads waited for their core, including for "
+             "each other (Herald's I/O and store threads share the one core).\n")
     for p in peers:
         for phase in ("small", "big"):
             ph = raw.get(p, {}).get(phase)
@@ -252,21 +260,23 @@ def markdown(summary, raw, env):
                      f"{fmt(ph['idle']['bytesPerConnection'], 0)} bytes/connection "
                      f"(RSS {ph['idle']['rssBeforeBytes'] / 2**20:.1f} → {ph['idle']['rssAfterBytes'] / 2**20:.1f} MiB); "
                      f"stopped: {ph.get('stopReason', '–')}.\n")
-            L.append("| step | target/s | achieved/s | p50 | p99 | p99.9 | max (ms) | CPU µs/dlv | writes/dlv | server CPU | run delay server / generator (ms) | generator CPU | undelivered / dup / reorder | pass |")
-            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            L.append("| step | target/s | achieved/s | p50 | p99 | p99.9 | max (ms) | CPU µs/dlv | writes/dlv | server CPU | other work on server / generator core (ms) | server run delay (ms) | generator CPU | undelivered / dup / reorder | pass |")
+            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
             steps = ([ph["light"]] if "light" in ph else []) + ph.get("steps", [])
             for s in steps:
                 L.append(f"| {s['label']} | {s['targetDeliveriesPerSec']:,.0f} | {s['achievedDeliveriesPerSec']:,.0f} "
                          f"| {fmt(s['p50Ms'], 2)} | {fmt(s['p99Ms'], 2)} | {fmt(s['p999Ms'], 2)} | {fmt(s['maxMs'], 1)} "
                          f"| {fmt(s['serverCpuUsPerDelivery'], 2)} "
                          f"| {fmt(s.get('writesPerDelivery'), 2)} | {fmt(s['serverCpuPercent'], 0)} % "
-                         f"| {fmt(s.get('serverRunDelayMs'), 0)} / {fmt(s.get('generatorRunDelayMs'), 0)} | {fmt(s['generatorCpuPercent'], 0)} % "
+                         f"| {fmt(s.get('otherCpuOnServerCoreMs'), 0)} / {fmt(s.get('otherCpuOnGeneratorCoreMs'), 0)} "
+                         f"| {fmt(s.get('serverRunDelayMs'), 0)} | {fmt(s['generatorCpuPercent'], 0)} % "
                          f"| {s['undelivered']} / {s['duplicates']} / {s['reorders']} | {'yes' if s['pass'] else 'no: ' + s['failReason']} |")
                 fa = s.get("firstAttempt")
                 if fa:
                     L.append(f"| ↳ first attempt (contended, retried) | | {fa['achievedDeliveriesPerSec']:,.0f} | {fmt(fa['p50Ms'], 2)} "
                              f"| {fmt(fa['p99Ms'], 2)} | {fmt(fa['p999Ms'], 2)} | | {fmt(fa['serverCpuUsPerDelivery'], 2)} | | "
-                             f"| {fmt(fa['serverRunDelayMs'], 0)} / {fmt(fa['generatorRunDelayMs'], 0)} | | | no: {fa['failReason']} |")
+                             f"| {fmt(fa.get('otherCpuOnServerCoreMs'), 0)} / {fmt(fa.get('otherCpuOnGeneratorCoreMs'), 0)} "
+                             f"| {fmt(fa['serverRunDelayMs'], 0)} | | | no: {fa['failReason']} |")
             fd = ph.get("finalDrain", {})
             if fd.get("owedAtStart"):
                 L.append(f"\nAfter the last step {fd['owedAtStart']:,} deliveries were still owed; "
@@ -333,16 +343,18 @@ def main():
         return 1
     summary = summarise(raw)
     env = (d / "environment.txt").read_text() if (d / "environment.txt").exists() else ""
+    floor = json.loads((d / "floor.json").read_text()) if (d / "floor.json").exists() else None
     commands = (d / "commands.txt").read_text() if (d / "commands.txt").exists() else ""
     result = {
         "environment": env.strip().splitlines(),
         "commands": commands.strip().splitlines(),
         "summary": summary,
-        "targets": [{"target": n, "measured": m, "met": ok} for n, m, ok in targets(summary)] if HERALD in summary else [],
+        "sendFloor": floor,
+        "targets": [{"target": n, "measured": m, "met": ok} for n, m, ok in targets(summary, floor)] if HERALD in summary else [],
         "raw": raw,
     }
     (d / "results.json").write_text(json.dumps(result, indent=1))
-    (d / "results.md").write_text(markdown(summary, raw, env))
+    (d / "results.md").write_text(markdown(summary, raw, env, floor))
     plot(raw, d / "latency-vs-rate.png")
     print(f"report: {d / 'results.md'}, {d / 'results.json'}, {d / 'latency-vs-rate.png'}")
     return 0

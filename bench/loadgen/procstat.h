@@ -154,6 +154,26 @@ class ServerProbe {
   const volatile std::uint64_t* shim_ = nullptr;
 };
 
+// Busy (non-idle) seconds of one CPU since boot, from /proc/stat: with the server pinned
+// to one core and the generator to the other, busy time minus their own CPU time is what
+// other work on the machine took from that core.
+inline double cpuBusySeconds(int cpu) {
+  std::ifstream f("/proc/stat");
+  std::string line, want = "cpu" + std::to_string(cpu);
+  static const double tick = double(sysconf(_SC_CLK_TCK));
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string name;
+    in >> name;
+    if (name != want) continue;
+    double v[10] = {};
+    for (double& x : v) in >> x;
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick;
+  }
+  return 0;
+}
+
 // Time this process's threads were runnable but not running (another task had the CPU):
 // shows contention from other work on the machine.
 inline double selfRunDelaySeconds() {

@@ -38,8 +38,10 @@ class Store {
   // `job.sequence` is set to 1 on return.
   virtual void createJob(model::Job& job) = 0;
 
-  // Writes the job's current state and appends it to the history with the next
-  // sequence, atomically. `job.sequence` is advanced; the recorded entry is returned.
+  // Writes the job's progress state (status, progress, stage, messages, metadata,
+  // attempts, times, sequence; not its identity: video, user, type, priority, runner) and
+  // appends it to the history with the next sequence, atomically. `job.sequence` is
+  // advanced; the recorded entry is returned.
   virtual model::ProgressEntry recordUpdate(model::Job& job) = 0;
 
   // Writes job fields that are not progress (attempts, priority) without a history entry.

@@ -427,6 +427,33 @@ bool updateJob(sqlite3* db, const model::Job& job, std::string_view op) {
   return sqlite3_changes(db) > 0;
 }
 
+// Writes only what a progress update can change. Leaving the identity columns (video,
+// user, type, priority, creation time, runner) out of the SET keeps SQLite from rewriting
+// the indexes built on them at every update. Returns false when no job has this id.
+bool updateJobProgress(sqlite3* db, const model::Job& job, std::string_view op) {
+  Statement st(db,
+               "UPDATE jobs SET status = ?2, progress = ?3, current_stage = ?4, "
+               "status_message = ?5, error_message = ?6, metadata = ?7, attempts = ?8, "
+               "updated_at = ?9, started_at = ?10, completed_at = ?11, sequence = ?12, "
+               "available_at = ?13 WHERE id = ?1",
+               op);
+  st.bind(1, job.id);
+  st.bind(2, model::toString(job.status));
+  st.bind(3, job.progress);
+  st.bind(4, job.currentStage);
+  st.bind(5, job.statusMessage);
+  st.bind(6, job.errorMessage);
+  st.bind(7, metadataText(job.metadata));
+  st.bind(8, job.attempts);
+  st.bind(9, job.updatedAt);
+  st.bind(10, job.startedAt);
+  st.bind(11, job.completedAt);
+  st.bind(12, job.sequence);
+  st.bind(13, job.availableAt);
+  st.run();
+  return sqlite3_changes(db) > 0;
+}
+
 void insertEntry(sqlite3* db, const model::ProgressEntry& e, std::string_view op) {
   Statement st(db,
                "INSERT INTO job_progress (job_id, sequence, status, progress, current_stage, "
@@ -512,7 +539,7 @@ model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
   job.sequence += 1;
   try {
     Transaction tx(db_, op);
-    if (!updateJob(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
+    if (!updateJobProgress(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
     auto entry = model::snapshotOf(job);
     insertEntry(db_, entry, op);
     tx.commit();
