@@ -16,3 +16,6 @@ tools/fuzz.sh "${HERALD_FUZZ_SECONDS:-20}"
 
 echo "== end-to-end tests (Node, @microsoft/signalr)"
 (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
+echo "== fan-out benchmark smoke (load generator against Herald, a few seconds)"
+bench/run --smoke
