@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan) and runs each for
 # SECONDS (default 20), starting from the checked-in corpus. Exit non-zero on any crash.
-# Usage: tools/fuzz.sh [SECONDS]
+# Usage: tools/fuzz.sh [SECONDS | runs:N]
+#   runs:N runs exactly N inputs per target from a fixed seed and an empty work corpus:
+#   the same inputs on every machine, which is what the test run uses (a randomised run
+#   in CI would make CI's verdict depend on luck; explore with long timed runs instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
@@ -21,9 +24,16 @@ for target in fuzz_handshake fuzz_json_protocol fuzz_msgpack_protocol; do
   corpus="fuzz/corpus/${target#fuzz_}"
   corpus="${corpus%_protocol}"
   work="$out/corpus-${target}"
+  if [[ "$seconds" == runs:* ]]; then
+    budget=(-runs="${seconds#runs:}" -seed=1)
+    rm -rf "$work"
+    echo "fuzz: running $target for ${seconds#runs:} inputs (seed 1)"
+  else
+    budget=(-max_total_time="$seconds")
+    echo "fuzz: running $target for ${seconds}s"
+  fi
   mkdir -p "$work"
-  echo "fuzz: running $target for ${seconds}s"
-  "$bin" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
+  "$bin" "${budget[@]}" -max_len=4096 -print_final_stats=1 \
     -artifact_prefix="$out/$target-" "$work" "$corpus" \
     > "$out/$target.log" 2>&1 || { tail -50 "$out/$target.log"; exit 1; }
   grep -E "stat::number_of_executed_units|Done" "$out/$target.log" | tail -1

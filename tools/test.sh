@@ -11,8 +11,8 @@ export HERALD_BIN="$PWD/build/src/server/herald"
 echo "== unit tests"
 (cd build && ctest --output-on-failure -j2)
 
-echo "== fuzzing the protocol parsers (libFuzzer, ${HERALD_FUZZ_SECONDS:-20} s each)"
-tools/fuzz.sh "${HERALD_FUZZ_SECONDS:-20}"
+echo "== fuzzing the protocol parsers (libFuzzer, a fixed ${HERALD_FUZZ_RUNS:-1000000} inputs each)"
+tools/fuzz.sh "runs:${HERALD_FUZZ_RUNS:-1000000}"
 
 echo "== end-to-end tests (Node, @microsoft/signalr)"
 (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error && npm test)

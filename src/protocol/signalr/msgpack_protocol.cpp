@@ -208,9 +208,16 @@ bool readValue(Reader& r, json::value& out, int depth, std::string& error) {
         if (r.more() && mp_typeof(*r.p) == MP_STR) {
           if (!readStringRaw(r, key)) return truncated(error);
         } else {
+          // Scalar keys become their JSON text. Container keys are refused: serialising
+          // nested keys into keys grows without bound (found by fuzzing: a few hundred
+          // bytes asked for gigabytes).
           json::value k;
           if (!readValue(r, k, depth + 1, error)) return false;
-          key = k.is_string() ? std::string(k.as_string()) : json::serialize(k);
+          if (k.is_array() || k.is_object()) {
+            error = "MessagePack map keys must be strings or scalars.";
+            return false;
+          }
+          key = json::serialize(k);
         }
         json::value v;
         if (!readValue(r, v, depth + 1, error)) return false;

@@ -159,6 +159,18 @@ TEST(MessagePack, HugeContainerCountsAreTruncationNotOverreads) {
   EXPECT_TRUE(out.empty());
 }
 
+TEST(MessagePack, ContainerMapKeysAreRefused) {
+  // Found by fuzz_msgpack_protocol: maps nested as keys of maps made each level's key the
+  // escaped text of the one below, asking for gigabytes from a 200-byte message.
+  std::vector<HubMessage> out;
+  // [1, {}, nil, "M", [{{1:2}: 3}]]
+  EXPECT_FALSE(kMp.parse(hex("0c 95 01 80 c0 a1 4d 91 81 81 01 02 03"), out, kMax).ok());
+  // Scalar keys still work: [1, {}, nil, "M", [{1: 2}]]
+  auto r = kMp.parse(hex("0a 95 01 80 c0 a1 4d 91 81 01 02"), out, kMax);
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(std::get<InvocationMessage>(out.at(0)).arguments[0].as_object().at("1").as_int64(), 2);
+}
+
 TEST(MessagePack, MalformedInputIsAnErrorNeverACrash) {
   std::vector<HubMessage> out;
   for (auto bad : {"01 06", "02 92 06", "03 91 06 06", "01 c1", "02 81 06", "00",
