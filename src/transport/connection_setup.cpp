@@ -28,30 +28,41 @@ struct ThreadTicker {
 constexpr auto kCloseTimeout = std::chrono::seconds(5);
 thread_local ThreadTicker ticker;
 
+// Each connection is visited once a second, but in ten slices 100 ms apart: pings due
+// at the same moment (connections that arrived together) then leave in ten small bursts
+// rather than one that stalls the thread. Deadlines are absolute so slices do not drift.
+constexpr int kSlices = 10;
+
 asio::awaitable<void> tickAll() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  for (;;) {
-    timer.expires_after(1s);
+  auto next = std::chrono::steady_clock::now();
+  for (int slice = 0;; slice = (slice + 1) % kSlices) {
+    next += std::chrono::milliseconds(1000 / kSlices);
+    timer.expires_at(next);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     auto now = std::chrono::steady_clock::now();
     auto& list = ticker.connections;
-    spdlog::trace("tick: {} connections on this thread", list.size());
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::size_t from = list.size() * static_cast<std::size_t>(slice) / kSlices;
+    const std::size_t to = list.size() * static_cast<std::size_t>(slice + 1) / kSlices;
+    for (std::size_t i = from; i < to; ++i) {
       auto c = list[i].lock();
-      if (!c || c->disposed) continue;  // dropped from the list
+      if (!c || c->disposed) {
+        list[i].reset();  // removed when the cycle ends
+        continue;
+      }
       c->handler->onTick(now);
       if (c->hub->closing() && now - c->hub->closingSince() > kCloseTimeout) {
         spdlog::info("connection {}: not closed {} s after it ended; aborting the socket",
                      c->connectionId, kCloseTimeout.count());
         c->detachCurrent();
         if (ticker.manager) ticker.manager->dispose(c);
-        continue;
+        list[i].reset();
       }
-      if (kept != i) list[kept] = std::move(list[i]);  // never self-move: it empties a weak_ptr
-      ++kept;
     }
-    list.resize(kept);
+    if (slice == kSlices - 1) {
+      // Compact once a cycle; entries keep their order, so every slice keeps its share.
+      std::erase_if(list, [](const std::weak_ptr<HttpConnection>& w) { return w.expired(); });
+    }
   }
 }
 
