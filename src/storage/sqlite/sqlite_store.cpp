@@ -748,29 +748,47 @@ std::optional<model::Job> SqliteStore::nextRunnableJob(std::int64_t now) {
   return readJob(st, op);
 }
 
-void SqliteStore::saveTranscript(const std::string& videoId,
-                                 const std::vector<model::TranscriptSegment>& segments) {
-  constexpr std::string_view op = "saveTranscript";
-  Transaction tx(db_, op);
+namespace {
+
+// Replaces a video's rows of a per-video table in one transaction: deletes them, then
+// inserts `count` rows; `bindRow(statement, i)` binds parameters 3.. of row i (1 and 2
+// are the video id and the row index).
+template <class BindRow>
+void replaceVideoRows(sqlite3* db, const char* deleteSql, const char* insertSql,
+                      const std::string& videoId, std::size_t count, BindRow bindRow,
+                      std::string_view op) {
+  Transaction tx(db, op);
   {
-    Statement del(db_, "DELETE FROM transcript_segments WHERE video_id = ?1", op);
+    Statement del(db, deleteSql, op);
     del.bind(1, videoId);
     del.run();
   }
-  Statement ins(db_,
-                "INSERT INTO transcript_segments (video_id, idx, start_seconds, end_seconds, text) "
-                "VALUES (?1, ?2, ?3, ?4, ?5)",
-                op);
-  for (std::size_t i = 0; i < segments.size(); ++i) {
+  Statement ins(db, insertSql, op);
+  for (std::size_t i = 0; i < count; ++i) {
     ins.bind(1, videoId);
     ins.bind(2, static_cast<std::int64_t>(i));
-    ins.bind(3, segments[i].start);
-    ins.bind(4, segments[i].end);
-    ins.bind(5, segments[i].text);
+    bindRow(ins, i);
     ins.run();
     ins.reset();
   }
   tx.commit();
+}
+
+}  // namespace
+
+void SqliteStore::saveTranscript(const std::string& videoId,
+                                 const std::vector<model::TranscriptSegment>& segments) {
+  replaceVideoRows(
+      db_, "DELETE FROM transcript_segments WHERE video_id = ?1",
+      "INSERT INTO transcript_segments (video_id, idx, start_seconds, end_seconds, text) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)",
+      videoId, segments.size(),
+      [&](Statement& ins, std::size_t i) {
+        ins.bind(3, segments[i].start);
+        ins.bind(4, segments[i].end);
+        ins.bind(5, segments[i].text);
+      },
+      "saveTranscript");
 }
 
 std::vector<model::TranscriptSegment> SqliteStore::transcript(const std::string& videoId) {
@@ -787,30 +805,19 @@ std::vector<model::TranscriptSegment> SqliteStore::transcript(const std::string&
 
 void SqliteStore::saveEmbeddings(const std::string& videoId, const std::string& model,
                                  const std::vector<std::vector<float>>& vectors) {
-  constexpr std::string_view op = "saveEmbeddings";
-  Transaction tx(db_, op);
-  {
-    Statement del(db_, "DELETE FROM embeddings WHERE video_id = ?1", op);
-    del.bind(1, videoId);
-    del.run();
-  }
-  Statement ins(db_,
-                "INSERT INTO embeddings (video_id, idx, model, dimension, vector) "
-                "VALUES (?1, ?2, ?3, ?4, ?5)",
-                op);
-  for (std::size_t i = 0; i < vectors.size(); ++i) {
-    ins.bind(1, videoId);
-    ins.bind(2, static_cast<std::int64_t>(i));
-    ins.bind(3, model);
-    ins.bind(4, static_cast<std::int64_t>(vectors[i].size()));
-    // Little-endian float32, the layout every vector store reads.
-    std::string blob(reinterpret_cast<const char*>(vectors[i].data()),
-                     vectors[i].size() * sizeof(float));
-    ins.bindBlob(5, blob);
-    ins.run();
-    ins.reset();
-  }
-  tx.commit();
+  replaceVideoRows(
+      db_, "DELETE FROM embeddings WHERE video_id = ?1",
+      "INSERT INTO embeddings (video_id, idx, model, dimension, vector) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)",
+      videoId, vectors.size(),
+      [&](Statement& ins, std::size_t i) {
+        ins.bind(3, model);
+        ins.bind(4, static_cast<std::int64_t>(vectors[i].size()));
+        // Little-endian float32, the layout every vector store reads.
+        ins.bindBlob(5, std::string(reinterpret_cast<const char*>(vectors[i].data()),
+                                    vectors[i].size() * sizeof(float)));
+      },
+      "saveEmbeddings");
 }
 
 std::size_t SqliteStore::embeddingCount(const std::string& videoId) {
