@@ -13,13 +13,14 @@ mkdir -p "$out"
 common=(src/core/ids.cpp src/core/clock.cpp src/core/strings.cpp
         src/protocol/signalr/messages.cpp src/protocol/signalr/handshake.cpp
         src/protocol/signalr/json_protocol.cpp src/protocol/signalr/varint.cpp
-        src/protocol/signalr/msgpack_protocol.cpp)
+        src/protocol/signalr/msgpack_protocol.cpp
+        src/protocol/websocket/frames.cpp src/protocol/websocket/accept_key.cpp)
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
-for target in fuzz_handshake fuzz_json_protocol fuzz_msgpack_protocol; do
+for target in fuzz_handshake fuzz_json_protocol fuzz_msgpack_protocol fuzz_websocket_frames; do
   bin="$out/$target"
   if [[ ! -x "$bin" || -n "$(find src/protocol src/core "fuzz/$target.cpp" -newer "$bin" -print -quit)" ]]; then
     echo "fuzz: building $target"
-    clang++-14 "${flags[@]}" "fuzz/$target.cpp" "${common[@]}" -lboost_json -lmsgpuck -o "$bin"
+    clang++-14 "${flags[@]}" "fuzz/$target.cpp" "${common[@]}" -lboost_json -lmsgpuck -lcrypto -o "$bin"
   fi
   corpus="fuzz/corpus/${target#fuzz_}"
   corpus="${corpus%_protocol}"

@@ -241,13 +241,9 @@ struct HttpServer::Impl {
           co_await bhttp::async_write(stream, res, use_nothrow);
           break;
         }
-        auto executor = stream.get_executor();
-        asio::co_spawn(executor,
-                       transport::runWebSocket(stream.release_socket(), std::move(req),
-                                               std::move(attach), routes.transport.services,
-                                               routes.transport.connections,
-                                               &owner.activeSockets_),
-                       asio::detached);
+        transport::startWebSocket(stream.release_socket(), req, std::move(attach),
+                                   routes.transport.services, routes.transport.connections,
+                                   &owner.activeSockets_);
         co_return;
       }
 

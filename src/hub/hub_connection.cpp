@@ -43,10 +43,10 @@ EnqueueResult HubConnection::enqueueLocked(OutFrame frame, std::unique_lock<std:
     queue_.push_back(std::move(frame));
     lastEnqueue_ = std::chrono::steady_clock::now();
   }
-  auto wakeup = (wasEmpty || overflowed_) ? wakeup_ : std::function<void()>{};
+  auto wakeup = (wasEmpty || overflowed_) ? wakeup_ : nullptr;
   auto result = overflowed_ ? EnqueueResult::Overflow : EnqueueResult::Queued;
   lock.unlock();
-  if (wakeup) wakeup();
+  if (wakeup && *wakeup) (*wakeup)();
   return result;
 }
 
@@ -86,20 +86,26 @@ EnqueueResult HubConnection::sendRaw(FramePtr frame) {
 }
 
 std::vector<FramePtr> HubConnection::takeQueued() {
-  std::lock_guard lock(mutex_);
   std::vector<FramePtr> out;
-  out.reserve(queue_.size());
+  bool binary = false;
+  takeQueued(out, binary);
+  return out;
+}
+
+void HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary) {
+  std::lock_guard lock(mutex_);
+  binary = protocol_ && protocol_->transferFormat() == protocol::TransferFormat::Binary;
+  out.reserve(out.size() + queue_.size());
   for (auto& f : queue_) {
     if (stateful_ && f.trackable) {
       // Counted where bytes leave for the socket, so backplane traffic is numbered too.
-      replay_.push_back(Buffered{++totalSent_, f.bytes});
+      replay_->push_back(Buffered{++totalSent_, f.bytes});
       replayBytes_ += f.bytes->size();
     }
     out.push_back(std::move(f.bytes));
   }
   queue_.clear();
   queuedBytes_ = 0;
-  return out;
 }
 
 bool HubConnection::hasQueued() const {
@@ -109,11 +115,11 @@ bool HubConnection::hasQueued() const {
 
 void HubConnection::setWakeup(std::function<void()> wakeup) {
   std::unique_lock lock(mutex_);
-  wakeup_ = std::move(wakeup);
+  wakeup_ = wakeup ? std::make_shared<const std::function<void()>>(std::move(wakeup)) : nullptr;
   bool pending = !queue_.empty() || closing_;
   auto w = wakeup_;
   lock.unlock();
-  if (pending && w) w();
+  if (pending && w) (*w)();
 }
 
 void HubConnection::close(std::optional<protocol::CloseMessage> close) {
@@ -129,7 +135,7 @@ void HubConnection::close(std::optional<protocol::CloseMessage> close) {
   closingSince_ = std::chrono::steady_clock::now();
   auto w = wakeup_;
   lock.unlock();
-  if (w) w();
+  if (w) (*w)();
 }
 
 bool HubConnection::closing() const {
@@ -150,6 +156,7 @@ bool HubConnection::overflowed() const {
 void HubConnection::enableStatefulReconnect() {
   std::lock_guard lock(mutex_);
   stateful_ = true;
+  if (!replay_) replay_ = std::make_unique<std::deque<Buffered>>();
 }
 
 bool HubConnection::statefulReconnect() const {
@@ -159,30 +166,33 @@ bool HubConnection::statefulReconnect() const {
 
 void HubConnection::acknowledge(std::int64_t sequenceId) {
   std::lock_guard lock(mutex_);
-  while (!replay_.empty() && replay_.front().sequence <= sequenceId) {
-    replayBytes_ -= replay_.front().bytes->size();
-    replay_.pop_front();
+  if (!replay_) return;
+  while (!replay_->empty() && replay_->front().sequence <= sequenceId) {
+    replayBytes_ -= replay_->front().bytes->size();
+    replay_->pop_front();
   }
 }
 
 void HubConnection::prepareReplay() {
   std::unique_lock lock(mutex_);
   if (!protocol_) return;
-  auto first = replay_.empty() ? totalSent_ + 1 : replay_.front().sequence;
+  auto first = !replay_ || replay_->empty() ? totalSent_ + 1 : replay_->front().sequence;
   std::vector<OutFrame> front;
   auto sequence = std::make_shared<Frame>();
   protocol_->write(protocol::SequenceMessage{first}, *sequence);
   front.push_back(OutFrame{std::move(sequence), false});
   // Replayed frames are numbered already: they go out as untracked copies and stay
   // in the buffer until acknowledged.
-  for (const auto& b : replay_) front.push_back(OutFrame{b.bytes, false});
+  if (replay_) {
+    for (const auto& b : *replay_) front.push_back(OutFrame{b.bytes, false});
+  }
   for (auto& f : queue_) front.push_back(std::move(f));
   queue_ = std::move(front);
   queuedBytes_ = 0;
   for (const auto& f : queue_) queuedBytes_ += f.bytes->size();
   auto w = wakeup_;
   lock.unlock();
-  if (w) w();
+  if (w) (*w)();
 }
 
 std::chrono::steady_clock::time_point HubConnection::lastEnqueue() const {

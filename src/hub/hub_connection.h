@@ -51,6 +51,9 @@ class HubConnection {
 
   // Writer side. Takes every queued frame (in order). Empty when nothing is queued.
   std::vector<FramePtr> takeQueued();
+  // The same, appended to `out` (a writer's reused vector); `binary` tells the frames'
+  // transfer format.
+  void takeQueued(std::vector<FramePtr>& out, bool& binary);
   bool hasQueued() const;
   // Called (from any thread, without locks held) when frames become available or the
   // connection starts closing; the attached transport installs it.
@@ -102,14 +105,18 @@ class HubConnection {
   bool closing_ = false;
   bool overflowed_ = false;
   std::chrono::steady_clock::time_point closingSince_;
-  std::function<void()> wakeup_;
+  // Shared, not copied: a fan-out calls it once per recipient, and copying a
+  // std::function (with its captures) cost more than the rest of the enqueue.
+  std::shared_ptr<const std::function<void()>> wakeup_;
   std::unordered_map<std::string, std::int64_t> lastSequence_;  // per job
   std::set<std::string> groups_;
   std::chrono::steady_clock::time_point lastEnqueue_;
 
   bool stateful_ = false;
   std::int64_t totalSent_ = 0;
-  std::deque<Buffered> replay_;
+  // Made only when stateful reconnect is on: libstdc++'s deque allocates ~600 bytes
+  // as soon as it is constructed, and most connections never buffer anything.
+  std::unique_ptr<std::deque<Buffered>> replay_;
   std::size_t replayBytes_ = 0;
 };
 

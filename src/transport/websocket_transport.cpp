@@ -1,93 +1,208 @@
 #include "transport/websocket_transport.h"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/write.hpp>
 #include <array>
+#include <span>
 #include <mutex>
 
-#include <boost/beast/websocket.hpp>
 #include <spdlog/spdlog.h>
 
+#include "protocol/websocket/accept_key.h"
+#include "protocol/websocket/frames.h"
 #include "transport/connection_setup.h"
 
 namespace herald::transport {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using namespace std::chrono_literals;
+namespace bhttp = boost::beast::http;
+namespace ws = protocol::websocket;
+using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-// Bytes taken per read: the parser's limit, not this, bounds a message. Small on purpose:
-// the buffer exists while a connection waits idle, and idle connections are what a
-// progress server has most of; client messages are small.
-constexpr std::size_t kReadChunk = 512;
+// Bytes taken per read. The buffer is per thread, not per connection: a socket is read
+// only once it is readable, so an idle connection holds no read buffer at all.
+constexpr std::size_t kReadChunk = 16 * 1024;
+// Frames gathered into one writev; more wait for the next round.
+constexpr std::size_t kMaxGather = 64;
 
-// One socket of a connection; shared by its read loop and its writer.
+// One socket of a connection: the WebSocket protocol state over a plain TCP socket.
+// Everything here runs on the socket's executor (one I/O thread), so nothing is locked.
+//
+// Why not Beast's websocket::stream: a server's frames are never masked, so the bytes
+// of a broadcast are the same for every recipient and can go straight from the shared
+// frame to the socket in one non-blocking writev. Beast's composed write copied the
+// buffer sequence and allocated at every step, and its stream state took 2.6 KB per
+// idle connection.
 struct Socket {
-  Socket(asio::ip::tcp::socket&& socket, HttpConnectionPtr c, std::uint64_t generation)
-      : ws(std::move(socket)), connection(std::move(c)), generation(generation) {}
+  Socket(tcp::socket&& s, HttpConnectionPtr c, std::uint64_t generation,
+         ConnectionManager& manager, std::atomic<int>* live)
+      : socket(std::move(s)), connection(std::move(c)), generation(generation),
+        manager(manager), live(live) {
+    if (live) ++*live;
+  }
+  ~Socket() {
+    if (live) --*live;
+  }
 
   bool current() const { return connection->generation == generation && !detached; }
 
-  // On a plain socket, not beast::tcp_stream: the WebSocket has its own timeouts, and
-  // tcp_stream's timer state would cost every idle connection half a kilobyte.
-  websocket::stream<asio::ip::tcp::socket> ws;
-  std::array<char, kReadChunk> readBuffer;
+  tcp::socket socket;
   HttpConnectionPtr connection;
   const std::uint64_t generation;
-  bool detached = false;  // a newer socket took over, or this one is finished
-  bool writing = false;
+  ConnectionManager& manager;
+  std::atomic<int>* live;
+  ws::FrameParser parser;
+
+  // Writer: one WebSocket message carrying every hub frame taken from the queue (the
+  // header covers them all, so the frames themselves go out unchanged), then `control`
+  // (Pong and Close frames). `written` counts bytes of that sequence already sent.
+  std::vector<hub::FramePtr> inFlight;
+  std::string control;
+  std::array<std::uint8_t, 10> header{};
+  std::uint8_t headerLength = 0;
+  std::size_t written = 0;
+
+  bool detached = false;         // a newer socket took over, or this one is finished
+  bool waitingWritable = false;  // the kernel buffer was full: an async_wait is pending
   bool writerDone = false;
-  std::vector<hub::FramePtr> inFlight;  // kept alive until their write completes
-  std::string batch;                     // several frames joined for one write
-  std::string closeFrame;
+  bool closeSent = false;
+  bool closeReceived = false;
+  bool accepting = true;  // false once the handler ended the connection: drain only
+  bool finished = false;
 };
+using SocketPtr = std::shared_ptr<Socket>;
 
-void finishWriting(const std::shared_ptr<Socket>& s);
+void pump(const SocketPtr& s);
+void startReading(const SocketPtr& s);
 
-// The single writer of a socket, as a callback chain rather than a coroutine: an idle
-// connection then holds no writer frame at all. Runs on the socket's executor; called
-// when frames are queued (via the hub connection's wakeup) and after each write.
-void pump(const std::shared_ptr<Socket>& s) {
-  if (s->writing || s->writerDone || !s->current()) return;
-  auto& hub = s->connection->hub;
-  s->inFlight = hub->takeQueued();
-  if (s->inFlight.empty()) {
-    if (hub->closing()) finishWriting(s);
-    return;
-  }
-  // Everything queued goes out as one WebSocket message: one write for a burst. One
-  // contiguous buffer, not a sequence: Beast copies a buffer sequence (allocating) at
-  // every step of its write, and a copy of a few frames costs less.
-  asio::const_buffer payload;
-  if (s->inFlight.size() == 1) {
-    payload = asio::buffer(*s->inFlight.front());
+// The socket is done: stop both directions and tell the connection manager, unless a
+// newer socket carries the connection now.
+void finish(const SocketPtr& s) {
+  if (s->finished) return;
+  s->finished = true;
+  const bool current = s->current();
+  s->detached = true;
+  s->writerDone = true;
+  boost::system::error_code ignored;
+  s->socket.close(ignored);
+  s->inFlight.clear();
+  if (!current) return;
+  auto& c = s->connection;
+  if (c->hub->closing() || s->closeReceived || !c->hub->statefulReconnect()) {
+    s->manager.dispose(c);
   } else {
-    s->batch.clear();
-    for (const auto& f : s->inFlight) s->batch += *f;
-    payload = asio::buffer(s->batch);
+    // Stateful: keep groups and buffers; the client reattaches within DisconnectTimeout
+    // or the reaper disposes the connection.
+    s->manager.setActive(c, false);
+    spdlog::debug("connection {}: socket lost, waiting for a stateful reattach",
+                  c->connectionId);
   }
-  s->ws.binary(hub->binary());
-  s->writing = true;
-  s->ws.async_write(payload, [s](boost::system::error_code ec, std::size_t) {
-    s->writing = false;
-    s->inFlight.clear();
-    // A burst's buffer is not kept for the connection's idle life.
-    if (s->batch.capacity() > 64 * 1024) std::string().swap(s->batch);
-    if (ec) {
-      spdlog::debug("connection {}: write failed: {}", s->connection->connectionId, ec.message());
-      s->writerDone = true;
+}
+
+std::size_t pendingBytes(const Socket& s) {
+  std::size_t total = s.headerLength + s.control.size();
+  for (const auto& f : s.inFlight) total += f->size();
+  return total;
+}
+
+// Fills `out` with what is left to write after `skip` bytes. Returns the count used.
+std::size_t gather(const Socket& s, std::size_t skip, std::array<asio::const_buffer, kMaxGather>& out) {
+  std::size_t n = 0;
+  auto add = [&](const void* data, std::size_t size) {
+    if (n == out.size()) return;
+    if (skip >= size) {
+      skip -= size;
       return;
     }
-    pump(s);
-  });
+    out[n++] = asio::const_buffer(static_cast<const char*>(data) + skip, size - skip);
+    skip = 0;
+  };
+  add(s.header.data(), s.headerLength);
+  for (const auto& f : s.inFlight) add(f->data(), f->size());
+  add(s.control.data(), s.control.size());
+  return n;
+}
+
+// Takes the next batch to write. False when there is nothing to write.
+bool takeNext(const SocketPtr& s) {
+  auto& hub = s->connection->hub;
+  s->written = 0;
+  s->headerLength = 0;
+  if (!s->closeSent && s->current()) {
+    bool binary = false;
+    hub->takeQueued(s->inFlight, binary);
+    if (!s->inFlight.empty()) {
+      std::size_t size = 0;
+      for (const auto& f : s->inFlight) size += f->size();
+      s->headerLength = static_cast<std::uint8_t>(ws::encodeFrameHeader(
+          binary ? ws::Opcode::Binary : ws::Opcode::Text, size, s->header.data()));
+      return true;
+    }
+    if (hub->closing()) {
+      // The hub ended the connection and its last frame is out: close the WebSocket.
+      if (hub->overflowed()) {
+        spdlog::warn("connection {}: outbound queue over its limit (slow consumer), closing",
+                     hub->id());
+        if (auto* p = hub->protocol()) {
+          std::string message;
+          p->write(protocol::CloseMessage{"Connection closed with an error.", true}, message);
+          ws::appendFrame(hub->binary() ? ws::Opcode::Binary : ws::Opcode::Text, message,
+                          s->control);
+        }
+      }
+      s->control += ws::closeFrame(1000, "");
+      s->closeSent = true;
+    }
+  }
+  return !s->control.empty();
+}
+
+// The single writer of a socket, as a callback chain rather than a coroutine: an idle
+// connection then holds no writer state at all. Writes synchronously while the kernel
+// takes the bytes (the common case: one writev per wake-up) and waits for writability
+// only when it does not.
+void pump(const SocketPtr& s) {
+  if (s->waitingWritable || s->writerDone) return;
+  std::array<asio::const_buffer, kMaxGather> buffers;
+  for (;;) {
+    std::size_t total = pendingBytes(*s);
+    if (s->written == total) {
+      s->inFlight.clear();
+      s->control.clear();
+      if (s->closeSent && s->closeReceived) return finish(s);  // closing handshake done
+      if (!takeNext(s)) {
+        // A burst's vectors are not kept for the connection's idle life.
+        if (s->inFlight.capacity() > 16) std::vector<hub::FramePtr>().swap(s->inFlight);
+        if (s->control.capacity() > 256) std::string().swap(s->control);
+        return;
+      }
+      total = pendingBytes(*s);
+    }
+    const std::size_t count = gather(*s, s->written, buffers);
+    boost::system::error_code ec;
+    const std::size_t n =
+        s->socket.write_some(std::span<const asio::const_buffer>(buffers.data(), count), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      s->waitingWritable = true;
+      s->socket.async_wait(tcp::socket::wait_write, [s](boost::system::error_code wec) {
+        s->waitingWritable = false;
+        if (wec) return finish(s);
+        pump(s);
+      });
+      return;
+    }
+    if (ec) {
+      spdlog::debug("connection {}: write failed: {}", s->connection->connectionId, ec.message());
+      return finish(s);
+    }
+    s->written += n;
+  }
 }
 
 // Sockets of one I/O thread that have frames to write. A broadcast to thousands of
@@ -137,125 +252,192 @@ std::shared_ptr<ReadyQueue>& threadReadyQueue(const asio::any_io_executor& execu
   return queue;
 }
 
-void finishWriting(const std::shared_ptr<Socket>& s) {
-  s->writerDone = true;
-  auto& hub = s->connection->hub;
-  auto close = [s] {
-    if (s->ws.is_open()) {
-      s->ws.async_close(websocket::close_code::normal, [s](boost::system::error_code) {});
+void deliver(const SocketPtr& s, std::string bytes);
+
+// Reads what the socket has, handles WebSocket control frames here and hands message
+// bytes to the hub. Called when the socket is readable (or after a delivery finished).
+void readAvailable(const SocketPtr& s) {
+  thread_local std::array<char, kReadChunk> buffer;
+  thread_local std::vector<ws::FrameEvent> events;
+  while (!s->finished) {
+    boost::system::error_code ec;
+    const std::size_t n = s->socket.read_some(asio::buffer(buffer), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return startReading(s);
+    if (ec) {
+      if (ec != asio::error::eof && ec != asio::error::operation_aborted &&
+          ec != asio::error::bad_descriptor) {
+        spdlog::debug("connection {}: read ended: {}", s->connection->connectionId, ec.message());
+      }
+      return finish(s);
     }
-  };
-  if (hub->overflowed()) {
-    spdlog::warn("connection {}: outbound queue over its limit (slow consumer), closing",
-                 hub->id());
-    if (auto* p = hub->protocol()) {
-      p->write(protocol::CloseMessage{"Connection closed with an error.", true}, s->closeFrame);
-      s->ws.binary(hub->binary());
-      s->ws.async_write(asio::buffer(s->closeFrame),
-                        [s, close](boost::system::error_code, std::size_t) { close(); });
-      return;
+    events.clear();
+    if (!s->parser.feed(std::string_view(buffer.data(), n), events)) {
+      if (s->parser.closed()) continue;  // bytes after the client's Close: ignored
+      const auto& error = s->parser.error();
+      spdlog::debug("connection {}: WebSocket protocol error: {}", s->connection->connectionId,
+                    error.reason);
+      if (!s->closeSent) {
+        s->control += ws::closeFrame(error.closeCode, error.reason);
+        s->closeSent = true;
+      }
+      s->closeReceived = true;  // nothing more will be read: finish once the Close is out
+      s->accepting = false;
+      s->connection->hub->close(std::nullopt);
+      return pump(s);
     }
+    std::string data;
+    for (auto& e : events) {
+      switch (e.kind) {
+        case ws::FrameEvent::Kind::Data:
+          data += e.payload;
+          break;
+        case ws::FrameEvent::Kind::Ping:
+          if (!s->closeSent) ws::appendFrame(ws::Opcode::Pong, e.payload, s->control);
+          break;
+        case ws::FrameEvent::Kind::Pong:
+          break;
+        case ws::FrameEvent::Kind::Close:
+          s->closeReceived = true;
+          if (!s->closeSent) {
+            // Echo the code, as RFC 6455 section 5.5.1 suggests.
+            const std::uint16_t code = e.closeCode == 1005 ? 1000 : e.closeCode;
+            s->control += ws::closeFrame(code, "");
+            s->closeSent = true;
+          }
+          break;
+      }
+    }
+    if (s->closeReceived) {
+      // The client is gone. The hub side ends when the socket finishes: once our Close
+      // is written, or when the close timeout gives up on writing it.
+      s->connection->hub->close(std::nullopt);
+      return pump(s);
+    }
+    if (!s->control.empty()) pump(s);
+    if (!data.empty() && s->accepting && s->current()) return deliver(s, std::move(data));
   }
-  close();
 }
 
-}  // namespace
+void startReading(const SocketPtr& s) {
+  if (s->finished) return;
+  s->socket.async_wait(tcp::socket::wait_read, [s](boost::system::error_code ec) {
+    if (ec) return finish(s);
+    readAvailable(s);
+  });
+}
 
-asio::awaitable<void> runWebSocket(asio::ip::tcp::socket socket,
-                                   beast::http::request<beast::http::string_body> request,
-                                   Attach attach, hub::HubServices services,
-                                   ConnectionManager& manager, std::atomic<int>* liveSockets) {
-  struct Live {
-    std::atomic<int>* n;
-    explicit Live(std::atomic<int>* n) : n(n) { if (n) ++*n; }
-    ~Live() { if (n) --*n; }
-  } live(liveSockets);
-  auto c = attach.connection;
-  if (attach.reattach) c->detachCurrent();  // the old socket, if it still lingers
-  auto s = std::make_shared<Socket>(std::move(socket), c, ++c->generation);
-  // Beast's own keep-alive pings stay off: SignalR pings at the hub level.
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = 5s;  // also bounds the closing handshake (ASP.NET: 5 s)
-  timeouts.idle_timeout = websocket::stream_base::none();
-  timeouts.keep_alive_pings = false;
-  s->ws.set_option(timeouts);
-  s->ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(beast::http::field::server, "Herald");
-  }));
-  s->ws.auto_fragment(false);
+// Hands received message bytes to the hub handler; reading pauses until it is done (one
+// invocation at a time per connection, as in ASP.NET).
+asio::awaitable<void> deliverAndResume(SocketPtr s, std::string bytes) {
+  auto delivering = deliverInbound(s->connection, std::move(bytes));
+  const bool accepting = co_await std::move(delivering);
+  // Once the connection is ending, keep reading (and discarding) until the writer's
+  // close handshake completes, so the client's Close frame is consumed.
+  if (!accepting) s->accepting = false;
+  readAvailable(s);
+}
 
-  auto [acceptEc] = co_await s->ws.async_accept(request, use_nothrow);
-  if (acceptEc) {
-    spdlog::debug("connection {}: websocket accept failed: {}", c->connectionId,
-                  acceptEc.message());
-    if (attach.first) manager.dispose(c);
-    else manager.setActive(c, false);
-    co_return;
-  }
-  // The upgrade request's headers are not needed any more; free them for the life of
-  // the connection.
-  { auto done = std::move(request); }
-  auto executor = s->ws.get_executor();
+void deliver(const SocketPtr& s, std::string bytes) {
+  asio::co_spawn(s->socket.get_executor(), deliverAndResume(s, std::move(bytes)), asio::detached);
+}
+
+void refuse(tcp::socket& socket, unsigned version, int status, std::string_view reason) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version};
+  res.set(bhttp::field::server, "Herald");
+  res.set(bhttp::field::content_type, "text/plain");
+  if (status == 426) res.set(bhttp::field::sec_websocket_version, "13");
+  res.keep_alive(false);
+  res.body() = std::string(reason);
+  res.prepare_payload();
+  boost::system::error_code ec;
+  bhttp::write(socket, res, ec);  // small: fits the empty socket buffer
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+// After the 101 is out: wire the socket to the hub connection and start both loops.
+void open(const SocketPtr& s, const Attach& attach, const hub::HubServices& services) {
+  auto& c = s->connection;
+  auto executor = s->socket.get_executor();
   if (attach.first) {
-    setUpConnection(c, services, hub::TransportFeatures{true, false, true}, manager);
+    setUpConnection(c, services, hub::TransportFeatures{true, false, true}, s->manager);
   }
   spdlog::debug("connection {}: websocket open{}", c->connectionId,
                 attach.reattach ? " (stateful reattach)" : "");
-
   std::weak_ptr<Socket> weak = s;
   c->setDetach([executor, weak] {
     asio::post(executor, [weak] {
       if (auto s = weak.lock()) {
         s->detached = true;
         boost::system::error_code ec;
-        beast::get_lowest_layer(s->ws).close(ec);
+        s->socket.close(ec);  // pending waits end with operation_aborted
       }
     });
   });
-  if (attach.reattach) {
-    auto reattaching = c->runOnHome([c]() -> asio::awaitable<void> {
-      c->handler->onReattached();
-      co_return;
+  auto wire = [s, executor] {
+    auto& c = s->connection;
+    // Installed only now: nothing may be written on a reattached socket before the
+    // Sequence message that prepareReplay put first.
+    c->hub->setWakeup([queue = threadReadyQueue(executor), weak = std::weak_ptr<Socket>(s)] {
+      queue->push(weak, queue);
     });
-    co_await std::move(reattaching);
-    c->hub->prepareReplay();  // Sequence first, then every unacknowledged message
-  }
-  // Installed only now: nothing may be written on a reattached socket before the
-  // Sequence message that prepareReplay put first.
-  c->hub->setWakeup([queue = threadReadyQueue(executor), weak] { queue->push(weak, queue); });
-  pump(s);
+    pump(s);
+    readAvailable(s);
+  };
+  if (!attach.reattach) return wire();
+  // The handler lives on the connection's home executor: reset its inbound state there,
+  // then come back and replay (Sequence first, then every unacknowledged message).
+  asio::post(c->home, [s, executor, wire] {
+    s->connection->handler->onReattached();
+    asio::post(executor, [s, wire] {
+      if (!s->current()) return finish(s);
+      s->connection->hub->prepareReplay();
+      wire();
+    });
+  });
+}
 
-  bool accepting = true;  // false once the handler ended the connection: drain only
-  for (;;) {
-    auto [ec, n] =
-        co_await s->ws.async_read_some(asio::buffer(s->readBuffer), use_nothrow);
-    if (ec) {
-      if (ec != websocket::error::closed && ec != asio::error::operation_aborted &&
-          ec != asio::error::eof) {
-        spdlog::debug("connection {}: read ended: {}", c->connectionId, ec.message());
-      }
-      break;
-    }
-    if (accepting && s->current()) {
-      // Reading pauses while an invocation runs (one at a time per connection).
-      auto delivering = deliverInbound(c, std::string(s->readBuffer.data(), n));
-      accepting = co_await std::move(delivering);
-    }
-    // Once the connection is ending, keep reading (and discarding) until the writer's
-    // close handshake completes, so the client's close frame is consumed.
+}  // namespace
+
+void startWebSocket(tcp::socket socket, const bhttp::request<bhttp::string_body>& request,
+                    Attach attach, const hub::HubServices& services, ConnectionManager& manager,
+                    std::atomic<int>* liveSockets) {
+  auto c = attach.connection;
+  auto giveUp = [&] {
+    if (attach.first) manager.dispose(c);
+    else manager.setActive(c, false);
+  };
+  const auto key = request[bhttp::field::sec_websocket_key];
+  if (request[bhttp::field::sec_websocket_version] != "13") {
+    refuse(socket, request.version(), 426, "Unsupported WebSocket version: use 13");
+    return giveUp();
   }
-  const bool current = s->current();
-  s->detached = true;  // this socket is finished either way: stop its writer
-  if (!current) co_return;  // a newer socket carries the connection now
-  if (c->hub->closing() || !c->hub->statefulReconnect()) {
-    manager.dispose(c);
-  } else {
-    // Stateful: keep groups and buffers; the client reattaches within DisconnectTimeout
-    // or the reaper disposes the connection.
-    manager.setActive(c, false);
-    spdlog::debug("connection {}: socket lost, waiting for a stateful reattach",
-                  c->connectionId);
+  if (!ws::validClientKey(key)) {
+    refuse(socket, request.version(), 400, "Missing or malformed Sec-WebSocket-Key");
+    return giveUp();
   }
+  if (attach.reattach) c->detachCurrent();  // the old socket, if it still lingers
+  auto s = std::make_shared<Socket>(std::move(socket), c, ++c->generation, manager, liveSockets);
+  boost::system::error_code ec;
+  s->socket.non_blocking(true, ec);
+  // Extensions (permessage-deflate) are not accepted: progress frames are small and
+  // compressing each per connection would undo serialise-once.
+  auto response = std::make_shared<std::string>(
+      "HTTP/1.1 101 Switching Protocols\r\nServer: Herald\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+      ws::secWebSocketAccept(key) + "\r\n\r\n");
+  asio::async_write(s->socket, asio::buffer(*response),
+                    [s, response, attach, services](boost::system::error_code wec, std::size_t) {
+                      if (wec) {
+                        spdlog::debug("connection {}: websocket accept failed: {}",
+                                      s->connection->connectionId, wec.message());
+                        s->finished = true;
+                        if (attach.first) s->manager.dispose(s->connection);
+                        else s->manager.setActive(s->connection, false);
+                        return;
+                      }
+                      open(s, attach, services);
+                    });
 }
 
 }  // namespace herald::transport

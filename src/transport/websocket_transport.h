@@ -6,7 +6,6 @@
 // and gets the unacknowledged messages replayed.
 #include <atomic>
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -16,11 +15,13 @@
 
 namespace herald::transport {
 
-// Runs until the socket ends. `attach` is an Ok attach for WebSockets. `liveSockets`
-// (optional) counts the socket while it runs, for graceful shutdown.
-boost::asio::awaitable<void> runWebSocket(
-    boost::asio::ip::tcp::socket socket,
-    boost::beast::http::request<boost::beast::http::string_body> request, Attach attach,
-    hub::HubServices services, ConnectionManager& manager, std::atomic<int>* liveSockets);
+// Answers the upgrade (101, or 400/426 for a malformed one) and runs the WebSocket on
+// the socket's executor until it ends; returns at once. `attach` is an Ok attach for
+// WebSockets. `liveSockets` (optional) counts the socket while it runs, for graceful
+// shutdown.
+void startWebSocket(boost::asio::ip::tcp::socket socket,
+                    const boost::beast::http::request<boost::beast::http::string_body>& request,
+                    Attach attach, const hub::HubServices& services, ConnectionManager& manager,
+                    std::atomic<int>* liveSockets);
 
 }  // namespace herald::transport

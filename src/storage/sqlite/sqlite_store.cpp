@@ -529,8 +529,10 @@ void SqliteStore::createJob(model::Job& job) {
     tx.commit();
   } catch (...) {
     job.sequence = previous;
+    jobCache_.erase(job.id);
     throw;
   }
+  remember(job);
 }
 
 model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
@@ -543,25 +545,66 @@ model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
     auto entry = model::snapshotOf(job);
     insertEntry(db_, entry, op);
     tx.commit();
+    rememberProgress(job);
     return entry;
   } catch (...) {
     // The caller may retry with the same object; its sequence must match the database.
     job.sequence = previous;
+    jobCache_.erase(job.id);
     throw;
   }
 }
 
 void SqliteStore::saveJobQuietly(const model::Job& job) {
   constexpr std::string_view op = "saveJobQuietly";
+  jobCache_.erase(job.id);
   if (!updateJob(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
+  remember(job);
+}
+
+void SqliteStore::remember(const model::Job& job) {
+  // Bounded: a server with more live jobs than this just reads some of them back.
+  if (jobCache_.size() >= 4096 && !jobCache_.contains(job.id)) jobCache_.clear();
+  jobCache_.insert_or_assign(job.id, job);
+}
+
+void SqliteStore::rememberProgress(const model::Job& job) {
+  // Mirrors updateJobProgress: the identity columns were not written, so the cached
+  // ones stay as they are in the database.
+  auto it = jobCache_.find(job.id);
+  if (it == jobCache_.end()) return;
+  auto& c = it->second;
+  c.status = job.status;
+  c.progress = job.progress;
+  c.currentStage = job.currentStage;
+  c.statusMessage = job.statusMessage;
+  c.errorMessage = job.errorMessage;
+  c.metadata = job.metadata;
+  c.attempts = job.attempts;
+  c.updatedAt = job.updatedAt;
+  c.startedAt = job.startedAt;
+  c.completedAt = job.completedAt;
+  c.sequence = job.sequence;
+  c.availableAt = job.availableAt;
+}
+
+void SqliteStore::dropCacheIfChangedElsewhere() {
+  Statement st(db_, "PRAGMA data_version", "dataVersion");
+  const std::int64_t version = st.step() ? st.int64(0) : -1;
+  if (version != dataVersion_ || version < 0) jobCache_.clear();
+  dataVersion_ = version;
 }
 
 std::optional<model::Job> SqliteStore::getJob(const std::string& id) {
   constexpr std::string_view op = "getJob";
+  dropCacheIfChangedElsewhere();
+  if (auto it = jobCache_.find(id); it != jobCache_.end()) return it->second;
   Statement st(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1", op);
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
-  return readJob(st, op);
+  auto job = readJob(st, op);
+  remember(job);
+  return job;
 }
 
 std::vector<model::Job> SqliteStore::listJobs(const JobFilter& filter) {
@@ -836,6 +879,7 @@ void SqliteStore::beginBatch() { exec(db_, "BEGIN IMMEDIATE", "beginBatch"); }
 void SqliteStore::commitBatch() { exec(db_, "COMMIT", "commitBatch"); }
 
 void SqliteStore::rollbackBatch() {
+  jobCache_.clear();  // writes of the batch are undone: so are their cached results
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // SQLite implementation of Store: one file, WAL journal, schema created on open.
+#include <cstdint>
 #include <string>
+#include <unordered_map>
 
 #include "storage/store.h"
 
@@ -38,7 +40,17 @@ class SqliteStore final : public Store {
   std::optional<model::Video> getVideo(const std::string& id) override;
 
  private:
+  // Recently written or read jobs, so a progress report does not SELECT the row it
+  // wrote a moment ago. Every job write here updates its entry; a rollback empties the
+  // cache, and so does a commit by any other connection to the file (PRAGMA
+  // data_version), so a cached job is never older than the database.
+  void dropCacheIfChangedElsewhere();
+  void remember(const model::Job& job);
+  void rememberProgress(const model::Job& job);
+
   sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, model::Job> jobCache_;
+  std::int64_t dataVersion_ = -1;
 };
 
 }  // namespace herald::storage

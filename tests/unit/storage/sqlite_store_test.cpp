@@ -294,6 +294,50 @@ TEST_F(SqliteStoreTest, SaveJobQuietlyWritesWithoutHistory) {
   EXPECT_EQ(store->progressHistory("job-1", 0, 100).size(), 1u);
 }
 
+TEST_F(SqliteStoreTest, CachedJobsFollowWritesByOtherConnections) {
+  auto store = open();
+  Job job = makeJob("job-1");
+  store->createJob(job);
+  ASSERT_EQ(store->getJob("job-1")->progress, 0);  // now cached
+  rawExec("UPDATE jobs SET progress = 42, current_stage = 'elsewhere' WHERE id = 'job-1'");
+  auto got = store->getJob("job-1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->progress, 42);
+  EXPECT_EQ(got->currentStage, "elsewhere");
+  rawExec("DELETE FROM job_progress; DELETE FROM jobs");
+  EXPECT_FALSE(store->getJob("job-1"));
+}
+
+TEST_F(SqliteStoreTest, RolledBackBatchLeavesNoCachedWrites) {
+  auto store = open();
+  Job job = makeJob("job-1");
+  store->createJob(job);
+  store->beginBatch();
+  job.progress = 80;
+  store->recordUpdate(job);
+  EXPECT_EQ(store->getJob("job-1")->progress, 80);  // visible inside the batch
+  store->rollbackBatch();
+  auto got = store->getJob("job-1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->progress, 0);
+  EXPECT_EQ(got->sequence, 1);
+}
+
+TEST_F(SqliteStoreTest, ProgressUpdatesDoNotCacheUnwrittenIdentityFields) {
+  auto store = open();
+  Job job = makeJob("job-1");
+  job.priority = 1;
+  store->createJob(job);
+  job.priority = 9;  // not a column a progress update writes
+  job.progress = 10;
+  store->recordUpdate(job);
+  auto got = store->getJob("job-1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->priority, 1);
+  EXPECT_EQ(got->progress, 10);
+  EXPECT_EQ(got->sequence, 2);
+}
+
 TEST_F(SqliteStoreTest, ListJobsFiltersAndOrdersNewestFirst) {
   auto store = open();
   auto add = [&](const std::string& id, std::int64_t createdAt, JobStatus status,

@@ -1,0 +1,256 @@
+// RFC 6455 at the byte level, over a plain TCP socket: the upgrade answer, control frames,
+// fragmentation, the closing handshake in both directions, and protocol violations (each
+// must end only the offending connection, with the right close code).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import crypto from 'node:crypto';
+import { useServer, getJson, waitFor, delay, HUB_PATH } from '../lib/server.mjs';
+import { negotiate, RS, HANDSHAKE_JSON } from '../lib/wire.mjs';
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const acceptFor = (key) => crypto.createHash('sha1').update(key + GUID).digest('base64');
+
+/** A client frame: masked unless told otherwise. */
+function frame(opcode, payload = Buffer.alloc(0), { fin = true, mask = true, rsv = 0 } = {}) {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const head = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
+  const m = mask ? 0x80 : 0;
+  if (data.length < 126) head.push(m | data.length);
+  else if (data.length < 65536) head.push(m | 126, data.length >> 8, data.length & 255);
+  else throw new Error('test frames stay below 64 KB');
+  const key = crypto.randomBytes(4);
+  const body = Buffer.from(data);
+  if (mask) for (let i = 0; i < body.length; i++) body[i] ^= key[i % 4];
+  return Buffer.concat([Buffer.from(head), mask ? key : Buffer.alloc(0), body]);
+}
+
+/** A WebSocket client on a bare socket that records the server's frames as parsed. */
+class WireClient {
+  static async open(port, path, extraHeaders = {}) {
+    const c = new WireClient();
+    await c.connect(port, path, extraHeaders);
+    return c;
+  }
+
+  async connect(port, path, extraHeaders) {
+    this.key = crypto.randomBytes(16).toString('base64');
+    this.socket = net.connect(port, '127.0.0.1');
+    this.buffer = Buffer.alloc(0);
+    this.frames = [];
+    this.ended = false;
+    this.socket.on('data', (d) => {
+      this.buffer = Buffer.concat([this.buffer, d]);
+      if (this.head !== undefined) this.parseFrames();
+    });
+    this.socket.on('close', () => (this.ended = true));
+    this.socket.on('error', () => {});
+    await new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('error', reject);
+    });
+    const headers = {
+      Host: `127.0.0.1:${port}`,
+      Upgrade: 'websocket',
+      Connection: 'Upgrade',
+      'Sec-WebSocket-Key': this.key,
+      'Sec-WebSocket-Version': '13',
+      ...extraHeaders,
+    };
+    let request = `GET ${path} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(headers)) if (v !== undefined) request += `${k}: ${v}\r\n`;
+    this.socket.write(request + '\r\n');
+    await waitFor(() => this.buffer.includes('\r\n\r\n') || this.ended, 5000, 'the upgrade answer');
+    const end = this.buffer.indexOf('\r\n\r\n');
+    this.head = this.buffer.subarray(0, end).toString('latin1');
+    this.buffer = this.buffer.subarray(end + 4);
+    this.status = Number(this.head.split(' ')[1]);
+    this.headers = {};
+    for (const line of this.head.split('\r\n').slice(1)) {
+      const i = line.indexOf(':');
+      this.headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+    this.parseFrames();
+  }
+
+  parseFrames() {
+    for (;;) {
+      const b = this.buffer;
+      if (b.length < 2) return;
+      const masked = (b[1] & 0x80) !== 0;
+      let len = b[1] & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (b.length < 4) return;
+        len = b.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (b.length < 10) return;
+        len = Number(b.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (masked) throw new Error('the server masked a frame');
+      if (b.length < off + len) return;
+      const payload = b.subarray(off, off + len);
+      const f = { fin: (b[0] & 0x80) !== 0, rsv: (b[0] >> 4) & 7, opcode: b[0] & 0x0f, payload };
+      if (f.opcode === 8) {
+        f.code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+        f.reason = payload.subarray(2).toString();
+      }
+      this.frames.push(f);
+      this.buffer = b.subarray(off + len);
+    }
+  }
+
+  send(...frames) {
+    this.socket.write(Buffer.concat(frames));
+  }
+  text() {
+    return this.frames.filter((f) => f.opcode === 1 || f.opcode === 2).map((f) => f.payload.toString()).join('');
+  }
+  async waitForFrame(pred, what) {
+    await waitFor(() => this.frames.some(pred), 5000, what);
+    return this.frames.find(pred);
+  }
+  close() {
+    this.socket.destroy();
+  }
+}
+
+describe('WebSocket framing (RFC 6455)', () => {
+  const ctx = useServer();
+
+  async function openHub() {
+    const n = await negotiate(ctx.url);
+    assert.equal(n.status, 200, n.text);
+    const c = ctx.track(await WireClient.open(ctx.server.port, `${HUB_PATH}?id=${n.body.connectionToken}`));
+    assert.equal(c.status, 101, c.head);
+    return c;
+  }
+
+  async function openHandshaken() {
+    const c = await openHub();
+    c.send(frame(1, HANDSHAKE_JSON));
+    await waitFor(() => c.text().startsWith(`{}${RS}`), 5000, 'the SignalR handshake answer');
+    return c;
+  }
+
+  const connections = async () => (await getJson(ctx.url, '/health')).body.connections;
+
+  test('the upgrade answer is a 101 with the RFC accept key and no extensions', async () => {
+    const n = await negotiate(ctx.url);
+    const c = ctx.track(
+      await WireClient.open(ctx.server.port, `${HUB_PATH}?id=${n.body.connectionToken}`, {
+        'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits',
+      }),
+    );
+    assert.equal(c.status, 101);
+    assert.equal(c.headers['sec-websocket-accept'], acceptFor(c.key));
+    assert.equal(c.headers.upgrade.toLowerCase(), 'websocket');
+    assert.equal(c.headers['sec-websocket-extensions'], undefined, 'permessage-deflate is not accepted');
+  });
+
+  test('an unsupported WebSocket version gets 426 naming version 13; a missing key gets 400', async () => {
+    const n = await negotiate(ctx.url);
+    const old = ctx.track(
+      await WireClient.open(ctx.server.port, `${HUB_PATH}?id=${n.body.connectionToken}`, { 'Sec-WebSocket-Version': '8' }),
+    );
+    assert.equal(old.status, 426);
+    assert.equal(old.headers['sec-websocket-version'], '13');
+    const m = await negotiate(ctx.url);
+    const keyless = ctx.track(
+      await WireClient.open(ctx.server.port, `${HUB_PATH}?id=${m.body.connectionToken}`, { 'Sec-WebSocket-Key': 'short' }),
+    );
+    assert.equal(keyless.status, 400);
+    // The server still serves others.
+    const ok = await openHandshaken();
+    assert.equal(ok.ended, false);
+  });
+
+  test('a Ping is answered with a Pong carrying the same payload, also between fragments', async () => {
+    const c = await openHandshaken();
+    c.send(frame(9, 'are you there'));
+    const pong = await c.waitForFrame((f) => f.opcode === 10, 'the Pong');
+    assert.equal(pong.payload.toString(), 'are you there');
+    // An invocation in three fragments with a Ping between them.
+    const msg = `{"type":1,"invocationId":"f1","target":"GetJobProgress","arguments":["nope"]}${RS}`;
+    c.send(frame(1, msg.slice(0, 10), { fin: false }), frame(9, 'mid'), frame(0, msg.slice(10, 30), { fin: false }));
+    await c.waitForFrame((f) => f.opcode === 10 && f.payload.toString() === 'mid', 'the second Pong');
+    c.send(frame(0, msg.slice(30)));
+    await waitFor(() => c.text().includes('"invocationId":"f1"'), 5000, 'the Completion');
+    assert.match(c.text(), /"type":3,"invocationId":"f1"/);
+  });
+
+  test('a message split into frames byte by byte, with 16-bit lengths, is one message', async () => {
+    const c = await openHandshaken();
+    const filler = 'x'.repeat(300);
+    const msg = `{"type":1,"invocationId":"big","target":"GetJobProgress","arguments":["${filler}"]}${RS}`;
+    const bytes = Buffer.from(msg);
+    const frames = [frame(1, bytes.subarray(0, 200), { fin: false })];
+    for (let i = 200; i < bytes.length - 1; i++) frames.push(frame(0, bytes.subarray(i, i + 1), { fin: false }));
+    frames.push(frame(0, bytes.subarray(bytes.length - 1)));
+    // Delivered to the socket in odd-sized pieces, splitting headers and masks.
+    const all = Buffer.concat(frames);
+    for (let i = 0; i < all.length; i += 7) c.socket.write(all.subarray(i, i + 7));
+    await waitFor(() => c.text().includes('"invocationId":"big"'), 5000, 'the Completion');
+  });
+
+  test('a client Close is echoed with its code, then the server closes the TCP connection', async () => {
+    const c = await openHandshaken();
+    assert.equal(await connections(), 1);
+    const payload = Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from('bye')]);
+    c.send(frame(8, payload));
+    const close = await c.waitForFrame((f) => f.opcode === 8, 'the echoed Close');
+    assert.equal(close.code, 1000);
+    await waitFor(() => c.ended, 5000, 'the server to close the socket');
+    await waitFor(async () => (await connections()) === 0, 5000, 'the connection to be gone');
+  });
+
+  test('the server starts the closing handshake when the hub ends the connection', async () => {
+    const c = await openHub();
+    // A handshake the hub refuses: it answers with an error, then a WebSocket Close.
+    c.send(frame(1, `{"protocol":"nope","version":1}${RS}`));
+    const close = await c.waitForFrame((f) => f.opcode === 8, 'the Close');
+    assert.equal(close.code, 1000);
+    assert.match(c.text(), /"error":/);
+    assert.equal(c.ended, false, 'the server waits for the client to answer the Close');
+    c.send(frame(8, Buffer.from([0x03, 0xe8])));
+    await waitFor(() => c.ended, 5000, 'the socket to close after the answer');
+  });
+
+  const violations = [
+    ['an unmasked client frame', () => frame(1, HANDSHAKE_JSON, { mask: false }), 1002],
+    ['a reserved bit without an extension', () => frame(1, HANDSHAKE_JSON, { rsv: 4 }), 1002],
+    ['an unknown opcode', () => frame(3, 'x'), 1002],
+    ['a continuation without a message', () => frame(0, 'x'), 1002],
+    ['a fragmented Ping', () => frame(9, 'x', { fin: false }), 1002],
+    ['a Close with a reserved code', () => frame(8, Buffer.from([0x03, 0xed])), 1002],
+    ['invalid UTF-8 in a Text frame', () => frame(1, Buffer.from([0x7b, 0xc3, 0x28])), 1007],
+  ];
+  for (const [what, make, code] of violations) {
+    test(`${what} is answered with Close ${code} and ends only that connection`, async () => {
+      const other = await openHandshaken();
+      const c = await openHub();
+      c.send(make());
+      const close = await c.waitForFrame((f) => f.opcode === 8, 'the Close');
+      assert.equal(close.code, code);
+      assert.ok(close.reason.length > 0, 'the Close says why');
+      await waitFor(() => c.ended, 5000, 'the server to close the socket');
+      await delay(50);
+      assert.equal(other.ended, false);
+      other.send(frame(9, 'still'));
+      await other.waitForFrame((f) => f.opcode === 10, 'the other connection to answer');
+    });
+  }
+
+  test('server frames are unmasked, final and carry whole SignalR messages', async () => {
+    const c = await openHandshaken();
+    c.send(frame(1, `{"type":1,"invocationId":"a","target":"GetJobProgress","arguments":["x"]}${RS}`));
+    await waitFor(() => c.text().includes('"invocationId":"a"'), 5000, 'the Completion');
+    for (const f of c.frames) {
+      assert.equal(f.fin, true);
+      assert.equal(f.rsv, 0);
+      assert.ok(f.payload.toString().endsWith(RS), 'a frame ends on a message boundary');
+    }
+  });
+});
