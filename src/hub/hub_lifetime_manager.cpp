@@ -1,5 +1,7 @@
 #include "hub/hub_lifetime_manager.h"
 
+#include "backplane/wakeup_batch.h"
+
 namespace herald::hub {
 
 void HubLifetimeManager::add(const HubConnectionPtr& c) {
@@ -79,12 +81,15 @@ void HubLifetimeManager::deliverLocal(const backplane::Target& target,
   if (ordering) key = OrderKey{ordering->jobId, ordering->sequence};
   SerializedMessage shared(std::move(message), std::move(key));
   std::uint64_t queued = 0, stale = 0, overflow = 0;
-  for (const auto& c : recipients) {
-    switch (c->send(shared)) {
-      case EnqueueResult::Queued: ++queued; break;
-      case EnqueueResult::Dropped: ++stale; break;
-      case EnqueueResult::Overflow: ++overflow; break;
-      case EnqueueResult::Closed: break;
+  {
+    backplane::WakeupBatch batch;  // writers start once every recipient has the frame
+    for (const auto& c : recipients) {
+      switch (c->send(shared)) {
+        case EnqueueResult::Queued: ++queued; break;
+        case EnqueueResult::Dropped: ++stale; break;
+        case EnqueueResult::Overflow: ++overflow; break;
+        case EnqueueResult::Closed: break;
+      }
     }
   }
   std::lock_guard lock(mutex_);

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backplane/wakeup_batch.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "model/json_mapping.h"
@@ -102,7 +103,11 @@ void ProgressService::commitBatch() {
     spdlog::error("store: a batch of writes failed to commit: {}", e.what());
     notifications.clear();  // nothing of it happened
   }
-  for (auto& n : notifications) n();
+  {
+    // Every broadcast of the batch queues its frames first; writers start after.
+    backplane::WakeupBatch wakeups;
+    for (auto& n : notifications) n();
+  }
   batch->done.cancel();
 }
 

@@ -14,6 +14,7 @@
 
 #include "protocol/websocket/accept_key.h"
 #include "protocol/websocket/frames.h"
+#include "backplane/wakeup_batch.h"
 #include "transport/connection_setup.h"
 
 namespace herald::transport {
@@ -221,7 +222,9 @@ class ReadyQueue {
       schedule = !scheduled_;
       scheduled_ = true;
     }
-    if (schedule) asio::post(executor_, [self] { self->drain(); });
+    if (!schedule) return;
+    auto post = [self] { asio::post(self->executor_, [self] { self->drain(); }); };
+    if (!backplane::WakeupBatch::defer(post)) post();
   }
 
  private:

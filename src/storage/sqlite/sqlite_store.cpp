@@ -454,6 +454,29 @@ bool updateJobProgress(sqlite3* db, const model::Job& job, std::string_view op) 
   return sqlite3_changes(db) > 0;
 }
 
+// The same for the common report that changes neither status nor availability: with
+// those columns out of the SET, SQLite leaves the status and runnable indexes alone.
+bool updateJobProgressSameStatus(sqlite3* db, const model::Job& job, std::string_view op) {
+  Statement st(db,
+               "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
+               "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
+               "started_at = ?9, completed_at = ?10, sequence = ?11 WHERE id = ?1",
+               op);
+  st.bind(1, job.id);
+  st.bind(2, job.progress);
+  st.bind(3, job.currentStage);
+  st.bind(4, job.statusMessage);
+  st.bind(5, job.errorMessage);
+  st.bind(6, metadataText(job.metadata));
+  st.bind(7, job.attempts);
+  st.bind(8, job.updatedAt);
+  st.bind(9, job.startedAt);
+  st.bind(10, job.completedAt);
+  st.bind(11, job.sequence);
+  st.run();
+  return sqlite3_changes(db) > 0;
+}
+
 void insertEntry(sqlite3* db, const model::ProgressEntry& e, std::string_view op) {
   Statement st(db,
                "INSERT INTO job_progress (job_id, sequence, status, progress, current_stage, "
@@ -541,7 +564,14 @@ model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
   job.sequence += 1;
   try {
     Transaction tx(db_, op);
-    if (!updateJobProgress(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
+    // The cache mirrors the row (see dropCacheIfChangedElsewhere, called first).
+    dropCacheIfChangedElsewhere();
+    auto cached = jobCache_.find(job.id);
+    const bool sameStatus = cached != jobCache_.end() && cached->second.status == job.status &&
+                            cached->second.availableAt == job.availableAt;
+    const bool updated = sameStatus ? updateJobProgressSameStatus(db_, job, op)
+                                    : updateJobProgress(db_, job, op);
+    if (!updated) fail(op, "unknown job '" + job.id + "'");
     auto entry = model::snapshotOf(job);
     insertEntry(db_, entry, op);
     tx.commit();

@@ -338,6 +338,31 @@ TEST_F(SqliteStoreTest, ProgressUpdatesDoNotCacheUnwrittenIdentityFields) {
   EXPECT_EQ(got->sequence, 2);
 }
 
+TEST_F(SqliteStoreTest, EveryColumnAProgressUpdateChangesReachesTheFile) {
+  auto store = open();
+  Job job = makeJob("job-1");
+  store->createJob(job);
+  job.status = JobStatus::Running;  // a status change
+  job.progress = 10;
+  store->recordUpdate(job);
+  job.progress = 20;  // same status: the narrower UPDATE
+  job.currentStage = "half";
+  job.attempts = 2;
+  store->recordUpdate(job);
+  EXPECT_EQ(rawQueryText("SELECT status || '/' || progress || '/' || current_stage || '/' || "
+                         "attempts || '/' || sequence FROM jobs"),
+            "Running/20.0/half/2/3");
+  job.status = JobStatus::Completed;
+  job.availableAt = 5;
+  store->recordUpdate(job);
+  EXPECT_EQ(rawQueryText("SELECT status || '/' || available_at || '/' || sequence FROM jobs"),
+            "Completed/5/4");
+  // Another connection changed the status meanwhile: the next update must write it back.
+  rawExec("UPDATE jobs SET status = 'Failed'");
+  store->recordUpdate(job);
+  EXPECT_EQ(rawQueryText("SELECT status FROM jobs"), "Completed");
+}
+
 TEST_F(SqliteStoreTest, ListJobsFiltersAndOrdersNewestFirst) {
   auto store = open();
   auto add = [&](const std::string& id, std::int64_t createdAt, JobStatus status,
