@@ -85,6 +85,12 @@ struct ServerSettings {
   unsigned short port = 5000;
   std::string dataDir = "./data";
   int ioThreads = 0;  // 0: one per core
+  // Where SQLite work runs. true: on a thread of its own (store work never delays
+  // sockets, and runs beside the I/O threads on a multi-core host). false: on the first
+  // I/O thread, between socket events (no thread hand-off per report; a long store
+  // operation delays that thread's sockets). Measured on one shared core: 7x fewer
+  // context switches, the same CPU per report (docs/performance.md).
+  bool dedicatedStoreThread = true;
   // Largest HTTP request body accepted by the REST API and transports.
   std::size_t maxHttpBodyBytes = 1024 * 1024;
   // How long shutdown waits for in-flight HTTP requests to finish.

@@ -18,7 +18,10 @@ void JobEngine::registerProcessor(const std::string& jobType, ProcessorPtr proce
 }
 
 void JobEngine::start() {
-  auto requeued = service_.onStoreSync([this](storage::Store& store) {
+  // Called before any thread serves requests or runs store work (the server starts its
+  // loops after this), so the recovery runs right here: the store's executor may be an
+  // I/O loop that is not running yet.
+  auto requeued = service_.onStoreInline([this](storage::Store& store) {
     return service_.recoverInterruptedNow([&store](const model::Job& job) {
       // A pipeline job whose ingestion finished only waits for its children.
       if (job.jobType != model::kVideoProcessing || job.videoId.empty()) return false;

@@ -74,7 +74,12 @@ int runServer(const config::Config& config) {
   backplane::InProcessBackplane backplane;
   hub::HubLifetimeManager lifetime;
   backplane.setLocalSink(&lifetime);
-  jobs::ProgressService progress(*store, storeContext.get_executor(), backplane);
+  // Store work runs on the first I/O thread unless a thread of its own is configured
+  // (Server:DedicatedStoreThread): see docs/config.md for the trade-off.
+  const bool dedicatedStore = config.server.dedicatedStoreThread;
+  auto storeExecutor = dedicatedStore ? asio::any_io_executor(storeContext.get_executor())
+                                      : asio::any_io_executor(ioContexts[0]->get_executor());
+  jobs::ProgressService progress(*store, storeExecutor, backplane);
 
   hub::HubDispatcher dispatcher;
   api::registerJobProgressHub(dispatcher, progress);
@@ -127,6 +132,7 @@ int runServer(const config::Config& config) {
   spdlog::info("Herald listening on http://{}:{} ({} I/O threads)", config.server.host,
                httpServer.boundPort(), ioThreads);
 
+  if (!dedicatedStore) storeGuard.reset();  // storeContext stays unused
   std::thread storeThread([&] { storeContext.run(); });
   try {
     engine.start();
@@ -193,8 +199,20 @@ int runServer(const config::Config& config) {
   }
   main.run();
   for (auto& t : threads) t.join();
-  // Workers stop before the store: they may be waiting on it.
-  engine.stop();
+  // Workers stop before the store: they may be waiting on it. When the store lives on
+  // the first I/O thread, that loop runs once more (on this thread's helper) until
+  // they are gone.
+  if (dedicatedStore) {
+    engine.stop();
+  } else {
+    main.restart();
+    auto keep = asio::make_work_guard(main);
+    std::thread storeRunner([&] { main.run(); });
+    engine.stop();
+    keep.reset();
+    main.stop();
+    storeRunner.join();
+  }
   // Let queued store work finish (it is short), then close the store.
   storeGuard.reset();
   storeThread.join();

@@ -68,5 +68,6 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(fromExample.jobs.retryBaseDelayMs, defaults.jobs.retryBaseDelayMs);
   EXPECT_EQ(fromExample.pipeline.maxDownloadBytes, defaults.pipeline.maxDownloadBytes);
   EXPECT_EQ(fromExample.server.port, defaults.server.port);
+  EXPECT_EQ(fromExample.server.dedicatedStoreThread, defaults.server.dedicatedStoreThread);
   EXPECT_EQ(fromExample.sqlitePath(), defaults.sqlitePath());
 }
