@@ -92,7 +92,7 @@ std::vector<FramePtr> HubConnection::takeQueued() {
   return out;
 }
 
-void HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary) {
+bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary) {
   std::lock_guard lock(mutex_);
   binary = protocol_ && protocol_->transferFormat() == protocol::TransferFormat::Binary;
   out.reserve(out.size() + queue_.size());
@@ -106,6 +106,7 @@ void HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary) {
   }
   queue_.clear();
   queuedBytes_ = 0;
+  return closing_;
 }
 
 bool HubConnection::hasQueued() const {

@@ -52,8 +52,9 @@ class HubConnection {
   // Writer side. Takes every queued frame (in order). Empty when nothing is queued.
   std::vector<FramePtr> takeQueued();
   // The same, appended to `out` (a writer's reused vector); `binary` tells the frames'
-  // transfer format.
-  void takeQueued(std::vector<FramePtr>& out, bool& binary);
+  // transfer format. Returns closing(), read under the same lock: the writer needs both
+  // after every write.
+  bool takeQueued(std::vector<FramePtr>& out, bool& binary);
   bool hasQueued() const;
   // Called (from any thread, without locks held) when frames become available or the
   // connection starts closing; the attached transport installs it.

@@ -137,7 +137,7 @@ bool takeNext(const SocketPtr& s) {
   s->headerLength = 0;
   if (!s->closeSent && s->current()) {
     bool binary = false;
-    hub->takeQueued(s->inFlight, binary);
+    const bool closing = hub->takeQueued(s->inFlight, binary);
     if (!s->inFlight.empty()) {
       std::size_t size = 0;
       for (const auto& f : s->inFlight) size += f->size();
@@ -145,7 +145,7 @@ bool takeNext(const SocketPtr& s) {
           binary ? ws::Opcode::Binary : ws::Opcode::Text, size, s->header.data()));
       return true;
     }
-    if (hub->closing()) {
+    if (closing) {
       // The hub ended the connection and its last frame is out: close the WebSocket.
       if (hub->overflowed()) {
         spdlog::warn("connection {}: outbound queue over its limit (slow consumer), closing",
