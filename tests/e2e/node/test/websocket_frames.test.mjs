@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import crypto from 'node:crypto';
-import { useServer, getJson, waitFor, delay, HUB_PATH } from '../lib/server.mjs';
+import { useServer, startServer, createJob, getJson, waitFor, delay, HUB_PATH } from '../lib/server.mjs';
 import { negotiate, RS, HANDSHAKE_JSON } from '../lib/wire.mjs';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -251,6 +251,45 @@ describe('WebSocket framing (RFC 6455)', () => {
       assert.equal(f.fin, true);
       assert.equal(f.rsv, 0);
       assert.ok(f.payload.toString().endsWith(RS), 'a frame ends on a message boundary');
+    }
+  });
+
+  test('a subscriber that stops reading gets every byte once it reads again (partial writes resume)', async () => {
+    // Its own server: a queue bound large enough for the burst, so this measures the
+    // writer's handling of a full socket buffer, not the slow-consumer policy.
+    const server = await startServer({ env: { SignalR__MaxOutboundQueueBytes: String(256 * 1024 * 1024) } });
+    let c;
+    try {
+      const job = await createJob(server.url);
+      const n = await negotiate(server.url);
+      c = await WireClient.open(server.port, `${HUB_PATH}?id=${n.body.connectionToken}`);
+      c.send(frame(1, HANDSHAKE_JSON));
+      c.send(frame(1, `{"type":1,"invocationId":"s","target":"SubscribeToJob","arguments":["${job.jobId}"]}${RS}`));
+      await waitFor(() => c.text().includes('"invocationId":"s"'), 5000, 'the subscription');
+      c.socket.pause();  // stop reading: the kernel buffers fill, then the server's writes block
+      const reports = 100;
+      const blob = 'x'.repeat(300_000);
+      for (let i = 1; i <= reports; i++) {
+        const res = await fetch(`${server.url}/api/v1/jobs/${job.jobId}/progress`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ progress: i, metadata: { blob: blob + i } }),
+        });
+        assert.equal(res.status, 200);
+        await res.text();
+      }
+      c.socket.resume();
+      const updates = () =>
+        c.text().split(RS).filter((r) => r.includes('"JobProgressUpdate"')).map((r) => JSON.parse(r).arguments[0]);
+      const last = `"sequence":${reports + 1}}`;
+      await waitFor(() => c.frames.length > 0 && c.frames.at(-1).payload.toString().includes(last), 30_000, 'the last update');
+      const got = updates();
+      assert.deepEqual(got.map((u) => u.sequence), Array.from({ length: reports + 1 }, (_, k) => k + 1));
+      for (const u of got.slice(1)) assert.equal(u.metadata.blob, blob + (u.sequence - 1), `update ${u.sequence} intact`);
+      assert.equal(c.ended, false);
+    } finally {
+      c?.close();
+      await server.stop('SIGKILL');
     }
   });
 });
