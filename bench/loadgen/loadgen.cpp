@@ -392,6 +392,14 @@ class Bench {
   std::int64_t nextTick_ = 0;
   StepStats scratchStats_;
   StepStats* step_;
+  // Bumped whenever step_ changes. Steps keep their StepStats on the stack, so an HTTP
+  // answer that arrives after its step ended must not touch them (it did, and corrupted
+  // the heap when a slow server answered late).
+  std::uint64_t stepId_ = 0;
+  void setStep(StepStats* s) {
+    step_ = s;
+    ++stepId_;
+  }
   StepStats total_;  // dup/reorder/disconnect totals across steps
   std::string padding_;
   std::int64_t lastDeliveryNs_ = 0;
@@ -1185,12 +1193,16 @@ void Bench::publishOne(std::int64_t scheduledNs) {
   st.expected += static_cast<std::uint64_t>(g.ready);
   ++pendingRequests_;
   StepStats* target = step_;
+  const std::uint64_t targetId = stepId_;
   pubs_[gi % pubs_.size()]->enqueue(HttpRequest{
-      publishRequest(g, seq, scheduledNs), [this, target, scheduledNs](int status, std::string_view body) {
+      publishRequest(g, seq, scheduledNs),
+      [this, target, targetId, scheduledNs](int status, std::string_view body) {
         --pendingRequests_;
-        target->publishAck.record(nowNs() - scheduledNs);
+        // A late answer (its step is over) only counts in the totals.
+        StepStats* live = targetId == stepId_ ? target : nullptr;
+        if (live) live->publishAck.record(nowNs() - scheduledNs);
         if (status / 100 != 2) {
-          ++target->publishErrors;
+          if (live) ++live->publishErrors;
           ++total_.publishErrors;
           noteError("publish answered " + std::to_string(status) + ": " +
                     std::string(body.substr(0, 120)));
@@ -1325,7 +1337,7 @@ static double ms(std::int64_t ns) { return double(ns) / 1e6; }
 json::object Bench::runStep(const std::string& label, double deliveriesPerSec, double seconds) {
   StepStats st;
   if (opt_.phase == "hold") st.timelineStart = nowNs();
-  step_ = &st;
+  setStep(&st);
   double avgGroup = groups_.empty() ? 0 : double(ready_) / double(groups_.size());
   double publishRate = avgGroup > 0 ? deliveriesPerSec / avgGroup : 0;
   auto s0 = probe_.sample();
@@ -1348,7 +1360,7 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   auto t2 = nowNs();
   auto g2 = selfCpuSeconds();
   auto s1 = probe_.sample();
-  step_ = &scratchStats_;
+  setStep(&scratchStats_);
 
   json::object o;
   o["label"] = label;
@@ -1471,24 +1483,24 @@ std::uint64_t Bench::owed() const {
 // Lets a backlog drain (up to `seconds`) before the next measurement.
 void Bench::settle(double seconds) {
   StepStats st;
-  step_ = &st;
+  setStep(&st);
   runUntil([&] { return pendingRequests_ == 0 && owed() == 0; },
            nowNs() + static_cast<std::int64_t>(seconds * 1e9));
   runUntil([] { return false; }, nowNs() + 500 * kMs);
-  step_ = &scratchStats_;
+  setStep(&scratchStats_);
 }
 
 // After the ladder: wait for stragglers, then count what never arrived.
 json::object Bench::finalDrain() {
   StepStats st;
-  step_ = &st;
+  setStep(&st);
   auto before = owed();
   auto t0 = nowNs();
   if (before > 0) {
     runUntil([&] { return pendingRequests_ == 0 && owed() == 0; },
              t0 + static_cast<std::int64_t>(opt_.finalDrainSeconds * 1e9));
   }
-  step_ = &scratchStats_;
+  setStep(&scratchStats_);
   json::object o;
   o["owedAtStart"] = before;
   o["lateArrivals"] = st.unique;
