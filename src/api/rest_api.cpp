@@ -1,5 +1,7 @@
 #include "api/rest_api.h"
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include <cctype>
 
 #include <boost/json/parse.hpp>
@@ -318,7 +320,10 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
     case jobs::ReportOutcome::Recorded:
       break;
   }
-  co_return jsonResponse(200, model::jobResource(result.job));
+  // The answer's object lives only to be serialised: a monotonic resource makes building
+  // and dropping it a few pointer bumps.
+  json::monotonic_resource scratch(2048);
+  co_return jsonResponse(200, model::jobResource(result.job, &scratch));
 }
 
 asio::awaitable<HttpResponse> RestApi::getJob(const std::string& jobId) {

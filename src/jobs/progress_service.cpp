@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <spdlog/spdlog.h>
 
 #include "backplane/wakeup_batch.h"
@@ -184,8 +185,10 @@ void ProgressService::publish(const backplane::Target& target, std::string event
     return;
   }
   try {
-    protocol::InvocationMessage message;
-    message.target = std::move(event);
+    // The arguments share the payload's storage (a move, not a copy, even when the
+    // payload lives in a monotonic resource).
+    protocol::InvocationMessage message{std::nullopt, std::move(event),
+                                        json::array(payload.storage()), {}};
     message.arguments.push_back(std::move(payload));
     backplane_.publish(target, std::move(message), std::move(ordering));
   } catch (const std::exception& e) {
@@ -197,7 +200,11 @@ void ProgressService::publish(const backplane::Target& target, std::string event
 void ProgressService::publishJob(const model::Job& job, const model::ProgressEntry& entry,
                                  bool statusChanged) {
   const auto group = backplane::Target::group("job-" + job.id);
-  publish(group, "JobProgressUpdate", model::jobProgressUpdate(job, entry),
+  // Built in a monotonic resource of its own: a few pointer bumps instead of a malloc per
+  // string and table, and one free when the last recipient's frame is made. The event
+  // is only read after this (serialised once per protocol, on this thread).
+  auto storage = json::make_shared_resource<json::monotonic_resource>(2048);
+  publish(group, "JobProgressUpdate", model::jobProgressUpdate(job, entry, storage),
           backplane::Ordering{job.id, entry.sequence});
   if (!statusChanged) return;
   if (job.status == JobStatus::Completed || job.status == JobStatus::Failed) {

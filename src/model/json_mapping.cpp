@@ -26,36 +26,70 @@ json::value numberValue(double v) {
   return json::value(v);
 }
 
-json::object jobProgressUpdate(const Job& job, const ProgressEntry& e) {
-  // Sized up front: grown one key at a time, the object re-hashed itself four times, on
-  // every progress report (twice: the event and the HTTP answer).
-  json::object o;
-  o.reserve(18);
-  o["jobId"] = job.id;
-  o["videoId"] = optString(job.videoId);
-  o["jobType"] = job.jobType;
-  o["status"] = toString(e.status);
-  o["progress"] = numberValue(e.progress);
-  o["currentStage"] = e.currentStage;
-  o["statusMessage"] = e.statusMessage;
-  o["errorMessage"] = optString(e.errorMessage);
-  o["updatedAt"] = core::isoFromMillis(e.updatedAt);
-  o["metadata"] = e.metadata;
-  o["sequence"] = e.sequence;
+namespace {
+
+// The fields a JobProgressUpdate shows, from a job or one entry of its history.
+struct UpdateFields {
+  JobStatus status;
+  double progress;
+  const std::string& currentStage;
+  const std::string& statusMessage;
+  const std::optional<std::string>& errorMessage;
+  std::int64_t updatedAt;
+  const json::object& metadata;
+  std::int64_t sequence;
+};
+
+// Strings go straight into the object's storage (emplace, not operator[] then assign).
+// The object is sized up front: grown one key at a time, it re-hashed itself four times.
+json::object buildUpdate(const Job& job, const UpdateFields& f, std::size_t extra,
+                         json::storage_ptr sp) {
+  json::object o(sp);
+  o.reserve(11 + extra);
+  o.emplace("jobId", json::string_view(job.id));
+  if (job.videoId.empty()) o.emplace("videoId", nullptr);
+  else o.emplace("videoId", json::string_view(job.videoId));
+  o.emplace("jobType", json::string_view(job.jobType));
+  o.emplace("status", toString(f.status));
+  o.emplace("progress", numberValue(f.progress));
+  o.emplace("currentStage", json::string_view(f.currentStage));
+  o.emplace("statusMessage", json::string_view(f.statusMessage));
+  if (f.errorMessage) o.emplace("errorMessage", json::string_view(*f.errorMessage));
+  else o.emplace("errorMessage", nullptr);
+  o.emplace("updatedAt", json::string_view(core::isoFromMillis(f.updatedAt)));
+  o.emplace("metadata", json::value(f.metadata, sp));
+  o.emplace("sequence", f.sequence);
   return o;
 }
 
-json::object jobProgressUpdate(const Job& job) { return jobProgressUpdate(job, snapshotOf(job)); }
+UpdateFields currentFields(const Job& job) {
+  return UpdateFields{job.status,        job.progress,  job.currentStage, job.statusMessage,
+                      job.errorMessage,  job.updatedAt, job.metadata,     job.sequence};
+}
 
-json::object jobResource(const Job& job) {
-  auto o = jobProgressUpdate(job);
-  o["userId"] = optString(job.userId);
-  o["priority"] = job.priority;
-  o["attempts"] = job.attempts;
-  o["maxAttempts"] = job.maxAttempts;
-  o["createdAt"] = core::isoFromMillis(job.createdAt);
-  o["startedAt"] = optTime(job.startedAt);
-  o["completedAt"] = optTime(job.completedAt);
+}  // namespace
+
+json::object jobProgressUpdate(const Job& job, const ProgressEntry& e, json::storage_ptr sp) {
+  return buildUpdate(job,
+                     UpdateFields{e.status, e.progress, e.currentStage, e.statusMessage,
+                                  e.errorMessage, e.updatedAt, e.metadata, e.sequence},
+                     0, std::move(sp));
+}
+
+json::object jobProgressUpdate(const Job& job, json::storage_ptr sp) {
+  return buildUpdate(job, currentFields(job), 0, std::move(sp));
+}
+
+json::object jobResource(const Job& job, json::storage_ptr sp) {
+  auto o = buildUpdate(job, currentFields(job), 7, sp);
+  if (job.userId.empty()) o.emplace("userId", nullptr);
+  else o.emplace("userId", json::string_view(job.userId));
+  o.emplace("priority", job.priority);
+  o.emplace("attempts", job.attempts);
+  o.emplace("maxAttempts", job.maxAttempts);
+  o.emplace("createdAt", json::string_view(core::isoFromMillis(job.createdAt)));
+  o.emplace("startedAt", optTime(job.startedAt));
+  o.emplace("completedAt", optTime(job.completedAt));
   return o;
 }
 

@@ -12,12 +12,14 @@ namespace herald::model {
 // A number that prints as an integer when it is one (50, not 5E1).
 boost::json::value numberValue(double v);
 
-// JobProgressUpdate for one recorded entry of `job` (the entry may be historical).
-boost::json::object jobProgressUpdate(const Job& job, const ProgressEntry& entry);
+// JobProgressUpdate for one recorded entry of `job` (the entry may be historical). `sp`:
+// where the object allocates (a monotonic resource makes building and dropping it cheap).
+boost::json::object jobProgressUpdate(const Job& job, const ProgressEntry& entry,
+                                      boost::json::storage_ptr sp = {});
 // JobProgressUpdate for the job's current state.
-boost::json::object jobProgressUpdate(const Job& job);
+boost::json::object jobProgressUpdate(const Job& job, boost::json::storage_ptr sp = {});
 // The REST shape: the event shape plus userId, priority, attempts and timestamps.
-boost::json::object jobResource(const Job& job);
+boost::json::object jobResource(const Job& job, boost::json::storage_ptr sp = {});
 // A history entry for GET /jobs/{id}/progress.
 boost::json::object progressEntryResource(const ProgressEntry& entry);
 
