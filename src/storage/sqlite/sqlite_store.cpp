@@ -619,6 +619,9 @@ void SqliteStore::rememberProgress(const model::Job& job) {
 }
 
 void SqliteStore::dropCacheIfChangedElsewhere() {
+  // Inside a write transaction (a batch, BEGIN IMMEDIATE) no other connection can have
+  // committed since it began, and beginBatch checked then.
+  if (inWriteTransaction_) return;
   Statement st(db_, "PRAGMA data_version", "dataVersion");
   const std::int64_t version = st.step() ? st.int64(0) : -1;
   if (version != dataVersion_ || version < 0) jobCache_.clear();
@@ -904,11 +907,19 @@ std::size_t SqliteStore::embeddingCount(const std::string& videoId) {
 
 namespace herald::storage {
 
-void SqliteStore::beginBatch() { exec(db_, "BEGIN IMMEDIATE", "beginBatch"); }
+void SqliteStore::beginBatch() {
+  exec(db_, "BEGIN IMMEDIATE", "beginBatch");
+  dropCacheIfChangedElsewhere();
+  inWriteTransaction_ = true;
+}
 
-void SqliteStore::commitBatch() { exec(db_, "COMMIT", "commitBatch"); }
+void SqliteStore::commitBatch() {
+  exec(db_, "COMMIT", "commitBatch");
+  inWriteTransaction_ = false;
+}
 
 void SqliteStore::rollbackBatch() {
+  inWriteTransaction_ = false;
   jobCache_.clear();  // writes of the batch are undone: so are their cached results
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }

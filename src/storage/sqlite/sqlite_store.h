@@ -51,6 +51,7 @@ class SqliteStore final : public Store {
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, model::Job> jobCache_;
   std::int64_t dataVersion_ = -1;
+  bool inWriteTransaction_ = false;  // between beginBatch and commit/rollback
 };
 
 }  // namespace herald::storage
