@@ -429,38 +429,19 @@ bool updateJob(sqlite3* db, const model::Job& job, std::string_view op) {
 
 // Writes only what a progress update can change. Leaving the identity columns (video,
 // user, type, priority, creation time, runner) out of the SET keeps SQLite from rewriting
-// the indexes built on them at every update. Returns false when no job has this id.
-bool updateJobProgress(sqlite3* db, const model::Job& job, std::string_view op) {
+// the indexes built on them at every update; with `withStatus` false, status and
+// available_at stay out too (the common report that keeps the status then leaves the
+// status and runnable indexes alone). Returns false when no job has this id.
+bool updateJobProgress(sqlite3* db, const model::Job& job, bool withStatus, std::string_view op) {
   Statement st(db,
-               "UPDATE jobs SET status = ?2, progress = ?3, current_stage = ?4, "
-               "status_message = ?5, error_message = ?6, metadata = ?7, attempts = ?8, "
-               "updated_at = ?9, started_at = ?10, completed_at = ?11, sequence = ?12, "
-               "available_at = ?13 WHERE id = ?1",
-               op);
-  st.bind(1, job.id);
-  st.bind(2, model::toString(job.status));
-  st.bind(3, job.progress);
-  st.bind(4, job.currentStage);
-  st.bind(5, job.statusMessage);
-  st.bind(6, job.errorMessage);
-  st.bind(7, metadataText(job.metadata));
-  st.bind(8, job.attempts);
-  st.bind(9, job.updatedAt);
-  st.bind(10, job.startedAt);
-  st.bind(11, job.completedAt);
-  st.bind(12, job.sequence);
-  st.bind(13, job.availableAt);
-  st.run();
-  return sqlite3_changes(db) > 0;
-}
-
-// The same for the common report that changes neither status nor availability: with
-// those columns out of the SET, SQLite leaves the status and runnable indexes alone.
-bool updateJobProgressSameStatus(sqlite3* db, const model::Job& job, std::string_view op) {
-  Statement st(db,
-               "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
-               "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
-               "started_at = ?9, completed_at = ?10, sequence = ?11 WHERE id = ?1",
+               withStatus
+                   ? "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
+                     "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
+                     "started_at = ?9, completed_at = ?10, sequence = ?11, status = ?12, "
+                     "available_at = ?13 WHERE id = ?1"
+                   : "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
+                     "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
+                     "started_at = ?9, completed_at = ?10, sequence = ?11 WHERE id = ?1",
                op);
   st.bind(1, job.id);
   st.bind(2, job.progress);
@@ -473,6 +454,10 @@ bool updateJobProgressSameStatus(sqlite3* db, const model::Job& job, std::string
   st.bind(9, job.startedAt);
   st.bind(10, job.completedAt);
   st.bind(11, job.sequence);
+  if (withStatus) {
+    st.bind(12, model::toString(job.status));
+    st.bind(13, job.availableAt);
+  }
   st.run();
   return sqlite3_changes(db) > 0;
 }
@@ -569,8 +554,7 @@ model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
     auto cached = jobCache_.find(job.id);
     const bool sameStatus = cached != jobCache_.end() && cached->second.status == job.status &&
                             cached->second.availableAt == job.availableAt;
-    const bool updated = sameStatus ? updateJobProgressSameStatus(db_, job, op)
-                                    : updateJobProgress(db_, job, op);
+    const bool updated = updateJobProgress(db_, job, !sameStatus, op);
     if (!updated) fail(op, "unknown job '" + job.id + "'");
     auto entry = model::snapshotOf(job);
     insertEntry(db_, entry, op);

@@ -477,6 +477,16 @@ TEST(WebSocketParser, Utf8SplitAcrossFramesAndChunks) {
   EXPECT_EQ(r.messages, (std::vector<std::string>{"text:a" + euro + "b", "text:" + emoji}));
 }
 
+TEST(WebSocketParser, Utf8SplitAroundAnInterleavedPing) {
+  // U+D34DC (F3 93 93 9C) split 2|2 by a Ping between the fragments: valid, and the Ping
+  // comes out before the message. (The fuzz target once checked the pieces on either side
+  // of the Ping on their own and called this invalid.)
+  std::string input = text("H\xF3\x93", false) + ping("ping") + continuation("\x93\x9C");
+  auto r = parse(input);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.messages, (std::vector<std::string>{"ping:ping", "text:H\xF3\x93\x93\x9C"}));
+}
+
 TEST(WebSocketParser, CloseWithoutPayloadReports1005) {
   auto r = parse(clientFrame(first(Opcode::Close), ""));
   ASSERT_TRUE(r.ok);
