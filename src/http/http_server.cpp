@@ -19,6 +19,7 @@
 
 #include "core/strings.h"
 #include "http/cors.h"
+#include "protocol/websocket/accept_key.h"
 #include "transport/websocket_transport.h"
 
 namespace herald::http {
@@ -73,19 +74,6 @@ core::HttpRequest toCore(const bhttp::request<bhttp::string_body>& req, const tc
   return r;
 }
 
-bhttp::response<bhttp::string_body> toBeast(const core::HttpResponse& res, unsigned version,
-                                            bool keepAlive, bool head) {
-  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
-  out.set(bhttp::field::server, "Herald");
-  if (!res.contentType.empty()) out.set(bhttp::field::content_type, res.contentType);
-  for (const auto& [k, v] : res.headers) out.set(k, v);
-  out.keep_alive(keepAlive);
-  out.body() = res.body;
-  out.prepare_payload();
-  if (head) out.body().clear();
-  return out;
-}
-
 // The bytes of a response, written by hand: Beast's serializer and composed write cost
 // ~23k instructions per answer, a third of the HTTP work of a progress report. The
 // header values are the server's own (and a request's Origin, which the parser already
@@ -107,6 +95,26 @@ std::string serializeResponse(const core::HttpResponse& res, unsigned version, b
   out.append("Content-Length: ").append(std::to_string(res.body.size())).append("\r\n\r\n");
   if (!head) out += res.body;
   return out;
+}
+
+// Writes an answer. Usually it fits the socket buffer and goes out now, without a trip
+// through the event loop; the rest (if any) follows asynchronously. `bytes` by value: the
+// coroutine outlives the caller's temporaries.
+asio::awaitable<boost::system::error_code> writeResponse(beast::tcp_stream& stream,
+                                                         std::string bytes) {
+  boost::system::error_code ec;
+  std::size_t written = stream.socket().write_some(asio::buffer(bytes), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    written = 0;
+    ec = {};
+  }
+  if (!ec && written < bytes.size()) {
+    stream.expires_after(kRequestTimeout);
+    auto rest = asio::buffer(bytes.data() + written, bytes.size() - written);
+    auto [aec, n] = co_await asio::async_write(stream, rest, use_nothrow);
+    ec = aec;
+  }
+  co_return ec;
 }
 
 // Reads one request into `parser`: what is buffered first, then non-blocking reads, and
@@ -285,13 +293,16 @@ struct HttpServer::Impl {
       auto reading = readRequest(stream, buffer, parser);
       auto ec = co_await std::move(reading);
       if (ec) {
+        std::optional<core::HttpResponse> answer;
         if (ec == bhttp::error::body_limit) {
-          auto res = toBeast(textResponse(413, "Request body too large"), 11, false, false);
-          co_await bhttp::async_write(stream, res, use_nothrow);
+          answer = textResponse(413, "Request body too large");
         } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
                    ec != asio::error::connection_reset && ec != asio::error::eof) {
-          auto res = toBeast(textResponse(400, "Malformed HTTP request"), 11, false, false);
-          co_await bhttp::async_write(stream, res, use_nothrow);
+          answer = textResponse(400, "Malformed HTTP request");
+        }
+        if (answer) {
+          auto writing = writeResponse(stream, serializeResponse(*answer, 11, false, false));
+          co_await std::move(writing);
         }
         break;
       }
@@ -302,12 +313,12 @@ struct HttpServer::Impl {
       if (beast::websocket::is_upgrade(req) && path == kHubPath) {
         // The WebSocket runs in its own coroutine so that this session's frame (parse
         // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
-        int status = 0;
-        std::string text;
-        auto attach = attachWebSocket(req, stream.get_executor(), status, text);
+        core::HttpResponse refusal;
+        auto attach = attachWebSocket(req, stream.get_executor(), refusal);
         if (attach.result != transport::AttachResult::Ok) {
-          auto res = toBeast(textResponse(status, text), req.version(), false, false);
-          co_await bhttp::async_write(stream, res, use_nothrow);
+          auto writing =
+              writeResponse(stream, serializeResponse(refusal, req.version(), false, false));
+          co_await std::move(writing);
           break;
         }
         transport::startWebSocket(stream.release_socket(), req, std::move(attach),
@@ -343,22 +354,10 @@ struct HttpServer::Impl {
       }
       for (auto& h : cors) response.headers.push_back(h);
       bool keepAlive = req.keep_alive() && !stopping;
-      auto bytes = serializeResponse(response, req.version(), keepAlive,
-                                     req.method() == bhttp::verb::head);
-      // Usually the whole answer fits the socket buffer: written now, without a trip
-      // through the event loop; the rest (if any) follows asynchronously.
-      boost::system::error_code wec;
-      std::size_t written = stream.socket().write_some(asio::buffer(bytes), wec);
-      if (wec == asio::error::would_block || wec == asio::error::try_again) {
-        written = 0;
-        wec = {};
-      }
-      if (!wec && written < bytes.size()) {
-        stream.expires_after(kRequestTimeout);
-        auto rest = asio::buffer(bytes.data() + written, bytes.size() - written);
-        auto [ec2, n2] = co_await asio::async_write(stream, rest, use_nothrow);
-        wec = ec2;
-      }
+      auto writing = writeResponse(
+          stream, serializeResponse(response, req.version(), keepAlive,
+                                    req.method() == bhttp::verb::head));
+      auto wec = co_await std::move(writing);
       state->busy = false;
       if (wec || !keepAlive) break;
     }
@@ -380,20 +379,28 @@ struct HttpServer::Impl {
   }
 
   // Decides a WebSocket upgrade: an Ok attach, or the status and text to refuse with.
+  // Checks the upgrade request, then attaches it to its connection. A refused upgrade
+  // attaches nothing (its answer is in `refusal`), so no connection is set up and undone.
   transport::Attach attachWebSocket(const bhttp::request<bhttp::string_body>& req,
-                                    const asio::any_io_executor& executor, int& status,
-                                    std::string& text) {
+                                    const asio::any_io_executor& executor,
+                                    core::HttpResponse& refusal) {
     auto& connections = routes.transport.connections;
     transport::Attach attach;
-    if (stopping) {
-      status = 503;
-      text = "Server is shutting down";
+    auto refuse = [&](int status, std::string text) {
+      refusal = textResponse(status, std::move(text));
+      return attach;
+    };
+    if (stopping) return refuse(503, "Server is shutting down");
+    if (!routes.transport.options.webSockets) {
+      return refuse(404, "WebSockets are disabled on this server");
+    }
+    if (req[bhttp::field::sec_websocket_version] != "13") {
+      refuse(426, "Unsupported WebSocket version: use 13");
+      refusal.headers.emplace_back("Sec-WebSocket-Version", "13");
       return attach;
     }
-    if (!routes.transport.options.webSockets) {
-      status = 404;
-      text = "WebSockets are disabled on this server";
-      return attach;
+    if (!protocol::websocket::validClientKey(req[bhttp::field::sec_websocket_key])) {
+      return refuse(400, "Missing or malformed Sec-WebSocket-Key");
     }
     auto target = std::string(req.target());
     auto q = target.find('?');
@@ -409,18 +416,11 @@ struct HttpServer::Impl {
     attach = connections.attach(token, transport::TransportKind::WebSockets, executor);
     switch (attach.result) {
       case transport::AttachResult::Ok: break;
-      case transport::AttachResult::NotFound:
-        status = 404;
-        text = "No Connection with that ID";
-        break;
+      case transport::AttachResult::NotFound: return refuse(404, "No Connection with that ID");
       case transport::AttachResult::Conflict:
-        status = 409;
-        text = "Connection already has an active WebSocket";
-        break;
+        return refuse(409, "Connection already has an active WebSocket");
       case transport::AttachResult::WrongTransport:
-        status = 400;
-        text = "Cannot change transports mid-connection";
-        break;
+        return refuse(400, "Cannot change transports mid-connection");
     }
     return attach;
   }

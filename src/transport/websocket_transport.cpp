@@ -5,7 +5,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/http/write.hpp>
 #include <array>
 #include <span>
 #include <mutex>
@@ -344,20 +343,6 @@ void deliver(const SocketPtr& s, std::string bytes) {
   asio::co_spawn(s->socket.get_executor(), deliverAndResume(s, std::move(bytes)), asio::detached);
 }
 
-void refuse(tcp::socket& socket, unsigned version, int status, std::string_view reason) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version};
-  res.set(bhttp::field::server, "Herald");
-  res.set(bhttp::field::content_type, "text/plain");
-  if (status == 426) res.set(bhttp::field::sec_websocket_version, "13");
-  res.keep_alive(false);
-  res.body() = std::string(reason);
-  res.prepare_payload();
-  boost::system::error_code ec;
-  bhttp::write(socket, res, ec);  // small: fits the empty socket buffer
-  socket.shutdown(tcp::socket::shutdown_both, ec);
-  socket.close(ec);
-}
-
 // After the 101 is out: wire the socket to the hub connection and start both loops.
 void open(const SocketPtr& s, const Attach& attach, const hub::HubServices& services) {
   auto& c = s->connection;
@@ -406,19 +391,6 @@ void startWebSocket(tcp::socket socket, const bhttp::request<bhttp::string_body>
                     Attach attach, const hub::HubServices& services, ConnectionManager& manager,
                     std::atomic<int>* liveSockets) {
   auto c = attach.connection;
-  auto giveUp = [&] {
-    if (attach.first) manager.dispose(c);
-    else manager.setActive(c, false);
-  };
-  const auto key = request[bhttp::field::sec_websocket_key];
-  if (request[bhttp::field::sec_websocket_version] != "13") {
-    refuse(socket, request.version(), 426, "Unsupported WebSocket version: use 13");
-    return giveUp();
-  }
-  if (!ws::validClientKey(key)) {
-    refuse(socket, request.version(), 400, "Missing or malformed Sec-WebSocket-Key");
-    return giveUp();
-  }
   if (attach.reattach) c->detachCurrent();  // the old socket, if it still lingers
   auto s = std::make_shared<Socket>(std::move(socket), c, ++c->generation, manager, liveSockets);
   boost::system::error_code ec;
@@ -428,7 +400,7 @@ void startWebSocket(tcp::socket socket, const bhttp::request<bhttp::string_body>
   auto response = std::make_shared<std::string>(
       "HTTP/1.1 101 Switching Protocols\r\nServer: Herald\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-      ws::secWebSocketAccept(key) + "\r\n\r\n");
+      ws::secWebSocketAccept(request[bhttp::field::sec_websocket_key]) + "\r\n\r\n");
   asio::async_write(s->socket, asio::buffer(*response),
                     [s, response, attach, services](boost::system::error_code wec, std::size_t) {
                       if (wec) {

@@ -15,9 +15,9 @@
 
 namespace herald::transport {
 
-// Answers the upgrade (101, or 400/426 for a malformed one) and runs the WebSocket on
-// the socket's executor until it ends; returns at once. `attach` is an Ok attach for
-// WebSockets. `liveSockets` (optional) counts the socket while it runs, for graceful
+// Answers the upgrade with 101 and runs the WebSocket on the socket's executor until it
+// ends; returns at once. `request` is a checked upgrade (version 13, a valid key) and
+// `attach` an Ok attach for WebSockets. `liveSockets` (optional) counts the socket while it runs, for graceful
 // shutdown.
 void startWebSocket(boost::asio::ip::tcp::socket socket,
                     const boost::beast::http::request<boost::beast::http::string_body>& request,
