@@ -3,6 +3,7 @@
 // wrapped into small mp4 videos with ffmpeg, a corrupt "video", a word error rate, a tiny
 // HTTP server to serve media from, and a look at the server's child processes.
 import { execFile } from 'node:child_process';
+import { before, after } from 'node:test';
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import http from 'node:http';
@@ -313,4 +314,20 @@ export async function startMediaServer() {
       await new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Registers hooks on the enclosing suite: the prepared media before its tests, and (with
+ * `server`) a media server, closed after them. Returns {media, server}, filled in by then.
+ */
+export function useMedia({ server = true } = {}) {
+  const fixture = { media: null, server: null };
+  before(async () => {
+    fixture.media = await prepareMedia();
+    if (server) fixture.server = await startMediaServer();
+  });
+  after(async () => {
+    await fixture.server?.close();
+  });
+  return fixture;
 }

@@ -2,10 +2,10 @@
 // nothing; an unreachable host is retried with backoff then fails; an HTTP 404, a corrupt
 // media file and a missing local file fail at once. Each failure ends the pipeline job
 // Failed with a clear errorMessage and one JobFailed event, and the server keeps serving.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServer, getJob, getJson, getHistory, request, connect, safeStop, barrier } from '../lib/server.mjs';
-import { prepareMedia, startMediaServer, scratchDir } from '../lib/media.mjs';
+import { scratchDir, useMedia } from '../lib/media.mjs';
 import {
   ingest, getVideo, listJobs, PipelineWatcher, assertContiguous, occupyWorker,
 } from '../lib/media_pipeline.mjs';
@@ -119,13 +119,10 @@ describe('pipeline: refused ingest requests', () => {
 
 describe('pipeline: local files refused by configuration', () => {
   const ctx = useServer({ env: { AppSettings__AllowLocalFiles: 'false', AppSettings__EnableBackgroundJobs: 'false' } });
-  let media;
-  before(async () => {
-    media = await prepareMedia();
-  });
+  const fx = useMedia({ server: false });
 
   test('AllowLocalFiles=false: file:// URLs and absolute paths answer 400, http is accepted', async () => {
-    for (const url of [media.short.url, media.short.path]) {
+    for (const url of [fx.media.short.url, fx.media.short.path]) {
       const res = await request(ctx.url, 'POST', '/api/v1/videos/ingest', { json: { url } });
       assert.equal(res.status, 400, `${url}: ${res.text}`);
       assert.match(res.contentType, /application\/problem\+json/);
@@ -139,18 +136,10 @@ describe('pipeline: local files refused by configuration', () => {
 
 describe('pipeline: failing sources', () => {
   const ctx = useServer({ env: { Jobs__WorkerCount: '1', Jobs__RetryBaseDelayMs: String(RETRY_BASE_MS) } });
-  let media;
-  let mediaServer;
-  before(async () => {
-    media = await prepareMedia();
-    mediaServer = await startMediaServer();
-  });
-  after(async () => {
-    await mediaServer?.close();
-  });
+  const fx = useMedia();
 
   test('an unreachable host is retried with backoff, then the pipeline fails with a download error', async (t) => {
-    const seen = await ingestAndFail(ctx, mediaServer, 'http://127.0.0.1:1/unreachable.mp4');
+    const seen = await ingestAndFail(ctx, fx.server, 'http://127.0.0.1:1/unreachable.mp4');
     const state = await assertFailedCleanly(ctx, seen, /download failed/i);
     t.diagnostic(`errorMessage: ${state.errorMessage}; failed ${seen.elapsed} ms after the worker was free`);
     assert.equal(state.attempts, 3, 'all Jobs__MaxAttempts (default 3) attempts were made');
@@ -165,17 +154,17 @@ describe('pipeline: failing sources', () => {
   });
 
   test('an HTTP 404 fails the pipeline at once, without retries', async (t) => {
-    const url = `${mediaServer.url}/missing-${Date.now()}.mp4`;
-    const seen = await ingestAndFail(ctx, mediaServer, url);
+    const url = `${fx.server.url}/missing-${Date.now()}.mp4`;
+    const seen = await ingestAndFail(ctx, fx.server, url);
     const state = await assertFailedCleanly(ctx, seen, /download failed.*404|404.*download failed/i);
     t.diagnostic(`errorMessage: ${state.errorMessage}`);
     assert.equal(state.attempts, 1, 'a 404 is permanent: no retry');
-    const asked = mediaServer.requests.filter((r) => url.endsWith(r.pathname));
+    const asked = fx.server.requests.filter((r) => url.endsWith(r.pathname));
     assert.equal(asked.length, 1, `the URL was fetched once: ${asked.length}`);
   });
 
   test('a corrupt media file fails the pipeline with a clear error', async (t) => {
-    const seen = await ingestAndFail(ctx, mediaServer, media.corrupt.url);
+    const seen = await ingestAndFail(ctx, fx.server, fx.media.corrupt.url);
     const state = await assertFailedCleanly(ctx, seen, /corrupt|invalid|not a (valid )?media|could not (read|probe)|unreadable|no (audio|media|stream)|unsupported/i);
     t.diagnostic(`errorMessage: ${state.errorMessage}`);
     assert.equal(state.attempts, 1, 'a corrupt file is a permanent failure');
@@ -183,7 +172,7 @@ describe('pipeline: failing sources', () => {
 
   test('a missing local file fails the pipeline with "not found"', async (t) => {
     const missing = `${scratchDir()}/never-written.mp4`;
-    const seen = await ingestAndFail(ctx, mediaServer, `file://${missing}`);
+    const seen = await ingestAndFail(ctx, fx.server, `file://${missing}`);
     const state = await assertFailedCleanly(ctx, seen, /not found/i);
     t.diagnostic(`errorMessage: ${state.errorMessage}`);
     assert.ok(state.errorMessage.includes(missing), `errorMessage names the file: ${state.errorMessage}`);

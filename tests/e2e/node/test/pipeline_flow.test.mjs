@@ -2,10 +2,10 @@
 // http from a local server), watch the pipeline, transcription and embedding jobs with the
 // official @microsoft/signalr 10 client, and check the flows of spec section 4, the
 // completion events, the video's summary and the transcript's word error rate.
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServer, getHistory, getJob, barrier } from '../lib/server.mjs';
-import { prepareMedia, startMediaServer, wordErrorRate, normalizeWords } from '../lib/media.mjs';
+import { wordErrorRate, normalizeWords, useMedia } from '../lib/media.mjs';
 import {
   ingest, getVideo, getTranscript, waitForChildJob, waitForJob, PipelineWatcher, assertContiguous,
   assertTranscriptionFlow, assertEmbeddingFlow, assertSegmentsOrdered, ingestHeld, within, isTerminal, stageRuns,
@@ -59,18 +59,10 @@ describe('pipeline: full flow over SignalR', () => {
   // would otherwise always be too late for its JobCompleted). Batches of 2 segments, so the
   // five-segment transcript gives several "Processed k/N" batches.
   const ctx = useServer({ env: { Jobs__WorkerCount: '1', Pipeline__EmbeddingBatchSize: '2' } });
-  let media;
-  let mediaServer;
-  before(async () => {
-    media = await prepareMedia();
-    mediaServer = await startMediaServer();
-  });
-  after(async () => {
-    await mediaServer?.close();
-  });
+  const fx = useMedia();
 
   test('ingest a file: every stage in order, JobCompleted for all three jobs, video 100%, transcript WER bounded', async (t) => {
-    const { speech } = media;
+    const { speech } = fx.media;
     const connection = await ctx.connect(10);
     const watch = new PipelineWatcher(connection);
 
@@ -95,7 +87,7 @@ describe('pipeline: full flow over SignalR', () => {
     // While the single worker transcribes, queue a job of higher priority whose download we
     // hold: when the transcription ends, the worker must take it before the (priority 0)
     // embedding job, which therefore waits, Pending, for us to subscribe.
-    const blocker = await ingestHeld(ctx.url, mediaServer, { name: 'flow-blocker', priority: 3 });
+    const blocker = await ingestHeld(ctx.url, fx.server, { name: 'flow-blocker', priority: 3 });
     await within(blocker.arrived, 30_000, `the worker to take the priority-3 job after the transcription (${watch.describe()})`);
     const embeddingId = await waitForChildJob(ctx.url, videoId, 'EmbeddingGeneration', 5000);
     const pendingEmbedding = await getJob(ctx.url, embeddingId);
@@ -196,19 +188,11 @@ describe('pipeline: full flow over SignalR', () => {
 
 describe('pipeline: other sources', () => {
   const ctx = useServer();
-  let media;
-  let mediaServer;
-  before(async () => {
-    media = await prepareMedia();
-    mediaServer = await startMediaServer();
-  });
-  after(async () => {
-    await mediaServer?.close();
-  });
+  const fx = useMedia();
 
   test('http ingest: a video served over http is downloaded, transcribed and completed', async (t) => {
-    const { short } = media;
-    const url = mediaServer.serve('/media/short.mp4', short.path);
+    const { short } = fx.media;
+    const url = fx.server.serve('/media/short.mp4', short.path);
     const connection = await ctx.connect(10);
     const watch = new PipelineWatcher(connection);
     const job = await ingest(ctx.url, { url });
@@ -220,8 +204,8 @@ describe('pipeline: other sources', () => {
     assert.equal(final.progress, 100);
     assertContiguous(watch.updates(job.jobId), 1, 'pipeline job');
 
-    const gets = mediaServer.requests.filter((r) => r.pathname === '/media/short.mp4' && r.method === 'GET');
-    assert.ok(gets.length >= 1, `the media server was asked for the file (requests ${JSON.stringify(mediaServer.requests.map((r) => [r.method, r.pathname]))})`);
+    const gets = fx.server.requests.filter((r) => r.pathname === '/media/short.mp4' && r.method === 'GET');
+    assert.ok(gets.length >= 1, `the media server was asked for the file (requests ${JSON.stringify(fx.server.requests.map((r) => [r.method, r.pathname]))})`);
 
     const video = await getVideo(ctx.url, job.videoId);
     assert.equal(video.processingStatus, 'Completed');
@@ -238,7 +222,7 @@ describe('pipeline: other sources', () => {
   });
 
   test('segment times are where the speech is (two clips with no pause between them)', async (t) => {
-    const { joined } = media;
+    const { joined } = fx.media;
     const job = await ingest(ctx.url, { url: joined.url });
     await waitForJob(ctx.url, job.jobId, (j) => isTerminal(j.status), 30_000, 'to end');
     assert.equal((await getJob(ctx.url, job.jobId)).status, 'Completed');
