@@ -60,6 +60,7 @@ bool isHerald(Peer p) { return p == Peer::HeraldJson || p == Peer::HeraldMsgpack
 
 struct Options {
   std::string peerName = "herald-json";
+  std::string label;  // the name results are recorded under; --peer when empty
   Peer peer = Peer::HeraldJson;
   std::string host = "127.0.0.1";
   int port = 5000;
@@ -104,6 +105,8 @@ void usage() {
   std::cerr <<
       R"(usage: herald-loadgen --peer P --port N [options]
   --peer herald-json|herald-msgpack|nchan|socketio|ws
+  --label NAME              name the results are recorded under (default: the peer),
+                            e.g. a server configuration of the same protocol
   --host 127.0.0.1          --port N
   --phase small|big|hold    small/big: connect, idle memory, [light step], rate ladder
                             hold: connect, then hold with pings and light publishing
@@ -147,6 +150,7 @@ Options parseOptions(int argc, char** argv) {
     };
     if (k == "--help" || k == "-h") { usage(); std::exit(0); }
     else if (k == "--peer") { o.peerName = val(); o.peer = parsePeer(o.peerName); }
+    else if (k == "--label") o.label = val();
     else if (k == "--host") o.host = val();
     else if (k == "--port") o.port = std::stoi(val());
     else if (k == "--phase") o.phase = val();
@@ -1515,7 +1519,7 @@ json::object Bench::finalDrain() {
 int Bench::run() {
   signal(SIGPIPE, SIG_IGN);
   json::object result;
-  result["peer"] = opt_.peerName;
+  result["peer"] = opt_.label.empty() ? opt_.peerName : opt_.label;
   result["phase"] = opt_.phase;
   result["tag"] = opt_.tag;
   result["connections"] = opt_.connections;

@@ -58,7 +58,12 @@ int runServer(const config::Config& config) {
     spdlog::critical("cannot open the store at {}: {}", config.sqlitePath(), e.what());
     return 1;
   }
-  spdlog::info("store: SQLite at {}", config.sqlitePath());
+  if (config.sqlitePath() == ":memory:") {
+    // A documented benchmark and throwaway-development setting, never a default.
+    spdlog::warn("store: SQLite in memory: jobs and progress do not survive a restart");
+  } else {
+    spdlog::info("store: SQLite at {}", config.sqlitePath());
+  }
 
   asio::io_context storeContext(1);
   auto storeGuard = asio::make_work_guard(storeContext);

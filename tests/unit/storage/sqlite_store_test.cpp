@@ -564,6 +564,28 @@ TEST_F(SqliteStoreTest, CreatesMissingParentDirectories) {
   EXPECT_TRUE(fs::exists(path_));
 }
 
+TEST_F(SqliteStoreTest, InMemoryDatabaseWorksAndLeavesNoFileBehind) {
+  // ":memory:" is the documented non-durable setting (benchmark, throwaway development).
+  const auto cwd = fs::current_path();
+  fs::current_path(dir_);  // a file named ":memory:" would land here
+  {
+    SqliteStore store(":memory:");
+    Job job = makeJob("job-1");
+    store.createJob(job);
+    job.status = JobStatus::Running;
+    job.progress = 40;
+    store.beginBatch();
+    store.recordUpdate(job);
+    store.commitBatch();
+    EXPECT_EQ(store.getJob("job-1")->progress, 40);
+    EXPECT_EQ(store.progressHistory("job-1", 0, 10).size(), 2u);
+  }
+  EXPECT_TRUE(fs::is_empty(dir_)) << "nothing may be written to disk";
+  SqliteStore fresh(":memory:");
+  EXPECT_FALSE(fresh.getJob("job-1")) << "each in-memory store starts empty";
+  fs::current_path(cwd);
+}
+
 TEST_F(SqliteStoreTest, RefusesNewerSchemaVersion) {
   { auto store = open(); }
   rawExec("PRAGMA user_version = 99");
