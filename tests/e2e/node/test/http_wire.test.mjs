@@ -96,6 +96,83 @@ describe('HTTP on the wire', () => {
     assert.equal(c.ended, false, 'keep-alive');
   });
 
+  test('a long pipeline of reports for several jobs: answers in request order, each job in sequence', async () => {
+    const jobs = [];
+    for (let j = 0; j < 4; j++) jobs.push((await createJob(ctx.url)).jobId);
+    const c = ctx.track(await RawHttp.open(ctx.server.port));
+    const expected = [];  // [kind, jobId, progress]
+    let all = '';
+    for (let i = 1; i <= 60; i++) {
+      const jobId = jobs[i % 4];
+      all += progressRequest(jobId, `{"progress":${i},"statusMessage":"step ${i}"}`);
+      expected.push(['report', jobId, i]);
+      if (i % 10 === 0) {
+        // A read in the middle sees every report before it on this connection.
+        all += `GET /api/v1/jobs/${jobId} HTTP/1.1\r\nHost: x\r\n\r\n`;
+        expected.push(['get', jobId, i]);
+      }
+      if (i === 30) {
+        all += progressRequest('no-such-job', '{"progress":1}');
+        expected.push(['missing']);
+      }
+    }
+    c.write(all);
+    await waitFor(() => c.responses().length === expected.length, 10000, `${expected.length} answers`);
+    const rs = c.responses();
+    const lastSequence = Object.fromEntries(jobs.map((j) => [j, 1]));
+    rs.forEach((r, n) => {
+      const [kind, jobId, progress] = expected[n];
+      if (kind === 'missing') {
+        assert.equal(r.status, 404, `answer ${n}`);
+        return;
+      }
+      assert.equal(r.status, 200, `answer ${n}`);
+      const body = JSON.parse(r.body);
+      assert.equal(body.jobId, jobId, `answer ${n} belongs to request ${n}`);
+      assert.equal(body.progress, progress, `answer ${n}`);
+      if (kind === 'report') {
+        assert.equal(body.sequence, lastSequence[jobId] + 1, `answer ${n}: next sequence of its job`);
+        lastSequence[jobId] = body.sequence;
+      } else {
+        assert.equal(body.sequence, lastSequence[jobId], `answer ${n}: the read saw the report before it`);
+      }
+    });
+    for (const jobId of jobs) {
+      const history = await (await fetch(`${ctx.url}/api/v1/jobs/${jobId}/progress`)).json();
+      const progresses = history.map((e) => e.progress).slice(1);
+      assert.deepEqual(progresses, [...progresses].sort((a, b) => a - b), 'stored in request order');
+      assert.equal(progresses.length, 15);
+    }
+    assert.equal(c.ended, false, 'keep-alive');
+  });
+
+  test('a bad request after pipelined ones: those before it are answered first, then 400 and close', async () => {
+    const job = await createJob(ctx.url);
+    const c = ctx.track(await RawHttp.open(ctx.server.port));
+    let all = '';
+    for (let i = 1; i <= 3; i++) all += progressRequest(job.jobId, `{"progress":${i}}`);
+    all += 'GET / HTTP/1.1\r\nBad Header Without Colon\r\n\r\n';
+    all += progressRequest(job.jobId, '{"progress":99}');  // after the bad one: never read
+    c.write(all);
+    await waitFor(() => c.ended, 5000, 'the server to close');
+    const rs = c.responses();
+    assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 400]);
+    assert.deepEqual(rs.slice(0, 3).map((r) => JSON.parse(r.body).sequence), [2, 3, 4]);
+    assert.equal((await getJob(ctx.url, job.jobId)).progress, 3, 'nothing after the bad request ran');
+  });
+
+  test('a client that pipelines and then closes its sending side still gets every answer', async () => {
+    const job = await createJob(ctx.url);
+    const c = ctx.track(await RawHttp.open(ctx.server.port));
+    let all = '';
+    for (let i = 1; i <= 10; i++) all += progressRequest(job.jobId, `{"progress":${i * 5}}`);
+    c.socket.end(all);
+    await waitFor(() => c.ended, 5000, 'the server to close');
+    const rs = c.responses();
+    assert.equal(rs.length, 10);
+    assert.deepEqual(rs.map((r) => JSON.parse(r.body).sequence), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
   test('HTTP/1.0 gets an HTTP/1.0 answer and the connection closes unless kept alive', async () => {
     const c = ctx.track(await RawHttp.open(ctx.server.port));
     c.write('GET /health HTTP/1.0\r\n\r\n');
