@@ -9,6 +9,7 @@ BUILD_PKGS=(
   libspdlog-dev libfmt-dev                                      # structured logging
   libcli11-dev                                                  # command line
   libsqlite3-dev                                                # default store
+  libtcmalloc-minimal4                                          # the server's allocator
   libmsgpuck-dev                                                # MessagePack hub protocol
   libssl-dev                                                    # https downloads, JWT
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us      # offline speech recognition
