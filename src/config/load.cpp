@@ -134,7 +134,9 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
   if (s == "server") {
     if (k == "datadir") c.server.dataDir = v;
     else if (k == "iothreads") c.server.ioThreads = static_cast<int>(parseInt(full, v, 0, 256));
-    else if (k == "dedicatedstorethread") c.server.dedicatedStoreThread = parseBool(full, v);
+    else if (k == "dedicatedstorethread")
+      c.server.dedicatedStoreThread =
+          core::toLower(v) == "auto" ? std::nullopt : std::optional<bool>(parseBool(full, v));
     else if (k == "maxhttpbodybytes")
       c.server.maxHttpBodyBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 1LL << 30));
     else return false;

@@ -1,5 +1,8 @@
 #include "server/server.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -43,6 +46,17 @@ std::string resolveWebRoot(const config::Config& config) {
   return HERALD_SOURCE_WEB_ROOT;
 }
 
+// CPUs this process may run on (its affinity mask: `taskset`, cpusets), which
+// hardware_concurrency does not see.
+unsigned cpusAvailable() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+    return std::max(1u, std::thread::hardware_concurrency());
+  }
+  return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+}
+
 }  // namespace
 
 int runServer(const config::Config& config) {
@@ -79,9 +93,17 @@ int runServer(const config::Config& config) {
   backplane::InProcessBackplane backplane;
   hub::HubLifetimeManager lifetime;
   backplane.setLocalSink(&lifetime);
-  // Store work runs on the first I/O thread unless a thread of its own is configured
-  // (Server:DedicatedStoreThread): see docs/config.md for the trade-off.
-  const bool dedicatedStore = config.server.dedicatedStoreThread;
+  // Store work runs on a thread of its own, or on the first I/O thread
+  // (Server:DedicatedStoreThread; by default the former only when there is more than one
+  // CPU to run it on): see docs/config.md for the trade-off.
+  const unsigned cpus = cpusAvailable();
+  const bool dedicatedStore = config.server.dedicatedStoreThread.value_or(cpus > 1);
+  spdlog::info("store work runs on {} ({} CPU{} available, Server:DedicatedStoreThread={})",
+               dedicatedStore ? "a thread of its own" : "the first I/O thread", cpus,
+               cpus == 1 ? "" : "s",
+               config.server.dedicatedStoreThread
+                   ? (*config.server.dedicatedStoreThread ? "true" : "false")
+                   : "auto");
   auto storeExecutor = dedicatedStore ? asio::any_io_executor(storeContext.get_executor())
                                       : asio::any_io_executor(ioContexts[0]->get_executor());
   jobs::ProgressService progress(*store, storeExecutor, backplane);

@@ -71,3 +71,15 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(fromExample.server.dedicatedStoreThread, defaults.server.dedicatedStoreThread);
   EXPECT_EQ(fromExample.sqlitePath(), defaults.sqlitePath());
 }
+
+TEST(ConfigTest, DedicatedStoreThreadIsAutoUnlessSetAndAcceptsAuto) {
+  Config c;
+  EXPECT_FALSE(c.server.dedicatedStoreThread.has_value()) << "the default is auto";
+  applyJson(c, R"({"Server": {"DedicatedStoreThread": false}})");
+  EXPECT_EQ(c.server.dedicatedStoreThread, std::optional<bool>(false));
+  applyJson(c, R"({"Server": {"DedicatedStoreThread": "TRUE"}})");
+  EXPECT_EQ(c.server.dedicatedStoreThread, std::optional<bool>(true));
+  applyJson(c, R"({"Server": {"DedicatedStoreThread": "Auto"}})");
+  EXPECT_FALSE(c.server.dedicatedStoreThread.has_value());
+  EXPECT_THROW(applyJson(c, R"({"Server": {"DedicatedStoreThread": "sometimes"}})"), ConfigError);
+}

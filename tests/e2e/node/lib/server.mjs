@@ -102,7 +102,11 @@ function spawnOnce(bin, args, env, cwd, timeoutMs) {
  * @param {string[]} [options.args] extra command-line arguments
  * @param {string} [options.logLevel] --log-level for the server (default $HERALD_E2E_SERVER_LOG, else none)
  */
-export async function startServer({ env = {}, dataDir, args = [], logLevel = process.env.HERALD_E2E_SERVER_LOG } = {}) {
+/**
+ * Starts a server on a free port. `wrap`: a command the server is started under, e.g.
+ * ['taskset', '-c', '0'] (it must exec the server, so the process is the server's).
+ */
+export async function startServer({ env = {}, dataDir, args = [], wrap = [], logLevel = process.env.HERALD_E2E_SERVER_LOG } = {}) {
   const bin = heraldBin();
   await waitForBinary(bin, 60_000);
   const ownsDataDir = !dataDir;
@@ -114,7 +118,9 @@ export async function startServer({ env = {}, dataDir, args = [], logLevel = pro
   // (text file busy, half-written file) is retried a few times.
   for (let attempt = 1; ; attempt++) {
     try {
-      started = await spawnOnce(bin, fullArgs, fullEnv, dir, 15_000);
+      started = wrap.length
+        ? await spawnOnce(wrap[0], [...wrap.slice(1), bin, ...fullArgs], fullEnv, dir, 15_000)
+        : await spawnOnce(bin, fullArgs, fullEnv, dir, 15_000);
       break;
     } catch (e) {
       if (!e.retryable || attempt >= 5) {

@@ -4,6 +4,8 @@
 // server acknowledged.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import {
   startServer, createJob, getHistory, collect, connect, safeStop, HUB_PATH,
 } from '../lib/server.mjs';
@@ -102,3 +104,33 @@ for (const [where, env] of modes) {
     });
   });
 }
+
+describe('where store work runs by default (Server:DedicatedStoreThread=auto)', () => {
+  const threads = (pid) => readdirSync(`/proc/${pid}/task`).length;
+
+  test('a thread of its own with two CPUs, the first I/O thread with one; both serve reports', {
+    skip: os.availableParallelism() < 2 && 'needs two CPUs',
+  }, async () => {
+    const seen = {};
+    for (const [cpus, wrap] of [[2, ['taskset', '-c', '0,1']], [1, ['taskset', '-c', '0']]]) {
+      const server = await startServer({ env: { Server__IoThreads: '1' }, wrap, logLevel: 'info' });
+      const clients = [];
+      try {
+        const job = await createJob(server.url);
+        const c = await connect(10, server.url);
+        clients.push(c);
+        const updates = collect(c, 'JobProgressUpdate');
+        await c.invoke('SubscribeToJob', job.jobId);
+        for (let i = 1; i <= 5; i++) assert.equal(await post(server.url, job.jobId, { progress: i * 10 }), 200);
+        await updates.waitFor((u) => u.sequence === 6, 10_000);
+        seen[cpus] = { threads: threads(server.proc.pid), log: server.logs() };
+      } finally {
+        for (const c of clients) await safeStop(c);
+        await server.stop('SIGKILL');
+      }
+    }
+    assert.match(seen[2].log, /store work runs on a thread of its own \(2 CPUs available, Server:DedicatedStoreThread=auto\)/);
+    assert.match(seen[1].log, /store work runs on the first I\/O thread \(1 CPU available, Server:DedicatedStoreThread=auto\)/);
+    assert.equal(seen[2].threads, seen[1].threads + 1, 'exactly the store thread more with two CPUs');
+  });
+});
