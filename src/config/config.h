@@ -85,7 +85,7 @@ struct ServerSettings {
   std::string host = "localhost";
   unsigned short port = 5000;
   std::string dataDir = "./data";
-  int ioThreads = 0;  // 0: one per core
+  int ioThreads = 0;  // 0: one per CPU the process may run on (affinity mask)
   // Where SQLite work runs. true: on a thread of its own (store work never delays
   // sockets, and runs beside the I/O threads on a multi-core host). false: on the first
   // I/O thread, between socket events (no thread hand-off per report; a long store

@@ -60,9 +60,11 @@ unsigned cpusAvailable() {
 }  // namespace
 
 int runServer(const config::Config& config) {
-  const int ioThreads = config.server.ioThreads > 0
-                            ? config.server.ioThreads
-                            : std::max(1u, std::thread::hardware_concurrency());
+  // One I/O thread per CPU the process may run on by default (not per core of the
+  // machine: under `taskset` or a cpuset, more threads than CPUs would only take turns).
+  const unsigned cpus = cpusAvailable();
+  const int ioThreads =
+      config.server.ioThreads > 0 ? config.server.ioThreads : static_cast<int>(cpus);
 
   // Storage first: nothing is accepted before the store is open.
   std::unique_ptr<storage::Store> store;
@@ -96,7 +98,6 @@ int runServer(const config::Config& config) {
   // Store work runs on a thread of its own, or on the first I/O thread
   // (Server:DedicatedStoreThread; by default the former only when there is more than one
   // CPU to run it on): see docs/config.md for the trade-off.
-  const unsigned cpus = cpusAvailable();
   const bool dedicatedStore = config.server.dedicatedStoreThread.value_or(cpus > 1);
   spdlog::info("store work runs on {} ({} CPU{} available, Server:DedicatedStoreThread={})",
                dedicatedStore ? "a thread of its own" : "the first I/O thread", cpus,
@@ -156,8 +157,8 @@ int runServer(const config::Config& config) {
                      e.what());
     return 1;
   }
-  spdlog::info("Herald listening on http://{}:{} ({} I/O threads)", config.server.host,
-               httpServer.boundPort(), ioThreads);
+  spdlog::info("Herald listening on http://{}:{} ({} I/O thread{})", config.server.host,
+               httpServer.boundPort(), ioThreads, ioThreads == 1 ? "" : "s");
 
   if (!dedicatedStore) storeGuard.reset();  // storeContext stays unused
   std::thread storeThread([&] { storeContext.run(); });

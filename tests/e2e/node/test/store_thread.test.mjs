@@ -112,8 +112,14 @@ describe('where store work runs by default (Server:DedicatedStoreThread=auto)', 
     skip: os.availableParallelism() < 2 && 'needs two CPUs',
   }, async () => {
     const seen = {};
-    for (const [cpus, wrap] of [[2, ['taskset', '-c', '0,1']], [1, ['taskset', '-c', '0']]]) {
-      const server = await startServer({ env: { Server__IoThreads: '1' }, wrap, logLevel: 'info' });
+    const launches = [
+      ['two CPUs', ['taskset', '-c', '0,1'], { Server__IoThreads: '1' }],
+      ['one CPU', ['taskset', '-c', '0'], { Server__IoThreads: '1' }],
+      // The default I/O thread count follows the affinity mask too: one here.
+      ['one CPU, default I/O threads', ['taskset', '-c', '0'], {}],
+    ];
+    for (const [name, wrap, env] of launches) {
+      const server = await startServer({ env, wrap, logLevel: 'info' });
       const clients = [];
       try {
         const job = await createJob(server.url);
@@ -123,14 +129,16 @@ describe('where store work runs by default (Server:DedicatedStoreThread=auto)', 
         await c.invoke('SubscribeToJob', job.jobId);
         for (let i = 1; i <= 5; i++) assert.equal(await post(server.url, job.jobId, { progress: i * 10 }), 200);
         await updates.waitFor((u) => u.sequence === 6, 10_000);
-        seen[cpus] = { threads: threads(server.proc.pid), log: server.logs() };
+        seen[name] = { threads: threads(server.proc.pid), log: server.logs() };
       } finally {
         for (const c of clients) await safeStop(c);
         await server.stop('SIGKILL');
       }
     }
-    assert.match(seen[2].log, /store work runs on a thread of its own \(2 CPUs available, Server:DedicatedStoreThread=auto\)/);
-    assert.match(seen[1].log, /store work runs on the first I\/O thread \(1 CPU available, Server:DedicatedStoreThread=auto\)/);
-    assert.equal(seen[2].threads, seen[1].threads + 1, 'exactly the store thread more with two CPUs');
+    assert.match(seen['two CPUs'].log, /store work runs on a thread of its own \(2 CPUs available, Server:DedicatedStoreThread=auto\)/);
+    assert.match(seen['one CPU'].log, /store work runs on the first I\/O thread \(1 CPU available, Server:DedicatedStoreThread=auto\)/);
+    assert.equal(seen['two CPUs'].threads, seen['one CPU'].threads + 1, 'exactly the store thread more with two CPUs');
+    assert.match(seen['one CPU, default I/O threads'].log, /\(1 I\/O thread\)/);
+    assert.equal(seen['one CPU, default I/O threads'].threads, seen['one CPU'].threads);
   });
 });
