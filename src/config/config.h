@@ -94,6 +94,11 @@ struct ServerSettings {
   // core the two threads only take turns, and measured there the shared thread spends
   // 3-7 % less CPU per delivery with a p99 several times lower (docs/performance.md).
   std::optional<bool> dedicatedStoreThread;
+  // SQLite copies its write-ahead log back into the database file every this many pages
+  // (SQLite's default, 1,000). Fewer, longer checkpoints cost less CPU per write and
+  // raise the small-group ceiling, but each one holds up the store thread longer (and,
+  // on one CPU, the sockets): measured in docs/performance.md.
+  int sqliteCheckpointPages = 1000;
   // Largest HTTP request body accepted by the REST API and transports.
   std::size_t maxHttpBodyBytes = 1024 * 1024;
   // How long shutdown waits for in-flight HTTP requests to finish.

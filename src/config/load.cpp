@@ -137,6 +137,8 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
     else if (k == "dedicatedstorethread")
       c.server.dedicatedStoreThread =
           core::toLower(v) == "auto" ? std::nullopt : std::optional<bool>(parseBool(full, v));
+    else if (k == "sqlitecheckpointpages")
+      c.server.sqliteCheckpointPages = static_cast<int>(parseInt(full, v, 100, 1'000'000));
     else if (k == "maxhttpbodybytes")
       c.server.maxHttpBodyBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 1LL << 30));
     else return false;

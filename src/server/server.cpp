@@ -69,7 +69,8 @@ int runServer(const config::Config& config) {
   // Storage first: nothing is accepted before the store is open.
   std::unique_ptr<storage::Store> store;
   try {
-    store = std::make_unique<storage::SqliteStore>(config.sqlitePath());
+    store = std::make_unique<storage::SqliteStore>(config.sqlitePath(),
+                                                   config.server.sqliteCheckpointPages);
   } catch (const std::exception& e) {
     spdlog::critical("cannot open the store at {}: {}", config.sqlitePath(), e.what());
     return 1;

@@ -482,7 +482,7 @@ void insertEntry(sqlite3* db, const model::ProgressEntry& e, std::string_view op
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path) {
+SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
   constexpr std::string_view op = "open";
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
@@ -510,6 +510,7 @@ SqliteStore::SqliteStore(const std::string& path) {
          "PRAGMA foreign_keys=ON;",
          op);
     migrate(db_);
+    exec(db_, ("PRAGMA wal_autocheckpoint=" + std::to_string(checkpointPages)).c_str(), op);
   } catch (...) {
     // The destructor does not run for a throwing constructor.
     forgetCache(db_);

@@ -13,7 +13,8 @@ namespace herald::storage {
 class SqliteStore final : public Store {
  public:
   // Opens (creating if needed) the database file. Throws StoreError on failure.
-  explicit SqliteStore(const std::string& path);
+  // `checkpointPages`: the WAL is copied back into the file every this many pages.
+  explicit SqliteStore(const std::string& path, int checkpointPages = 1000);
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;

@@ -69,6 +69,7 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(fromExample.pipeline.maxDownloadBytes, defaults.pipeline.maxDownloadBytes);
   EXPECT_EQ(fromExample.server.port, defaults.server.port);
   EXPECT_EQ(fromExample.server.dedicatedStoreThread, defaults.server.dedicatedStoreThread);
+  EXPECT_EQ(fromExample.server.sqliteCheckpointPages, defaults.server.sqliteCheckpointPages);
   EXPECT_EQ(fromExample.sqlitePath(), defaults.sqlitePath());
 }
 
@@ -82,4 +83,13 @@ TEST(ConfigTest, DedicatedStoreThreadIsAutoUnlessSetAndAcceptsAuto) {
   applyJson(c, R"({"Server": {"DedicatedStoreThread": "Auto"}})");
   EXPECT_FALSE(c.server.dedicatedStoreThread.has_value());
   EXPECT_THROW(applyJson(c, R"({"Server": {"DedicatedStoreThread": "sometimes"}})"), ConfigError);
+}
+
+TEST(ConfigTest, SqliteCheckpointPagesIsBounded) {
+  Config c;
+  EXPECT_EQ(c.server.sqliteCheckpointPages, 1000) << "SQLite's own default";
+  applyJson(c, R"({"Server": {"SqliteCheckpointPages": 20000}})");
+  EXPECT_EQ(c.server.sqliteCheckpointPages, 20000);
+  EXPECT_THROW(applyJson(c, R"({"Server": {"SqliteCheckpointPages": 10}})"), ConfigError);
+  EXPECT_THROW(applyJson(c, R"({"Server": {"SqliteCheckpointPages": "many"}})"), ConfigError);
 }

@@ -586,6 +586,32 @@ TEST_F(SqliteStoreTest, InMemoryDatabaseWorksAndLeavesNoFileBehind) {
   fs::current_path(cwd);
 }
 
+TEST_F(SqliteStoreTest, CheckpointPagesSetHowLongTheLogGrowsBeforeItIsCopiedBack) {
+  // ~2 pages a report: 1,500 reports make ~3,000 pages of log. With checkpoints every
+  // 1,000 pages the log restarts and its file stays near 1,000 pages; with 100,000 it
+  // keeps everything.
+  auto walBytesAfterReports = [&](int checkpointPages) {
+    std::error_code ec;
+    fs::remove(path_, ec);
+    fs::remove(path_ + "-wal", ec);
+    fs::remove(path_ + "-shm", ec);
+    SqliteStore store(path_, checkpointPages);
+    Job job = makeJob("job-1");
+    store.createJob(job);
+    job.status = JobStatus::Running;
+    for (int i = 0; i < 1500; ++i) {
+      job.progress = i % 100;
+      job.statusMessage = std::string(1500, static_cast<char>('a' + i % 26));
+      store.recordUpdate(job);
+    }
+    auto bytes = fs::file_size(path_ + "-wal");
+    EXPECT_EQ(store.progressHistory("job-1", 0, 5000).size(), 1501u);
+    return bytes;
+  };
+  EXPECT_LT(walBytesAfterReports(1000), 1200u * 4200u);
+  EXPECT_GT(walBytesAfterReports(100'000), 2000u * 4096u);
+}
+
 TEST_F(SqliteStoreTest, RefusesNewerSchemaVersion) {
   { auto store = open(); }
   rawExec("PRAGMA user_version = 99");
