@@ -431,8 +431,11 @@ bool updateJob(sqlite3* db, const model::Job& job, std::string_view op) {
 // user, type, priority, creation time, runner) out of the SET keeps SQLite from rewriting
 // the indexes built on them at every update; with `withStatus` false, status and
 // available_at stay out too (the common report that keeps the status then leaves the
-// status and runnable indexes alone). Returns false when no job has this id.
-bool updateJobProgress(sqlite3* db, const model::Job& job, bool withStatus, std::string_view op) {
+// status and runnable indexes alone). `metadata` is the job's metadata serialised (the
+// history entry written beside it stores the same text). Returns false when no job has
+// this id.
+bool updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
+                       bool withStatus, std::string_view op) {
   Statement st(db,
                withStatus
                    ? "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
@@ -448,7 +451,7 @@ bool updateJobProgress(sqlite3* db, const model::Job& job, bool withStatus, std:
   st.bind(3, job.currentStage);
   st.bind(4, job.statusMessage);
   st.bind(5, job.errorMessage);
-  st.bind(6, metadataText(job.metadata));
+  st.bind(6, metadata);
   st.bind(7, job.attempts);
   st.bind(8, job.updatedAt);
   st.bind(9, job.startedAt);
@@ -462,7 +465,9 @@ bool updateJobProgress(sqlite3* db, const model::Job& job, bool withStatus, std:
   return sqlite3_changes(db) > 0;
 }
 
-void insertEntry(sqlite3* db, const model::ProgressEntry& e, std::string_view op) {
+// `metadata`: the entry's metadata serialised.
+void insertEntry(sqlite3* db, const model::ProgressEntry& e, const std::string& metadata,
+                 std::string_view op) {
   Statement st(db,
                "INSERT INTO job_progress (job_id, sequence, status, progress, current_stage, "
                "status_message, error_message, metadata, updated_at) "
@@ -475,7 +480,7 @@ void insertEntry(sqlite3* db, const model::ProgressEntry& e, std::string_view op
   st.bind(5, e.currentStage);
   st.bind(6, e.statusMessage);
   st.bind(7, e.errorMessage);
-  st.bind(8, metadataText(e.metadata));
+  st.bind(8, metadata);
   st.bind(9, e.updatedAt);
   st.run();
 }
@@ -534,7 +539,7 @@ void SqliteStore::createJob(model::Job& job) {
   try {
     Transaction tx(db_, op);
     insertJob(db_, job, op);
-    insertEntry(db_, model::snapshotOf(job), op);
+    insertEntry(db_, model::snapshotOf(job), metadataText(job.metadata), op);
     tx.commit();
   } catch (...) {
     job.sequence = previous;
@@ -555,10 +560,12 @@ model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
     auto cached = jobCache_.find(job.id);
     const bool sameStatus = cached != jobCache_.end() && cached->second.status == job.status &&
                             cached->second.availableAt == job.availableAt;
-    const bool updated = updateJobProgress(db_, job, !sameStatus, op);
+    // Serialised once for the row and its history entry.
+    const auto metadata = metadataText(job.metadata);
+    const bool updated = updateJobProgress(db_, job, metadata, !sameStatus, op);
     if (!updated) fail(op, "unknown job '" + job.id + "'");
     auto entry = model::snapshotOf(job);
-    insertEntry(db_, entry, op);
+    insertEntry(db_, entry, metadata, op);
     tx.commit();
     rememberProgress(job);
     return entry;
