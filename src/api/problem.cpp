@@ -35,9 +35,13 @@ core::HttpResponse problem(int status, std::string detail, boost::json::object e
 }
 
 core::HttpResponse jsonResponse(int status, const boost::json::value& body) {
+  return jsonTextResponse(status, boost::json::serialize(body));
+}
+
+core::HttpResponse jsonTextResponse(int status, std::string body) {
   core::HttpResponse r;
   r.status = status;
-  r.body = boost::json::serialize(body);
+  r.body = std::move(body);
   return r;
 }
 

@@ -11,5 +11,7 @@ namespace herald::api {
 
 core::HttpResponse problem(int status, std::string detail, boost::json::object errors = {});
 core::HttpResponse jsonResponse(int status, const boost::json::value& body);
+// The same with the body already written as JSON text.
+core::HttpResponse jsonTextResponse(int status, std::string body);
 
 }  // namespace herald::api

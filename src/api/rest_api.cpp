@@ -326,17 +326,15 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
     case jobs::ReportOutcome::Recorded:
       break;
   }
-  // The answer's object lives only to be serialised: a monotonic resource makes building
-  // and dropping it a few pointer bumps.
-  json::monotonic_resource scratch(2048);
-  co_return jsonResponse(200, model::jobResource(result.job, &scratch));
+  // Written as text directly: the object would live only to be serialised.
+  co_return jsonTextResponse(200, model::jobResourceJson(result.job));
 }
 
 asio::awaitable<HttpResponse> RestApi::getJob(const std::string& jobId) {
   auto reading = service_.onStore([jobId](storage::Store& s) { return s.getJob(jobId); });
   auto job = co_await std::move(reading);
   if (!job) co_return problem(404, "Job " + jobId + " not found.");
-  co_return jsonResponse(200, model::jobResource(*job));
+  co_return jsonTextResponse(200, model::jobResourceJson(*job));
 }
 
 asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
@@ -547,7 +545,7 @@ asio::awaitable<HttpResponse> RestApi::retry(const std::string& jobId) {
       break;
   }
   engine_.wake();
-  co_return jsonResponse(202, model::jobResource(result.job));
+  co_return jsonTextResponse(202, model::jobResourceJson(result.job));
 }
 
 }  // namespace herald::api

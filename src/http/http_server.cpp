@@ -43,14 +43,25 @@ struct Counter {
   ~Counter() { --n; }
 };
 
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The path of a request target, percent-decoded (an escape that is not two hex digits
+// stays as it is). Most paths have no escape at all and are copied in one go.
 std::string decodePath(std::string_view target) {
-  auto q = target.find('?');
-  auto raw = target.substr(0, q);
+  auto raw = target.substr(0, target.find('?'));
+  if (raw.find('%') == std::string_view::npos) return std::string(raw);
   std::string out;
+  out.reserve(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+    int hi = 0, lo = 0;
+    if (raw[i] == '%' && i + 2 < raw.size() && (hi = hexValue(raw[i + 1])) >= 0 &&
+        (lo = hexValue(raw[i + 2])) >= 0) {
+      out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else {
       out += raw[i];
@@ -59,18 +70,22 @@ std::string decodePath(std::string_view target) {
   return out;
 }
 
-core::HttpRequest toCore(const bhttp::request<bhttp::string_body>& req, const tcp::endpoint& remote) {
+// `path` is the target's decoded path and `remoteAddress` the peer's address as text, both
+// worked out once by the caller. The body moves: the session keeps only the request line
+// and headers.
+core::HttpRequest toCore(bhttp::request<bhttp::string_body>& req, std::string path,
+                         const std::string& remoteAddress) {
   core::HttpRequest r;
   r.method = std::string(req.method_string());
   r.target = std::string(req.target());
-  r.path = decodePath(r.target);
+  r.path = std::move(path);
   auto q = r.target.find('?');
   if (q != std::string::npos) r.query = core::parseQuery(std::string_view(r.target).substr(q + 1));
   for (const auto& field : req) {
     r.headers[core::toLower(field.name_string())] = std::string(field.value());
   }
-  r.body = req.body();
-  r.remoteAddress = remote.address().to_string();
+  r.body = std::move(req.body());
+  r.remoteAddress = remoteAddress;
   return r;
 }
 
@@ -283,6 +298,8 @@ struct HttpServer::Impl {
     beast::flat_buffer buffer;
     boost::system::error_code epEc;
     auto remote = stream.socket().remote_endpoint(epEc);
+    // Once per connection: formatting an address costs more than parsing a small request.
+    const auto remoteAddress = remote.address().to_string();
     // Non-blocking for the immediate answer writes below (Asio's asynchronous operations
     // work the same either way).
     stream.socket().non_blocking(true, epEc);
@@ -327,7 +344,7 @@ struct HttpServer::Impl {
         co_return;
       }
 
-      auto parsed = toCore(req, remote);
+      auto parsed = toCore(req, path, remoteAddress);
       auto cors = corsHeaders(config.app.allowedOrigins, parsed);
       if (path == kHubPath && req.method() != bhttp::verb::options) {
         Counter inflight(owner.activeRequests_);

@@ -188,8 +188,31 @@ void ProgressService::publish(const backplane::Target& target, std::string event
     // The arguments share the payload's storage (a move, not a copy, even when the
     // payload lives in a monotonic resource).
     protocol::InvocationMessage message{std::nullopt, std::move(event),
-                                        json::array(payload.storage()), {}};
+                                        json::array(payload.storage()), {}, {}};
     message.arguments.push_back(std::move(payload));
+    backplane_.publish(target, std::move(message), std::move(ordering));
+  } catch (const std::exception& e) {
+    stats_.notifyFailures++;
+    spdlog::error("notify {} {} failed: {}", event, target.name, e.what());
+  }
+}
+
+void ProgressService::publishText(const backplane::Target& target, std::string event,
+                                  std::string payloadJson,
+                                  std::optional<backplane::Ordering> ordering) {
+  if (batch_) {
+    // Not before the write it announces is committed.
+    deferred_.push_back([this, target, event = std::move(event),
+                         payloadJson = std::move(payloadJson),
+                         ordering = std::move(ordering)]() mutable {
+      publishText(target, std::move(event), std::move(payloadJson), std::move(ordering));
+    });
+    return;
+  }
+  try {
+    protocol::InvocationMessage message;
+    message.target = std::move(event);
+    message.argumentsJson = std::move(payloadJson);
     backplane_.publish(target, std::move(message), std::move(ordering));
   } catch (const std::exception& e) {
     stats_.notifyFailures++;
@@ -200,12 +223,14 @@ void ProgressService::publish(const backplane::Target& target, std::string event
 void ProgressService::publishJob(const model::Job& job, const model::ProgressEntry& entry,
                                  bool statusChanged) {
   const auto group = backplane::Target::group("job-" + job.id);
-  // Built in a monotonic resource of its own: a few pointer bumps instead of a malloc per
-  // string and table, and one free when the last recipient's frame is made. The event
-  // is only read after this (serialised once per protocol, on this thread).
-  auto storage = json::make_shared_resource<json::monotonic_resource>(2048);
-  publish(group, "JobProgressUpdate", model::jobProgressUpdate(job, entry, storage),
-          backplane::Ordering{job.id, entry.sequence});
+  // Written as text once: the JSON frame copies it, MessagePack parses it back.
+  std::string arguments;
+  arguments.reserve(512);
+  arguments += '[';
+  model::appendJobProgressUpdateJson(arguments, job, entry);
+  arguments += ']';
+  publishText(group, "JobProgressUpdate", std::move(arguments),
+              backplane::Ordering{job.id, entry.sequence});
   if (!statusChanged) return;
   if (job.status == JobStatus::Completed || job.status == JobStatus::Failed) {
     auto event = job.status == JobStatus::Completed ? "JobCompleted" : "JobFailed";

@@ -177,6 +177,9 @@ class ProgressService {
   void syncPipelineJob(const model::Video& video);
   void publish(const backplane::Target& target, std::string event, boost::json::value payload,
                std::optional<backplane::Ordering> ordering = std::nullopt);
+  // The same with the one argument already written as JSON text (the hot progress event).
+  void publishText(const backplane::Target& target, std::string event, std::string payloadJson,
+                   std::optional<backplane::Ordering> ordering = {});
 
   storage::Store& store_;
   boost::asio::any_io_executor storeExecutor_;

@@ -2,7 +2,10 @@
 
 #include <cmath>
 
+#include <boost/json/serialize.hpp>
+
 #include "core/clock.h"
+#include "core/json_text.h"
 
 namespace herald::model {
 namespace json = boost::json;
@@ -67,13 +70,79 @@ UpdateFields currentFields(const Job& job) {
                       job.errorMessage,  job.updatedAt, job.metadata,     job.sequence};
 }
 
+// The text of buildUpdate's object (and jobResource's when `resource`), written directly.
+// Same keys, same order, same bytes; json_mapping_test compares the two for many jobs.
+void writeUpdate(std::string& out, const Job& job, const UpdateFields& f, bool resource) {
+  using core::appendJsonString;
+  auto optText = [&out](const std::string* s) {
+    if (s) appendJsonString(out, *s);
+    else out += "null";
+  };
+  auto optTimeText = [&out](const std::optional<std::int64_t>& t) {
+    if (t) appendJsonString(out, core::isoFromMillis(*t));
+    else out += "null";
+  };
+  out += "{\"jobId\":";
+  appendJsonString(out, job.id);
+  out += ",\"videoId\":";
+  optText(job.videoId.empty() ? nullptr : &job.videoId);
+  out += ",\"jobType\":";
+  appendJsonString(out, job.jobType);
+  out += ",\"status\":";
+  appendJsonString(out, toString(f.status));
+  out += ",\"progress\":";
+  core::appendJsonNumber(out, f.progress);
+  out += ",\"currentStage\":";
+  appendJsonString(out, f.currentStage);
+  out += ",\"statusMessage\":";
+  appendJsonString(out, f.statusMessage);
+  out += ",\"errorMessage\":";
+  optText(f.errorMessage ? &*f.errorMessage : nullptr);
+  out += ",\"updatedAt\":";
+  appendJsonString(out, core::isoFromMillis(f.updatedAt));
+  out += ",\"metadata\":";
+  out += json::serialize(f.metadata);
+  out += ",\"sequence\":";
+  core::appendJsonInteger(out, f.sequence);
+  if (resource) {
+    out += ",\"userId\":";
+    optText(job.userId.empty() ? nullptr : &job.userId);
+    out += ",\"priority\":";
+    core::appendJsonInteger(out, job.priority);
+    out += ",\"attempts\":";
+    core::appendJsonInteger(out, job.attempts);
+    out += ",\"maxAttempts\":";
+    core::appendJsonInteger(out, job.maxAttempts);
+    out += ",\"createdAt\":";
+    appendJsonString(out, core::isoFromMillis(job.createdAt));
+    out += ",\"startedAt\":";
+    optTimeText(job.startedAt);
+    out += ",\"completedAt\":";
+    optTimeText(job.completedAt);
+  }
+  out += '}';
+}
+
+UpdateFields entryFields(const ProgressEntry& e) {
+  return UpdateFields{e.status,       e.progress,  e.currentStage, e.statusMessage,
+                      e.errorMessage, e.updatedAt, e.metadata,     e.sequence};
+}
+
 }  // namespace
 
+void appendJobProgressUpdateJson(std::string& out, const Job& job, const ProgressEntry& e) {
+  writeUpdate(out, job, entryFields(e), false);
+}
+
+std::string jobResourceJson(const Job& job) {
+  std::string out;
+  out.reserve(512 + job.statusMessage.size() + job.currentStage.size());
+  writeUpdate(out, job, currentFields(job), true);
+  return out;
+}
+
 json::object jobProgressUpdate(const Job& job, const ProgressEntry& e, json::storage_ptr sp) {
-  return buildUpdate(job,
-                     UpdateFields{e.status, e.progress, e.currentStage, e.statusMessage,
-                                  e.errorMessage, e.updatedAt, e.metadata, e.sequence},
-                     0, std::move(sp));
+  return buildUpdate(job, entryFields(e), 0, std::move(sp));
 }
 
 json::object jobProgressUpdate(const Job& job, json::storage_ptr sp) {

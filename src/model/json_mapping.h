@@ -20,6 +20,11 @@ boost::json::object jobProgressUpdate(const Job& job, const ProgressEntry& entry
 boost::json::object jobProgressUpdate(const Job& job, boost::json::storage_ptr sp = {});
 // The REST shape: the event shape plus userId, priority, attempts and timestamps.
 boost::json::object jobResource(const Job& job, boost::json::storage_ptr sp = {});
+// The same two shapes as JSON text, written without building an object (the hot path of
+// every progress report: its event and its REST answer). Byte for byte what serialising
+// jobProgressUpdate(job, entry) and jobResource(job) gives.
+void appendJobProgressUpdateJson(std::string& out, const Job& job, const ProgressEntry& entry);
+std::string jobResourceJson(const Job& job);
 // A history entry for GET /jobs/{id}/progress.
 boost::json::object progressEntryResource(const ProgressEntry& entry);
 

@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_text.h"
+
 namespace herald::protocol {
 namespace {
 
@@ -87,7 +89,7 @@ bool readInteger(const json::value& v, std::int64_t& out) {
 }
 
 // Writes a JSON string literal (quoted, escaped).
-void appendString(std::string& out, std::string_view s) { out += json::serialize(json::string_view(s)); }
+void appendString(std::string& out, std::string_view s) { core::appendJsonString(out, s); }
 
 }  // namespace
 
@@ -257,7 +259,8 @@ void JsonHubProtocol::write(const HubMessage& message, std::string& out) const {
           out += "\"target\":";
           appendString(out, m.target);
           out += ",\"arguments\":";
-          out += json::serialize(m.arguments);
+          if (m.argumentsJson.empty()) out += json::serialize(m.arguments);
+          else out += m.argumentsJson;
           if (!m.streamIds.empty()) {
             out += ",\"streamIds\":[";
             for (std::size_t i = 0; i < m.streamIds.size(); ++i) {

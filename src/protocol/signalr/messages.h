@@ -29,6 +29,11 @@ struct InvocationMessage {
   std::string target;
   boost::json::array arguments;
   std::vector<std::string> streamIds;
+  // Written by the server only: when not empty, the arguments as the text of one JSON
+  // array, used instead of `arguments`. A broadcast's payload is then written once as
+  // text (no object built and serialised); the JSON protocol copies it, MessagePack
+  // parses it back into values.
+  std::string argumentsJson;
 };
 
 struct StreamItemMessage {

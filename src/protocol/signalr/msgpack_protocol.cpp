@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/clock.h"
@@ -355,6 +356,16 @@ void writeValue(std::string& out, const json::value& v) {
   }
 }
 
+// The server wrote this text itself (InvocationMessage::argumentsJson), so it is an array;
+// anything else would be a bug upstream, sent as no arguments rather than thrown at a
+// fan-out.
+boost::json::value parseArguments(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_array()) return boost::json::array();
+  return v;
+}
+
 void writeBody(const HubMessage& message, std::string& out) {
   std::visit(
       [&out](const auto& m) {
@@ -366,7 +377,11 @@ void writeBody(const HubMessage& message, std::string& out) {
           if (m.invocationId && !m.invocationId->empty()) writeString(out, *m.invocationId);
           else writeNil(out);
           writeString(out, m.target);
-          writeValue(out, m.arguments);
+          if (m.argumentsJson.empty()) {
+            writeValue(out, m.arguments);
+          } else {
+            writeValue(out, parseArguments(m.argumentsJson));
+          }
           writeArrayHeader(out, static_cast<std::uint32_t>(m.streamIds.size()));
           for (const auto& id : m.streamIds) writeString(out, id);
         } else if constexpr (std::is_same_v<T, StreamItemMessage>) {
@@ -486,7 +501,8 @@ bool MessagePackHubProtocol::decodeOne(std::string_view body, HubMessage& out, b
         if (!id) return fail(what);
         out = StreamInvocationMessage{*id, std::move(target), std::move(args.as_array()), std::move(streamIds)};
       } else {
-        out = InvocationMessage{std::move(id), std::move(target), std::move(args.as_array()), std::move(streamIds)};
+        out = InvocationMessage{std::move(id), std::move(target), std::move(args.as_array()),
+                                std::move(streamIds), {}};
       }
       return true;
     }

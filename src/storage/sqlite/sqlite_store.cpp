@@ -18,6 +18,9 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <iterator>
 #include <mutex>
@@ -66,9 +69,32 @@ struct CachedStatement {
 std::mutex gCacheMutex;
 std::unordered_map<sqlite3*, std::unordered_map<std::string, CachedStatement>> gCache;
 
+// In front of the map, per thread: the entry last found for a given SQL text's address.
+// Hashing the ~250-byte text and copying it into a key cost more than the rest of taking
+// a statement, and nearly every statement is a literal with a fixed address. A hit is
+// still checked against the statement's own text, since a temporary string may later
+// hold other SQL at the same address; the generation drops every hit when any
+// connection's cache is forgotten (its entries are then gone).
+struct FrontEntry {
+  sqlite3* db = nullptr;
+  const char* sql = nullptr;
+  std::size_t size = 0;
+  std::uint64_t generation = 0;
+  CachedStatement* entry = nullptr;
+};
+constexpr std::size_t kFrontSlots = 64;
+thread_local std::array<FrontEntry, kFrontSlots> tFront;
+std::atomic<std::uint64_t> gGeneration{1};
+
+FrontEntry& frontSlot(std::string_view sql) {
+  auto key = reinterpret_cast<std::uintptr_t>(sql.data()) ^ (sql.size() << 4);
+  return tFront[(key >> 3) % kFrontSlots];
+}
+
 void forgetCache(sqlite3* db) {
   std::lock_guard lock(gCacheMutex);
   gCache.erase(db);
+  gGeneration.fetch_add(1);
   // Finalize everything still prepared on this connection (cached or not).
   while (sqlite3_stmt* stmt = sqlite3_next_stmt(db, nullptr)) sqlite3_finalize(stmt);
 }
@@ -79,6 +105,17 @@ void forgetCache(sqlite3* db) {
 class Statement {
  public:
   Statement(sqlite3* db, std::string_view sql, std::string_view op) : db_(db), op_(op) {
+    // A connection is used by one thread at a time (NOMUTEX), so its entries' inUse flags
+    // need no lock; the mutex guards the maps' structure only.
+    auto& front = frontSlot(sql);
+    if (front.db == db && front.sql == sql.data() && front.size == sql.size() &&
+        front.generation == gGeneration.load() &&
+        !front.entry->inUse && std::string_view(sqlite3_sql(front.entry->stmt)) == sql) {
+      front.entry->inUse = true;
+      cached_ = front.entry;
+      stmt_ = front.entry->stmt;
+      return;
+    }
     {
       std::lock_guard lock(gCacheMutex);
       auto& entry = gCache[db][std::string(sql)];
@@ -86,6 +123,7 @@ class Statement {
         entry.inUse = true;
         cached_ = &entry;
         stmt_ = entry.stmt;
+        front = {db, sql.data(), sql.size(), gGeneration.load(), &entry};
         return;
       }
       if (!entry.stmt) cached_ = &entry;
@@ -495,6 +533,12 @@ SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
     std::filesystem::create_directories(parent, ec);
     if (ec) fail(op, "cannot create directory " + parent.string() + ": " + ec.message());
   }
+
+  // SQLite's memory statistics take a global mutex around every allocation it makes
+  // (~3k instructions a progress report); nothing here reads them. Only possible before
+  // SQLite initialises; if something else started it first, the statistics just stay on.
+  static std::once_flag noMemoryStatistics;
+  std::call_once(noMemoryStatistics, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 
   int rc = sqlite3_open_v2(path.c_str(), &db_,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

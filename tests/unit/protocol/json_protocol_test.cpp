@@ -153,3 +153,16 @@ TEST(JsonProtocol, WrittenMessagesParseBack) {
   ASSERT_TRUE(kJson.parse(written(inv), out, kMax).ok());
   EXPECT_EQ(std::get<InvocationMessage>(out[0]).target, "T\"q");
 }
+
+TEST(JsonProtocol, PreWrittenArgumentsAreCopiedAsTheyAre) {
+  InvocationMessage text;
+  text.target = "JobProgressUpdate";
+  text.argumentsJson = R"([{"jobId":"j\"1","progress":1.25E1,"metadata":{}}])";
+  InvocationMessage values;
+  values.target = "JobProgressUpdate";
+  values.arguments = {boost::json::object{{"jobId", "j\"1"}, {"progress", 12.5},
+                                          {"metadata", boost::json::object{}}}};
+  EXPECT_EQ(written(text), written(values));
+  EXPECT_EQ(written(text),
+            rs(R"({"type":1,"target":"JobProgressUpdate","arguments":[{"jobId":"j\"1","progress":1.25E1,"metadata":{}}]})"));
+}
