@@ -156,6 +156,17 @@ class Statement {
     check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT,
                               SQLITE_UTF8));
   }
+  // Text that outlives the statement's run (a field of an object the caller holds): bound
+  // in place, not copied (SQLITE_STATIC); the destructor clears the bindings. For the
+  // per-report statements, whose text binds otherwise cost a malloc and a copy each.
+  void bindInPlace(int i, std::string_view text) {
+    check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
+  void bindInPlace(int i, const std::string& text) { bindInPlace(i, std::string_view(text)); }
+  void bindInPlace(int i, const std::optional<std::string>& text) {
+    if (text) bindInPlace(i, std::string_view(*text));
+    else check(sqlite3_bind_null(stmt_, i));
+  }
   void bind(int i, const char* text) { bind(i, std::string_view(text)); }
   void bind(int i, const std::string& text) { bind(i, std::string_view(text)); }
   void bind(int i, std::int64_t value) { check(sqlite3_bind_int64(stmt_, i, value)); }
@@ -484,12 +495,12 @@ bool updateJobProgress(sqlite3* db, const model::Job& job, const std::string& me
                      "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
                      "started_at = ?9, completed_at = ?10, sequence = ?11 WHERE id = ?1",
                op);
-  st.bind(1, job.id);
+  st.bindInPlace(1, job.id);
   st.bind(2, job.progress);
-  st.bind(3, job.currentStage);
-  st.bind(4, job.statusMessage);
-  st.bind(5, job.errorMessage);
-  st.bind(6, metadata);
+  st.bindInPlace(3, job.currentStage);
+  st.bindInPlace(4, job.statusMessage);
+  st.bindInPlace(5, job.errorMessage);
+  st.bindInPlace(6, metadata);
   st.bind(7, job.attempts);
   st.bind(8, job.updatedAt);
   st.bind(9, job.startedAt);
@@ -511,14 +522,14 @@ void insertEntry(sqlite3* db, const model::ProgressEntry& e, const std::string& 
                "status_message, error_message, metadata, updated_at) "
                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                op);
-  st.bind(1, e.jobId);
+  st.bindInPlace(1, e.jobId);
   st.bind(2, e.sequence);
-  st.bind(3, model::toString(e.status));
+  st.bindInPlace(3, model::toString(e.status));
   st.bind(4, e.progress);
-  st.bind(5, e.currentStage);
-  st.bind(6, e.statusMessage);
-  st.bind(7, e.errorMessage);
-  st.bind(8, metadata);
+  st.bindInPlace(5, e.currentStage);
+  st.bindInPlace(6, e.statusMessage);
+  st.bindInPlace(7, e.errorMessage);
+  st.bindInPlace(8, metadata);
   st.bind(9, e.updatedAt);
   st.run();
 }
