@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 out=build-fuzz
 mkdir -p "$out"
-common=(src/core/ids.cpp src/core/clock.cpp src/core/strings.cpp
+common=(src/core/ids.cpp src/core/clock.cpp src/core/strings.cpp src/core/json_text.cpp
         src/protocol/signalr/messages.cpp src/protocol/signalr/handshake.cpp
         src/protocol/signalr/json_protocol.cpp src/protocol/signalr/varint.cpp
         src/protocol/signalr/msgpack_protocol.cpp

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -356,14 +357,20 @@ void writeValue(std::string& out, const json::value& v) {
   }
 }
 
-// The server wrote this text itself (InvocationMessage::argumentsJson), so it is an array;
-// anything else would be a bug upstream, sent as no arguments rather than thrown at a
-// fan-out.
-boost::json::value parseArguments(const std::string& text) {
+// Writes InvocationMessage::argumentsJson as MessagePack. The server wrote that text
+// itself, so it is an array; anything else would be a bug upstream, sent as no arguments
+// rather than thrown at a fan-out. The parsed values live in a monotonic resource (a
+// stack buffer first): they are read once, here, and dropped.
+void writeArgumentsText(std::string& out, const std::string& text) {
+  unsigned char initial[4096];
+  boost::json::monotonic_resource scratch(initial, sizeof initial);
   boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_array()) return boost::json::array();
-  return v;
+  auto v = boost::json::parse(text, ec, &scratch);
+  if (ec || !v.is_array()) {
+    writeArrayHeader(out, 0);
+    return;
+  }
+  writeValue(out, v);
 }
 
 void writeBody(const HubMessage& message, std::string& out) {
@@ -380,7 +387,7 @@ void writeBody(const HubMessage& message, std::string& out) {
           if (m.argumentsJson.empty()) {
             writeValue(out, m.arguments);
           } else {
-            writeValue(out, parseArguments(m.argumentsJson));
+            writeArgumentsText(out, m.argumentsJson);
           }
           writeArrayHeader(out, static_cast<std::uint32_t>(m.streamIds.size()));
           for (const auto& id : m.streamIds) writeString(out, id);
