@@ -1,5 +1,7 @@
 #include "api/rest_api.h"
 
+#include <cmath>
+
 #include <boost/json/monotonic_resource.hpp>
 
 #include <cctype>
@@ -49,6 +51,26 @@ bool validIdentifier(std::string_view s) {
   return true;
 }
 
+// True when every number in `v` is finite. Boost.JSON reads 1e400 as infinity, which it
+// would later print as the bare word Infinity: invalid JSON that would break every JSON
+// client receiving the event, so such a body is refused up front.
+bool allNumbersFinite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& e : v.get_array()) {
+        if (!allNumbersFinite(e)) return false;
+      }
+      return true;
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) {
+        if (!allNumbersFinite(kv.value())) return false;
+      }
+      return true;
+    default: return true;
+  }
+}
+
 // Parses a JSON object body or explains why not.
 std::optional<json::object> parseBody(const HttpRequest& request, HttpResponse& error,
                                       json::storage_ptr sp = {}) {
@@ -64,6 +86,10 @@ std::optional<json::object> parseBody(const HttpRequest& request, HttpResponse& 
   }
   if (!v.is_object()) {
     error = problem(400, "The body must be a JSON object.");
+    return std::nullopt;
+  }
+  if (!allNumbersFinite(v)) {
+    error = problem(400, "The body contains a number too large to represent (beyond ±1.8e308).");
     return std::nullopt;
   }
   return std::move(v.as_object());

@@ -174,21 +174,21 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
   return result;
 }
 
-void ProgressService::publish(const backplane::Target& target, std::string event,
+void ProgressService::publish(const backplane::Target& target, const char* event,
                               json::value payload, std::optional<backplane::Ordering> ordering) {
   if (batch_) {
     // Not before the write it announces is committed.
-    deferred_.push_back([this, target, event = std::move(event), payload = std::move(payload),
+    deferred_.push_back([this, target, event, payload = std::move(payload),
                          ordering = std::move(ordering)]() mutable {
-      publish(target, std::move(event), std::move(payload), std::move(ordering));
+      publish(target, event, std::move(payload), std::move(ordering));
     });
     return;
   }
   try {
     // The arguments share the payload's storage (a move, not a copy, even when the
     // payload lives in a monotonic resource).
-    protocol::InvocationMessage message{std::nullopt, std::move(event),
-                                        json::array(payload.storage()), {}, {}};
+    protocol::InvocationMessage message{std::nullopt, event, json::array(payload.storage()),
+                                        {}, {}};
     message.arguments.push_back(std::move(payload));
     backplane_.publish(target, std::move(message), std::move(ordering));
   } catch (const std::exception& e) {
@@ -197,21 +197,20 @@ void ProgressService::publish(const backplane::Target& target, std::string event
   }
 }
 
-void ProgressService::publishText(const backplane::Target& target, std::string event,
+void ProgressService::publishText(const backplane::Target& target, const char* event,
                                   std::string payloadJson,
                                   std::optional<backplane::Ordering> ordering) {
   if (batch_) {
     // Not before the write it announces is committed.
-    deferred_.push_back([this, target, event = std::move(event),
-                         payloadJson = std::move(payloadJson),
+    deferred_.push_back([this, target, event, payloadJson = std::move(payloadJson),
                          ordering = std::move(ordering)]() mutable {
-      publishText(target, std::move(event), std::move(payloadJson), std::move(ordering));
+      publishText(target, event, std::move(payloadJson), std::move(ordering));
     });
     return;
   }
   try {
     protocol::InvocationMessage message;
-    message.target = std::move(event);
+    message.target = event;
     message.argumentsJson = std::move(payloadJson);
     backplane_.publish(target, std::move(message), std::move(ordering));
   } catch (const std::exception& e) {

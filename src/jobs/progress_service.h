@@ -175,10 +175,12 @@ class ProgressService {
   // Summarises, stores and publishes the video, then moves its pipeline job along.
   void finishVideoUpdate(model::Video& video, const std::string& statusBefore);
   void syncPipelineJob(const model::Video& video);
-  void publish(const backplane::Target& target, std::string event, boost::json::value payload,
+  // `event` is the hub event's name, a string literal (it is kept as a pointer until a
+  // deferred publish runs).
+  void publish(const backplane::Target& target, const char* event, boost::json::value payload,
                std::optional<backplane::Ordering> ordering = std::nullopt);
   // The same with the one argument already written as JSON text (the hot progress event).
-  void publishText(const backplane::Target& target, std::string event, std::string payloadJson,
+  void publishText(const backplane::Target& target, const char* event, std::string payloadJson,
                    std::optional<backplane::Ordering> ordering = {});
 
   storage::Store& store_;

@@ -359,13 +359,19 @@ void writeValue(std::string& out, const json::value& v) {
 
 // Writes InvocationMessage::argumentsJson as MessagePack. The server wrote that text
 // itself, so it is an array; anything else would be a bug upstream, sent as no arguments
-// rather than thrown at a fan-out. The parsed values live in a monotonic resource (a
-// stack buffer first): they are read once, here, and dropped.
+// rather than thrown at a fan-out. The text is taken as the JSON protocol sends it: bytes
+// that are not UTF-8 (a tool's output cut mid-character) pass through as they would have
+// as values, and nesting is limited only by what the server accepted in the first place.
+// The parsed values live in a monotonic resource (a stack buffer first): they are read
+// once, here, and dropped.
 void writeArgumentsText(std::string& out, const std::string& text) {
   unsigned char initial[4096];
   boost::json::monotonic_resource scratch(initial, sizeof initial);
+  boost::json::parse_options options;
+  options.allow_invalid_utf8 = true;
+  options.max_depth = 1024;
   boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec, &scratch);
+  auto v = boost::json::parse(text, ec, &scratch, options);
   if (ec || !v.is_array()) {
     writeArrayHeader(out, 0);
     return;

@@ -198,6 +198,13 @@ TEST(MessagePack, PreWrittenJsonArgumentsBecomeTheSameValues) {
                                           {"videoId", nullptr},
                                           {"m", boost::json::object{{"a", boost::json::array{true}}}}}};
   EXPECT_EQ(written(text), written(values));
+  // Bytes that are not UTF-8 (a tool's output cut mid-character) and deep nesting reach
+  // MessagePack clients as they would as values, as they reach JSON clients.
+  text.argumentsJson = "[\"cut \xe2\x9c\", [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]";
+  boost::json::value nested = boost::json::array{1};
+  for (int i = 0; i < 39; ++i) nested = boost::json::array{nested};
+  values.arguments = {boost::json::string("cut \xe2\x9c"), nested};
+  EXPECT_EQ(written(text), written(values));
   // Not an array (a bug upstream): sent with no arguments, never thrown at the fan-out.
   text.argumentsJson = "{oops";
   values.arguments.clear();

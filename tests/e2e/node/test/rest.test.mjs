@@ -204,6 +204,7 @@ describe('REST API', () => {
       { what: 'jobType not a string', body: '{"jobType":5}', field: 'jobType' },
       { what: 'metadata not an object', body: '{"jobType":"Transcription","metadata":[1]}', field: 'metadata' },
       { what: 'priority out of range', body: '{"jobType":"Transcription","priority":9}', field: 'priority' },
+      { what: 'a number beyond double range', body: '{"jobType":"Transcription","metadata":{"x":-1e400}}' },
     ];
     for (const c of cases) {
       const res = await request(ctx.url, 'POST', '/api/v1/jobs', { body: c.body });
@@ -228,6 +229,10 @@ describe('REST API', () => {
       { what: 'progress not a number', body: '{"progress":"ten"}', field: 'progress' },
       { what: 'status Bogus', body: '{"progress":10,"status":"Bogus"}', field: 'status' },
       { what: 'nothing to report', body: '{}' },
+      // Would be stored as infinity and sent as the bare word Infinity: invalid JSON for
+      // every subscriber of the job.
+      { what: 'a number beyond double range', body: '{"progress":10,"metadata":{"x":1e400}}' },
+      { what: 'progress beyond double range', body: '{"progress":1e999}' },
     ];
     for (const c of cases) {
       const res = await request(ctx.url, 'POST', `/api/v1/jobs/${job.jobId}/progress`, { body: c.body });
