@@ -176,42 +176,35 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
 
 void ProgressService::publish(const backplane::Target& target, const char* event,
                               json::value payload, std::optional<backplane::Ordering> ordering) {
-  if (batch_) {
-    // Not before the write it announces is committed.
-    deferred_.push_back([this, target, event, payload = std::move(payload),
-                         ordering = std::move(ordering)]() mutable {
-      publish(target, event, std::move(payload), std::move(ordering));
-    });
-    return;
-  }
-  try {
-    // The arguments share the payload's storage (a move, not a copy, even when the
-    // payload lives in a monotonic resource).
-    protocol::InvocationMessage message{std::nullopt, event, json::array(payload.storage()),
-                                        {}, {}};
-    message.arguments.push_back(std::move(payload));
-    backplane_.publish(target, std::move(message), std::move(ordering));
-  } catch (const std::exception& e) {
-    stats_.notifyFailures++;
-    spdlog::error("notify {} {} failed: {}", event, target.name, e.what());
-  }
+  // The arguments share the payload's storage (a move, not a copy, even when the payload
+  // lives in a monotonic resource).
+  protocol::InvocationMessage message;
+  message.arguments = json::array(payload.storage());
+  message.arguments.push_back(std::move(payload));
+  publishMessage(target, event, std::move(message), std::move(ordering));
 }
 
 void ProgressService::publishText(const backplane::Target& target, const char* event,
                                   std::string payloadJson,
                                   std::optional<backplane::Ordering> ordering) {
+  protocol::InvocationMessage message;
+  message.argumentsJson = std::move(payloadJson);
+  publishMessage(target, event, std::move(message), std::move(ordering));
+}
+
+void ProgressService::publishMessage(const backplane::Target& target, const char* event,
+                                     protocol::InvocationMessage message,
+                                     std::optional<backplane::Ordering> ordering) {
   if (batch_) {
     // Not before the write it announces is committed.
-    deferred_.push_back([this, target, event, payloadJson = std::move(payloadJson),
+    deferred_.push_back([this, target, event, message = std::move(message),
                          ordering = std::move(ordering)]() mutable {
-      publishText(target, event, std::move(payloadJson), std::move(ordering));
+      publishMessage(target, event, std::move(message), std::move(ordering));
     });
     return;
   }
   try {
-    protocol::InvocationMessage message;
     message.target = event;
-    message.argumentsJson = std::move(payloadJson);
     backplane_.publish(target, std::move(message), std::move(ordering));
   } catch (const std::exception& e) {
     stats_.notifyFailures++;

@@ -182,6 +182,11 @@ class ProgressService {
   // The same with the one argument already written as JSON text (the hot progress event).
   void publishText(const backplane::Target& target, const char* event, std::string payloadJson,
                    std::optional<backplane::Ordering> ordering = {});
+  // Both end here: held until the open batch commits, then handed to the backplane (a
+  // failure is logged and counted, never thrown at the job).
+  void publishMessage(const backplane::Target& target, const char* event,
+                      protocol::InvocationMessage message,
+                      std::optional<backplane::Ordering> ordering);
 
   storage::Store& store_;
   boost::asio::any_io_executor storeExecutor_;
