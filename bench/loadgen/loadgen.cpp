@@ -69,16 +69,16 @@ struct Options {
   int groupSize = 5;
   int payloadBytes = 300;
   std::vector<double> rates;  // deliveries per second, one ladder step each
-  double lightRate = 1000;     // deliveries/s of the light-load latency step (0: skip)
+  double lightRate = 1000;    // deliveries/s of the light-load latency step (0: skip)
   double lightSeconds = 3;
   double stepSeconds = 2;
-  double drainSeconds = 3;      // per step: how long to wait for stragglers
+  double drainSeconds = 3;  // per step: how long to wait for stragglers
   double finalDrainSeconds = 10;
-  double idleSeconds = 2;       // before the idle-memory reading
-  double holdSeconds = 15;      // phase hold
-  double holdRate = 2000;       // phase hold: deliveries/s during the hold
+  double idleSeconds = 2;   // before the idle-memory reading
+  double holdSeconds = 15;  // phase hold
+  double holdRate = 2000;   // phase hold: deliveries/s during the hold
   double p99LimitMs = 250;
-  double genCpuLimit = 0.95;    // a step using more generator CPU than this is suspect
+  double genCpuLimit = 0.95;  // a step using more generator CPU than this is suspect
   // A failed ladder step during which the server or the generator waited for its core
   // (other work on the machine) longer than this share of the step is run once more.
   double contendedShare = 0.10;
@@ -148,41 +148,78 @@ Options parseOptions(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error("missing value for " + k);
       return argv[++i];
     };
-    if (k == "--help" || k == "-h") { usage(); std::exit(0); }
-    else if (k == "--peer") { o.peerName = val(); o.peer = parsePeer(o.peerName); }
-    else if (k == "--label") o.label = val();
-    else if (k == "--host") o.host = val();
-    else if (k == "--port") o.port = std::stoi(val());
-    else if (k == "--phase") o.phase = val();
-    else if (k == "--connections") o.connections = std::stoi(val());
-    else if (k == "--group-size") o.groupSize = std::stoi(val());
-    else if (k == "--payload-bytes") o.payloadBytes = std::stoi(val());
-    else if (k == "--rates") o.rates = parseRates(val());
-    else if (k == "--light-rate") o.lightRate = std::stod(val());
-    else if (k == "--light-seconds") o.lightSeconds = std::stod(val());
-    else if (k == "--step-seconds") o.stepSeconds = std::stod(val());
-    else if (k == "--drain-seconds") o.drainSeconds = std::stod(val());
-    else if (k == "--final-drain-seconds") o.finalDrainSeconds = std::stod(val());
-    else if (k == "--idle-seconds") o.idleSeconds = std::stod(val());
-    else if (k == "--hold-seconds") o.holdSeconds = std::stod(val());
-    else if (k == "--hold-rate") o.holdRate = std::stod(val());
-    else if (k == "--p99-limit-ms") o.p99LimitMs = std::stod(val());
-    else if (k == "--gen-cpu-limit") o.genCpuLimit = std::stod(val());
-    else if (k == "--contended-share") o.contendedShare = std::stod(val());
-    else if (k == "--server-cpu") o.serverCpu = std::stoi(val());
-    else if (k == "--generator-cpu") o.generatorCpu = std::stoi(val());
-    else if (k == "--publishers") o.publishers = std::stoi(val());
-    else if (k == "--connect-concurrency") o.connectConcurrency = std::stoi(val());
-    else if (k == "--connect-timeout-seconds") o.connectTimeoutSeconds = std::stod(val());
-    else if (k == "--client-ping-seconds") o.clientPingSeconds = std::stod(val());
-    else if (k == "--server-pid") o.serverPids.push_back(std::stoi(val()));
-    else if (k == "--syscount-file") o.syscountFile = val();
-    else if (k == "--out") o.out = val();
-    else if (k == "--tag") o.tag = val();
-    else if (k == "--strict") o.strict = true;
-    else if (k == "--no-quickack") o.quickAck = false;
-    else if (k == "--quiet") o.quiet = true;
-    else throw std::runtime_error("unknown option " + k);
+    if (k == "--help" || k == "-h") {
+      usage();
+      std::exit(0);
+    } else if (k == "--peer") {
+      o.peerName = val();
+      o.peer = parsePeer(o.peerName);
+    } else if (k == "--label")
+      o.label = val();
+    else if (k == "--host")
+      o.host = val();
+    else if (k == "--port")
+      o.port = std::stoi(val());
+    else if (k == "--phase")
+      o.phase = val();
+    else if (k == "--connections")
+      o.connections = std::stoi(val());
+    else if (k == "--group-size")
+      o.groupSize = std::stoi(val());
+    else if (k == "--payload-bytes")
+      o.payloadBytes = std::stoi(val());
+    else if (k == "--rates")
+      o.rates = parseRates(val());
+    else if (k == "--light-rate")
+      o.lightRate = std::stod(val());
+    else if (k == "--light-seconds")
+      o.lightSeconds = std::stod(val());
+    else if (k == "--step-seconds")
+      o.stepSeconds = std::stod(val());
+    else if (k == "--drain-seconds")
+      o.drainSeconds = std::stod(val());
+    else if (k == "--final-drain-seconds")
+      o.finalDrainSeconds = std::stod(val());
+    else if (k == "--idle-seconds")
+      o.idleSeconds = std::stod(val());
+    else if (k == "--hold-seconds")
+      o.holdSeconds = std::stod(val());
+    else if (k == "--hold-rate")
+      o.holdRate = std::stod(val());
+    else if (k == "--p99-limit-ms")
+      o.p99LimitMs = std::stod(val());
+    else if (k == "--gen-cpu-limit")
+      o.genCpuLimit = std::stod(val());
+    else if (k == "--contended-share")
+      o.contendedShare = std::stod(val());
+    else if (k == "--server-cpu")
+      o.serverCpu = std::stoi(val());
+    else if (k == "--generator-cpu")
+      o.generatorCpu = std::stoi(val());
+    else if (k == "--publishers")
+      o.publishers = std::stoi(val());
+    else if (k == "--connect-concurrency")
+      o.connectConcurrency = std::stoi(val());
+    else if (k == "--connect-timeout-seconds")
+      o.connectTimeoutSeconds = std::stod(val());
+    else if (k == "--client-ping-seconds")
+      o.clientPingSeconds = std::stod(val());
+    else if (k == "--server-pid")
+      o.serverPids.push_back(std::stoi(val()));
+    else if (k == "--syscount-file")
+      o.syscountFile = val();
+    else if (k == "--out")
+      o.out = val();
+    else if (k == "--tag")
+      o.tag = val();
+    else if (k == "--strict")
+      o.strict = true;
+    else if (k == "--no-quickack")
+      o.quickAck = false;
+    else if (k == "--quiet")
+      o.quiet = true;
+    else
+      throw std::runtime_error("unknown option " + k);
   }
   if (o.phase != "small" && o.phase != "big" && o.phase != "hold") {
     throw std::runtime_error("--phase must be small, big or hold");
@@ -198,14 +235,14 @@ Options parseOptions(int argc, char** argv) {
 
 struct StepStats {
   Histogram latency;
-  Histogram publishAck;  // scheduled publish time -> HTTP answer received
-  std::uint64_t published = 0;     // publishes scheduled (and sent) in the step
-  std::uint64_t publishErrors = 0; // non-2xx answers or broken publisher connections
-  std::uint64_t expected = 0;      // deliveries owed: sum of ready members per publish
-  std::uint64_t unique = 0;        // first receipt of (subscriber, seq)
+  Histogram publishAck;             // scheduled publish time -> HTTP answer received
+  std::uint64_t published = 0;      // publishes scheduled (and sent) in the step
+  std::uint64_t publishErrors = 0;  // non-2xx answers or broken publisher connections
+  std::uint64_t expected = 0;       // deliveries owed: sum of ready members per publish
+  std::uint64_t unique = 0;         // first receipt of (subscriber, seq)
   std::uint64_t duplicates = 0;
-  std::uint64_t reorders = 0;      // filled an earlier gap
-  std::uint64_t gaps = 0;          // a sequence number was skipped (may be filled later)
+  std::uint64_t reorders = 0;  // filled an earlier gap
+  std::uint64_t gaps = 0;      // a sequence number was skipped (may be filled later)
   std::uint64_t disconnects = 0;
   std::uint64_t serverPings = 0;
   std::uint64_t framesReceived = 0;  // WebSocket messages carrying deliveries
@@ -219,7 +256,16 @@ class Bench;
 // ---------------------------------------------------------------------------------
 // A WebSocket subscriber
 
-enum class SubState { Idle, Connecting, Upgrading, Handshaking, Joining, Subscribing, Ready, Closed };
+enum class SubState {
+  Idle,
+  Connecting,
+  Upgrading,
+  Handshaking,
+  Joining,
+  Subscribing,
+  Ready,
+  Closed
+};
 
 class Subscriber final : public IoHandler {
  public:
@@ -260,7 +306,7 @@ class Subscriber final : public IoHandler {
   std::string rx_;   // an incomplete frame (or the upgrade response) carried to the next read
   std::string msg_;  // a fragmented message being assembled
   std::uint8_t msgOpcode_ = 0;
-  std::string tx_;   // bytes the socket did not take yet
+  std::string tx_;  // bytes the socket did not take yet
   bool wantWrite_ = false;
 };
 
@@ -367,7 +413,8 @@ class Bench {
   void socketIo(Subscriber& s, std::string_view text, std::int64_t now);
 
   void log(const std::string& line) const {
-    if (!opt_.quiet) std::cerr << "[loadgen " << opt_.peerName << "/" << opt_.phase << "] " << line << std::endl;
+    if (!opt_.quiet)
+      std::cerr << "[loadgen " << opt_.peerName << "/" << opt_.phase << "] " << line << std::endl;
   }
 
   Options opt_;
@@ -581,7 +628,8 @@ void Subscriber::sendFrame(std::uint8_t opcode, std::string_view data) {
     out.push_back(static_cast<char>(data.size() & 0xff));
   } else {
     out.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((std::uint64_t(data.size()) >> (8 * i)) & 0xff));
+    for (int i = 7; i >= 0; --i)
+      out.push_back(static_cast<char>((std::uint64_t(data.size()) >> (8 * i)) & 0xff));
   }
   out.append(4, '\0');
   out.append(data);
@@ -706,7 +754,9 @@ void Publisher::onIo(std::uint32_t events) {
 static bool iequalsPrefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) return false;
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
   }
   return true;
 }
@@ -719,7 +769,8 @@ void Publisher::onReadable() {
     return;
   }
   if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) broken("publisher read: " + std::string(strerror(errno)));
+    if (errno != EAGAIN && errno != EINTR)
+      broken("publisher read: " + std::string(strerror(errno)));
     return;
   }
   rx_.append(buf, static_cast<std::size_t>(n));
@@ -738,10 +789,15 @@ void Publisher::onReadable() {
     std::size_t pos = head.find("\r\n");
     while (pos != std::string_view::npos && pos < head.size()) {
       auto next = head.find("\r\n", pos + 2);
-      auto line = head.substr(pos + 2, (next == std::string_view::npos ? head.size() : next) - pos - 2);
-      if (iequalsPrefix(line, "content-length:")) bodyLen = std::strtoull(std::string(line.substr(15)).c_str(), nullptr, 10);
-      else if (iequalsPrefix(line, "transfer-encoding:") && line.find("chunked") != std::string_view::npos) chunked = true;
-      else if (iequalsPrefix(line, "connection:") && line.find("close") != std::string_view::npos) closeAfter = true;
+      auto line =
+          head.substr(pos + 2, (next == std::string_view::npos ? head.size() : next) - pos - 2);
+      if (iequalsPrefix(line, "content-length:"))
+        bodyLen = std::strtoull(std::string(line.substr(15)).c_str(), nullptr, 10);
+      else if (iequalsPrefix(line, "transfer-encoding:") &&
+               line.find("chunked") != std::string_view::npos)
+        chunked = true;
+      else if (iequalsPrefix(line, "connection:") && line.find("close") != std::string_view::npos)
+        closeAfter = true;
       pos = next;
     }
     std::size_t total;
@@ -913,7 +969,8 @@ void Bench::heraldJson(Subscriber& s, const char* p, std::size_t n, std::int64_t
     if (type == 6) {
       ++s.serverPings;
       ++step_->serverPings;
-    } else if (type == 1 && rec.find("\"target\":\"JobProgressUpdate\"") != std::string_view::npos) {
+    } else if (type == 1 &&
+               rec.find("\"target\":\"JobProgressUpdate\"") != std::string_view::npos) {
       if (s.state() == SubState::Subscribing) {
         markReady(s);  // the snapshot answers the subscription
       } else if (s.state() == SubState::Ready) {
@@ -1027,9 +1084,12 @@ void Bench::heraldMsgpack(Subscriber& s, const char* p, std::size_t n, std::int6
         for (std::uint32_t j = 0; j < m && r.ok(); ++j) {
           std::string_view k2;
           if (!r.str(k2)) break;
-          if (k2 == "t") r.integer(t);
-          else if (k2 == "seq") r.integer(seq);
-          else r.skip();
+          if (k2 == "t")
+            r.integer(t);
+          else if (k2 == "seq")
+            r.integer(seq);
+          else
+            r.skip();
         }
       } else {
         r.skip();
@@ -1039,8 +1099,10 @@ void Bench::heraldMsgpack(Subscriber& s, const char* p, std::size_t n, std::int6
       ++step_->framesReceived;
       counted = true;
     }
-    if (seq > 0 && t >= 0) deliver(s, seq, t, now);
-    else noteError("JobProgressUpdate without metadata.t/seq");
+    if (seq > 0 && t >= 0)
+      deliver(s, seq, t, now);
+    else
+      noteError("JobProgressUpdate without metadata.t/seq");
   }
 }
 
@@ -1063,7 +1125,7 @@ void Bench::socketIo(Subscriber& s, std::string_view text, std::int64_t now) {
     return;
   }
   if (text.substr(0, 2) == "42") {
-    if (text.substr(0, 12) == "42[\"joined\"," ) {
+    if (text.substr(0, 12) == "42[\"joined\",") {
       if (s.state() == SubState::Subscribing) markReady(s);
       return;
     }
@@ -1198,20 +1260,20 @@ void Bench::publishOne(std::int64_t scheduledNs) {
   ++pendingRequests_;
   StepStats* target = step_;
   const std::uint64_t targetId = stepId_;
-  pubs_[gi % pubs_.size()]->enqueue(HttpRequest{
-      publishRequest(g, seq, scheduledNs),
-      [this, target, targetId, scheduledNs](int status, std::string_view body) {
-        --pendingRequests_;
-        // A late answer (its step is over) only counts in the totals.
-        StepStats* live = targetId == stepId_ ? target : nullptr;
-        if (live) live->publishAck.record(nowNs() - scheduledNs);
-        if (status / 100 != 2) {
-          if (live) ++live->publishErrors;
-          ++total_.publishErrors;
-          noteError("publish answered " + std::to_string(status) + ": " +
-                    std::string(body.substr(0, 120)));
-        }
-      }});
+  pubs_[gi % pubs_.size()]->enqueue(
+      HttpRequest{publishRequest(g, seq, scheduledNs),
+                  [this, target, targetId, scheduledNs](int status, std::string_view body) {
+                    --pendingRequests_;
+                    // A late answer (its step is over) only counts in the totals.
+                    StepStats* live = targetId == stepId_ ? target : nullptr;
+                    if (live) live->publishAck.record(nowNs() - scheduledNs);
+                    if (status / 100 != 2) {
+                      if (live) ++live->publishErrors;
+                      ++total_.publishErrors;
+                      noteError("publish answered " + std::to_string(status) + ": " +
+                                std::string(body.substr(0, 120)));
+                    }
+                  }});
 }
 
 void Bench::pumpSchedule(std::int64_t now) {
@@ -1238,8 +1300,10 @@ void Bench::periodic(std::int64_t now) {
     for (auto& s : subs_) {
       if (s->state() == SubState::Ready && s->nextPingNs <= now) {
         s->nextPingNs = now + interval;
-        if (opt_.peer == Peer::HeraldJson) s->sendFrame(0x1, kJsonPing);
-        else s->sendFrame(0x2, kMsgpackPing);
+        if (opt_.peer == Peer::HeraldJson)
+          s->sendFrame(0x1, kJsonPing);
+        else
+          s->sendFrame(0x2, kMsgpackPing);
       }
     }
   }
@@ -1253,7 +1317,8 @@ void Bench::runUntil(const std::function<bool()>& done, std::int64_t deadline) {
     if (done() || now >= deadline) return;
     auto wake = std::min(deadline, nextTick_);
     if (schedActive_) {
-      wake = std::min(wake, schedStart_ + static_cast<std::int64_t>(double(schedK_) * schedInterval_));
+      wake =
+          std::min(wake, schedStart_ + static_cast<std::int64_t>(double(schedK_) * schedInterval_));
     }
     loop_.poll(wake);
   }
@@ -1279,18 +1344,18 @@ void Bench::setUpGroups(int count, const std::string& prefix) {
   for (int i = 0; i < count; ++i) {
     ++pending;
     auto* g = &groups_[static_cast<std::size_t>(i)];
-    pubs_[static_cast<std::size_t>(i) % pubs_.size()]->enqueue(HttpRequest{
-        httpPost("/api/v1/jobs", "{\"jobType\":\"Bench\"}"),
-        [g, &pending, &failed](int status, std::string_view body) {
-          --pending;
-          auto p = body.find("\"jobId\":\"");
-          if (status / 100 != 2 || p == std::string_view::npos) {
-            ++failed;
-            return;
-          }
-          p += 9;
-          g->name = std::string(body.substr(p, body.find('"', p) - p));
-        }});
+    pubs_[static_cast<std::size_t>(i) % pubs_.size()]->enqueue(
+        HttpRequest{httpPost("/api/v1/jobs", "{\"jobType\":\"Bench\"}"),
+                    [g, &pending, &failed](int status, std::string_view body) {
+                      --pending;
+                      auto p = body.find("\"jobId\":\"");
+                      if (status / 100 != 2 || p == std::string_view::npos) {
+                        ++failed;
+                        return;
+                      }
+                      p += 9;
+                      g->name = std::string(body.substr(p, body.find('"', p) - p));
+                    }});
   }
   runUntil([&] { return pending == 0; }, nowNs() + 60 * kSec);
   if (pending || failed) {
@@ -1408,7 +1473,8 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   o["windowMs"] = double(t2 - t0) / 1e6;
   // Other work on our cores during the step (busy time minus the server's / our CPU).
   if (opt_.serverCpu >= 0) {
-    o["otherCpuOnServerCoreMs"] = std::max(0.0, (cpuBusySeconds(opt_.serverCpu) - busyS0 - cpu) * 1e3);
+    o["otherCpuOnServerCoreMs"] =
+        std::max(0.0, (cpuBusySeconds(opt_.serverCpu) - busyS0 - cpu) * 1e3);
   }
   if (opt_.generatorCpu >= 0) {
     o["otherCpuOnGeneratorCoreMs"] =
@@ -1446,12 +1512,18 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
   o["pass"] = clean && fast && st.unique > 0;
   o["generatorBound"] = genBound;
   std::string reason;
-  if (st.unique == 0) reason = "nothing delivered";
-  else if (!fast) reason = "p99 over limit";
-  else if (st.unique < st.expected) reason = "undelivered at drain deadline";
-  else if (st.duplicates || st.reorders) reason = "duplicates/reorders";
-  else if (st.disconnects) reason = "disconnects";
-  else if (st.publishErrors || pendingRequests_) reason = "publish errors/backlog";
+  if (st.unique == 0)
+    reason = "nothing delivered";
+  else if (!fast)
+    reason = "p99 over limit";
+  else if (st.unique < st.expected)
+    reason = "undelivered at drain deadline";
+  else if (st.duplicates || st.reorders)
+    reason = "duplicates/reorders";
+  else if (st.disconnects)
+    reason = "disconnects";
+  else if (st.publishErrors || pendingRequests_)
+    reason = "publish errors/backlog";
   o["failReason"] = reason;
   if (!st.timelineMax.empty()) {
     json::array tl;
@@ -1459,17 +1531,19 @@ json::object Bench::runStep(const std::string& label, double deliveriesPerSec, d
     o["worstLatencyPer100msMs"] = tl;
   }
   char line[400];
-  std::snprintf(line, sizeof line,
-                "%-6s %8.0f/s -> %8.0f/s p50 %7.2f p99 %8.2f p99.9 %8.2f ms | cpu %5.2f us/dlv "
-                "(%3.0f%%) | writes/dlv %.2f | gen %3.0f%% | undeliv %llu dup %llu reord %llu%s",
-                label.c_str(), deliveriesPerSec, double(st.unique) / seconds,
-                ms(st.latency.quantile(0.5)), ms(st.latency.quantile(0.99)),
-                ms(st.latency.quantile(0.999)), st.unique ? cpu * 1e6 / double(st.unique) : 0.0,
-                100.0 * cpu / (double(busyEnd - schedStart_) / 1e9),
-                s1.haveShim && st.unique ? double(s1.sockWrites - s0.sockWrites) / double(st.unique) : -1.0,
-                genPct, static_cast<unsigned long long>(st.expected > st.unique ? st.expected - st.unique : 0),
-                static_cast<unsigned long long>(st.duplicates),
-                static_cast<unsigned long long>(st.reorders), reason.empty() ? "" : (" FAIL: " + reason).c_str());
+  std::snprintf(
+      line, sizeof line,
+      "%-6s %8.0f/s -> %8.0f/s p50 %7.2f p99 %8.2f p99.9 %8.2f ms | cpu %5.2f us/dlv "
+      "(%3.0f%%) | writes/dlv %.2f | gen %3.0f%% | undeliv %llu dup %llu reord %llu%s",
+      label.c_str(), deliveriesPerSec, double(st.unique) / seconds, ms(st.latency.quantile(0.5)),
+      ms(st.latency.quantile(0.99)), ms(st.latency.quantile(0.999)),
+      st.unique ? cpu * 1e6 / double(st.unique) : 0.0,
+      100.0 * cpu / (double(busyEnd - schedStart_) / 1e9),
+      s1.haveShim && st.unique ? double(s1.sockWrites - s0.sockWrites) / double(st.unique) : -1.0,
+      genPct,
+      static_cast<unsigned long long>(st.expected > st.unique ? st.expected - st.unique : 0),
+      static_cast<unsigned long long>(st.duplicates), static_cast<unsigned long long>(st.reorders),
+      reason.empty() ? "" : (" FAIL: " + reason).c_str());
   log(line);
   return o;
 }
@@ -1533,7 +1607,8 @@ int Bench::run() {
   // Herald, the object the server builds has the same fields as the peers' object).
   {
     auto bare = progressBody(false, std::string(36, 'x'), 1234, 12345678901, "");
-    padding_.assign(bare.size() < std::size_t(opt_.payloadBytes) ? opt_.payloadBytes - bare.size() : 0, 'x');
+    padding_.assign(
+        bare.size() < std::size_t(opt_.payloadBytes) ? opt_.payloadBytes - bare.size() : 0, 'x');
   }
 
   pubs_.clear();
@@ -1594,20 +1669,24 @@ int Bench::run() {
       auto contended = [&](const json::object& st) {
         double window = st.at("windowMs").as_double();
         double other = st.at("generatorRunDelayMs").as_double();
-        if (auto* p = st.if_contains("otherCpuOnServerCoreMs")) other = std::max(other, p->as_double());
-        if (auto* p = st.if_contains("otherCpuOnGeneratorCoreMs")) other = std::max(other, p->as_double());
+        if (auto* p = st.if_contains("otherCpuOnServerCoreMs"))
+          other = std::max(other, p->as_double());
+        if (auto* p = st.if_contains("otherCpuOnGeneratorCoreMs"))
+          other = std::max(other, p->as_double());
         return other > opt_.contendedShare * window;
       };
       if (!step["pass"].as_bool() && contended(step) && step["duplicates"].as_uint64() == 0 &&
           step["reorders"].as_uint64() == 0 && step["disconnects"].as_uint64() == 0) {
         // Other work on the machine took the core during this step: measure it again
         // once the backlog has drained, and keep both results.
-        log("step at " + std::to_string(static_cast<long>(rate)) + "/s was contended: retrying once");
+        log("step at " + std::to_string(static_cast<long>(rate)) +
+            "/s was contended: retrying once");
         settle(8);
         json::object first;
-        for (const char* k : {"achievedDeliveriesPerSec", "p50Ms", "p99Ms", "p999Ms", "serverCpuUsPerDelivery",
-                              "serverRunDelayMs", "generatorRunDelayMs", "otherCpuOnServerCoreMs",
-                              "otherCpuOnGeneratorCoreMs", "failReason"}) {
+        for (const char* k :
+             {"achievedDeliveriesPerSec", "p50Ms", "p99Ms", "p999Ms", "serverCpuUsPerDelivery",
+              "serverRunDelayMs", "generatorRunDelayMs", "otherCpuOnServerCoreMs",
+              "otherCpuOnGeneratorCoreMs", "failReason"}) {
           if (auto* v = step.if_contains(k)) first[k] = *v;
         }
         step = runStep("ladder (retry)", rate, opt_.stepSeconds);

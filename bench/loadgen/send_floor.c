@@ -34,7 +34,8 @@ static void pin(int cpu) {
 static double cpu_seconds(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static double now(void) {
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t al = sizeof a;
-  if (bind(lfd, (struct sockaddr*)&a, sizeof a) || listen(lfd, 4096) || getsockname(lfd, (struct sockaddr*)&a, &al)) {
+  if (bind(lfd, (struct sockaddr*)&a, sizeof a) || listen(lfd, 4096) ||
+      getsockname(lfd, (struct sockaddr*)&a, &al)) {
     perror("listen");
     return 1;
   }
@@ -67,7 +69,10 @@ int main(int argc, char** argv) {
     int ep = epoll_create1(0);
     for (int i = 0; i < n; ++i) {
       int fd = socket(AF_INET, SOCK_STREAM, 0);
-      if (connect(fd, (struct sockaddr*)&a, sizeof a)) { perror("connect"); _exit(1); }
+      if (connect(fd, (struct sockaddr*)&a, sizeof a)) {
+        perror("connect");
+        _exit(1);
+      }
       struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
       epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
     }
@@ -110,7 +115,9 @@ int main(int argc, char** argv) {
   double c1 = cpu_seconds(), t1 = now();
   int status = 0;
   waitpid(child, &status, 0);
-  printf("{\"connections\":%d,\"messages\":%ld,\"bytes\":%d,\"cpuUsPerSend\":%.3f,\"sendsPerSecond\":%.0f}\n", n, m,
-         bytes, (c1 - c0) * 1e6 / m, m / (t1 - t0));
+  printf(
+      "{\"connections\":%d,\"messages\":%ld,\"bytes\":%d,\"cpuUsPerSend\":%.3f,\"sendsPerSecond\":%"
+      ".0f}\n",
+      n, m, bytes, (c1 - c0) * 1e6 / m, m / (t1 - t0));
   return 0;
 }

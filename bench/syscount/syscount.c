@@ -23,11 +23,11 @@
 #include <unistd.h>
 
 struct syscount_counters {
-  uint64_t magic;          // 0x5359534e54 ("SYSNT") once initialised
-  _Atomic uint64_t sock_write_calls;   // write/writev/send/sendto/sendmsg on sockets
-  _Atomic uint64_t sock_write_bytes;   // bytes those calls reported written
-  _Atomic uint64_t sock_sendmmsg_msgs; // messages sent by sendmmsg (counted as calls too)
-  _Atomic uint64_t other_write_calls;  // write/writev on anything else (logs, eventfds, pipes)
+  uint64_t magic;                       // 0x5359534e54 ("SYSNT") once initialised
+  _Atomic uint64_t sock_write_calls;    // write/writev/send/sendto/sendmsg on sockets
+  _Atomic uint64_t sock_write_bytes;    // bytes those calls reported written
+  _Atomic uint64_t sock_sendmmsg_msgs;  // messages sent by sendmmsg (counted as calls too)
+  _Atomic uint64_t other_write_calls;   // write/writev on anything else (logs, eventfds, pipes)
 };
 
 static struct syscount_counters* counters;
@@ -104,7 +104,8 @@ static void count(int fd, ssize_t r) {
   if (!counters) return;  // before the constructor ran
   if (is_socket(fd)) {
     atomic_fetch_add_explicit(&counters->sock_write_calls, 1, memory_order_relaxed);
-    if (r > 0) atomic_fetch_add_explicit(&counters->sock_write_bytes, (uint64_t)r, memory_order_relaxed);
+    if (r > 0)
+      atomic_fetch_add_explicit(&counters->sock_write_bytes, (uint64_t)r, memory_order_relaxed);
   } else {
     atomic_fetch_add_explicit(&counters->other_write_calls, 1, memory_order_relaxed);
   }
@@ -128,7 +129,8 @@ ssize_t send(int fd, const void* buf, size_t n, int flags) {
   return r;
 }
 
-ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* a, socklen_t l) {
+ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* a,
+               socklen_t l) {
   ssize_t r = REAL(sendto)(fd, buf, n, flags, a, l);
   count(fd, r);
   return r;
@@ -143,7 +145,8 @@ ssize_t sendmsg(int fd, const struct msghdr* m, int flags) {
 int sendmmsg(int fd, struct mmsghdr* v, unsigned int n, int flags) {
   int r = REAL(sendmmsg)(fd, v, n, flags);
   count(fd, r > 0 ? 0 : r);
-  if (r > 0 && counters) atomic_fetch_add_explicit(&counters->sock_sendmmsg_msgs, (uint64_t)r, memory_order_relaxed);
+  if (r > 0 && counters)
+    atomic_fetch_add_explicit(&counters->sock_sendmmsg_msgs, (uint64_t)r, memory_order_relaxed);
   return r;
 }
 

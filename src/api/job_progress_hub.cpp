@@ -53,38 +53,39 @@ asio::awaitable<json::value> guarded(HubCallContext& ctx, const char* method, F 
 }  // namespace
 
 void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
-  d.addMethod("SubscribeToJob", 1, 2,
-              [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
-                auto jobId = idArg(args);
-                auto after = HubDispatcher::optionalIntArg(args, 1);
-                return guarded(ctx, "SubscribeToJob", [&service, &ctx, jobId, after]() {
-                  // Join, replay and snapshot on the storage executor, where updates are
-                  // recorded and published: nothing can slip between them.
-                  return service.onStore([&ctx, jobId, after](storage::Store& store) -> json::value {
-                    auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
-                    if (!job) {
-                      sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
-                      return nullptr;
-                    }
-                    ctx.lifetime.addToGroup(ctx.connection, "job-" + jobId);
-                    if (after) {
-                      ctx.connection->resetSequence(jobId, *after);
-                      for (const auto& e : store.progressHistory(jobId, *after, 1'000'000)) {
-                        hub::SerializedMessage m(
-                            event("JobProgressUpdate", model::jobProgressUpdate(*job, e)),
-                            hub::OrderKey{jobId, e.sequence});
-                        ctx.connection->send(m);
-                      }
-                    }
-                    hub::SerializedMessage snapshot(
-                        event("JobProgressUpdate", model::jobProgressUpdate(*job)),
-                        hub::OrderKey{jobId, job->sequence});
-                    // With a replay the current state is its last entry already.
-                    ctx.connection->send(snapshot, /*snapshot=*/!after);
-                    return nullptr;
-                  });
-                });
-              });
+  d.addMethod(
+      "SubscribeToJob", 1, 2,
+      [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
+        auto jobId = idArg(args);
+        auto after = HubDispatcher::optionalIntArg(args, 1);
+        return guarded(ctx, "SubscribeToJob", [&service, &ctx, jobId, after]() {
+          // Join, replay and snapshot on the storage executor, where updates are
+          // recorded and published: nothing can slip between them.
+          return service.onStore([&ctx, jobId, after](storage::Store& store) -> json::value {
+            auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
+            if (!job) {
+              sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
+              return nullptr;
+            }
+            ctx.lifetime.addToGroup(ctx.connection, "job-" + jobId);
+            if (after) {
+              ctx.connection->resetSequence(jobId, *after);
+              for (const auto& e : store.progressHistory(jobId, *after, 1'000'000)) {
+                hub::SerializedMessage m(
+                    event("JobProgressUpdate", model::jobProgressUpdate(*job, e)),
+                    hub::OrderKey{jobId, e.sequence});
+                ctx.connection->send(m);
+              }
+            }
+            hub::SerializedMessage snapshot(
+                event("JobProgressUpdate", model::jobProgressUpdate(*job)),
+                hub::OrderKey{jobId, job->sequence});
+            // With a replay the current state is its last entry already.
+            ctx.connection->send(snapshot, /*snapshot=*/!after);
+            return nullptr;
+          });
+        });
+      });
 
   d.addMethod("UnsubscribeFromJob", 1, 1,
               [](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
@@ -92,23 +93,23 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
                 co_return nullptr;
               });
 
-  d.addMethod("SubscribeToVideo", 1, 1,
-              [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
-                auto videoId = idArg(args);
-                return guarded(ctx, "SubscribeToVideo", [&service, &ctx, videoId]() {
-                  return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
-                    auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
-                    if (!video) {
-                      sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
-                      return nullptr;
-                    }
-                    ctx.lifetime.addToGroup(ctx.connection, "video-" + videoId);
-                    ctx.connection->send(
-                        event("VideoProgressUpdate", model::videoProgressUpdate(*video)));
-                    return nullptr;
-                  });
-                });
-              });
+  d.addMethod(
+      "SubscribeToVideo", 1, 1,
+      [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
+        auto videoId = idArg(args);
+        return guarded(ctx, "SubscribeToVideo", [&service, &ctx, videoId]() {
+          return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
+            auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
+            if (!video) {
+              sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
+              return nullptr;
+            }
+            ctx.lifetime.addToGroup(ctx.connection, "video-" + videoId);
+            ctx.connection->send(event("VideoProgressUpdate", model::videoProgressUpdate(*video)));
+            return nullptr;
+          });
+        });
+      });
 
   d.addMethod("UnsubscribeFromVideo", 1, 1,
               [](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
@@ -116,39 +117,41 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
                 co_return nullptr;
               });
 
-  d.addMethod("GetJobProgress", 1, 1,
-              [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
-                auto jobId = idArg(args);
-                return guarded(ctx, "GetJobProgress", [&service, &ctx, jobId]() {
-                  return service.onStore([&ctx, jobId](storage::Store& store) -> json::value {
-                    auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
-                    if (!job) {
-                      sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
-                      return nullptr;
-                    }
-                    auto payload = model::jobProgressUpdate(*job);
-                    ctx.connection->send(event("JobProgressUpdate", payload));
-                    return payload;
-                  });
-                });
-              });
+  d.addMethod(
+      "GetJobProgress", 1, 1,
+      [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
+        auto jobId = idArg(args);
+        return guarded(ctx, "GetJobProgress", [&service, &ctx, jobId]() {
+          return service.onStore([&ctx, jobId](storage::Store& store) -> json::value {
+            auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
+            if (!job) {
+              sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
+              return nullptr;
+            }
+            auto payload = model::jobProgressUpdate(*job);
+            ctx.connection->send(event("JobProgressUpdate", payload));
+            return payload;
+          });
+        });
+      });
 
-  d.addMethod("GetVideoProgress", 1, 1,
-              [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
-                auto videoId = idArg(args);
-                return guarded(ctx, "GetVideoProgress", [&service, &ctx, videoId]() {
-                  return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
-                    auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
-                    if (!video) {
-                      sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
-                      return nullptr;
-                    }
-                    auto payload = model::videoProgressUpdate(*video);
-                    ctx.connection->send(event("VideoProgressUpdate", payload));
-                    return payload;
-                  });
-                });
-              });
+  d.addMethod(
+      "GetVideoProgress", 1, 1,
+      [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
+        auto videoId = idArg(args);
+        return guarded(ctx, "GetVideoProgress", [&service, &ctx, videoId]() {
+          return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
+            auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
+            if (!video) {
+              sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
+              return nullptr;
+            }
+            auto payload = model::videoProgressUpdate(*video);
+            ctx.connection->send(event("VideoProgressUpdate", payload));
+            return payload;
+          });
+        });
+      });
 }
 
 }  // namespace herald::api

@@ -223,14 +223,14 @@ HttpResponse RestApi::connectionInfo(const HttpRequest&) const {
   instructions["getVideoProgress"] =
       "invoke('GetVideoProgress', videoId) to get a video's current state";
   o["instructions"] = std::move(instructions);
-  o["events"] = json::array{
-      "JobProgressUpdate - progress of a job (with its per-job sequence number)",
-      "JobCompleted - a job finished successfully",
-      "JobFailed - a job failed",
-      "VideoProgressUpdate - a video's stages and overall progress changed",
-      "UserNotification - a notification for the connected user",
-      "BroadcastNotification - a notification for every client",
-      "Error - a hub call could not be served (code and message)"};
+  o["events"] =
+      json::array{"JobProgressUpdate - progress of a job (with its per-job sequence number)",
+                  "JobCompleted - a job finished successfully",
+                  "JobFailed - a job failed",
+                  "VideoProgressUpdate - a video's stages and overall progress changed",
+                  "UserNotification - a notification for the connected user",
+                  "BroadcastNotification - a notification for every client",
+                  "Error - a hub call could not be served (code and message)"};
   return jsonResponse(200, o);
 }
 
@@ -254,18 +254,20 @@ HttpResponse RestApi::metrics() const {
   metric("herald_hub_connections", "gauge", "Hub connections past their handshake.",
          static_cast<double>(lifetime_.connectionCount()));
   metric("herald_hub_messages_published_total", "counter",
-         "Hub sends (each serialised once per protocol).", static_cast<double>(d.messagesPublished));
+         "Hub sends (each serialised once per protocol).",
+         static_cast<double>(d.messagesPublished));
   metric("herald_hub_frames_queued_total", "counter", "Frames queued for delivery to connections.",
          static_cast<double>(d.framesQueued));
   metric("herald_hub_stale_dropped_total", "counter",
          "Ordered events not delivered because the connection had a newer sequence.",
          static_cast<double>(d.staleDropped));
   metric("herald_hub_slow_consumer_closes_total", "counter",
-         "Connections closed because their outbound queue overflowed.", static_cast<double>(d.overflows));
+         "Connections closed because their outbound queue overflowed.",
+         static_cast<double>(d.overflows));
   metric("herald_job_updates_recorded_total", "counter", "Job progress updates stored.",
          static_cast<double>(s.updatesRecorded.load()));
-  metric("herald_notify_failures_total", "counter",
-         "Notifications that failed (the job went on).", static_cast<double>(s.notifyFailures.load()));
+  metric("herald_notify_failures_total", "counter", "Notifications that failed (the job went on).",
+         static_cast<double>(s.notifyFailures.load()));
   HttpResponse r;
   r.contentType = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);
@@ -286,12 +288,16 @@ asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {
   auto videoId = optionalString(*body, "videoId", errors, kMaxIdLength);
   auto userId = optionalString(*body, "userId", errors, kMaxIdLength);
   if (auto* md = body->if_contains("metadata"); md && !md->is_null()) {
-    if (md->is_object()) spec.metadata = md->as_object();
-    else errors["metadata"] = "must be an object";
+    if (md->is_object())
+      spec.metadata = md->as_object();
+    else
+      errors["metadata"] = "must be an object";
   }
   if (auto p = optionalNumber(*body, "priority", errors)) {
-    if (*p < 0 || *p > 3 || *p != static_cast<int>(*p)) errors["priority"] = "must be 0, 1, 2 or 3";
-    else spec.priority = static_cast<int>(*p);
+    if (*p < 0 || *p > 3 || *p != static_cast<int>(*p))
+      errors["priority"] = "must be 0, 1, 2 or 3";
+    else
+      spec.priority = static_cast<int>(*p);
   }
   if (!errors.empty()) co_return problem(400, "The job request is invalid.", std::move(errors));
   spec.jobType = *jobType;
@@ -330,27 +336,28 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
   if (auto* md = body->if_contains("metadata"); md && !md->is_null()) {
     // Copied into default storage: the report outlives nothing here, but the job
     // it is merged into does.
-    if (md->is_object()) report.metadata.emplace(md->as_object(), json::storage_ptr());
-    else errors["metadata"] = "must be an object";
+    if (md->is_object())
+      report.metadata.emplace(md->as_object(), json::storage_ptr());
+    else
+      errors["metadata"] = "must be an object";
   }
   if (!report.progress && !report.currentStage && !report.statusMessage && !report.status &&
       !report.errorMessage && !report.metadata && errors.empty()) {
-    errors["body"] = "must contain at least one of progress, currentStage, statusMessage, "
-                     "status, errorMessage, metadata";
+    errors["body"] =
+        "must contain at least one of progress, currentStage, statusMessage, "
+        "status, errorMessage, metadata";
   }
   if (!errors.empty()) co_return problem(400, "The progress report is invalid.", std::move(errors));
 
   auto reporting = service_.report(jobId, std::move(report));
   auto result = co_await std::move(reporting);
   switch (result.outcome) {
-    case jobs::ReportOutcome::NotFound:
-      co_return problem(404, "Job " + jobId + " not found.");
+    case jobs::ReportOutcome::NotFound: co_return problem(404, "Job " + jobId + " not found.");
     case jobs::ReportOutcome::AlreadyFinished:
       co_return problem(409, "Job " + jobId + " has already ended (" +
                                  std::string(model::toString(result.job.status)) +
                                  "); no further progress is accepted.");
-    case jobs::ReportOutcome::Recorded:
-      break;
+    case jobs::ReportOutcome::Recorded: break;
   }
   // Written as text directly: the object would live only to be serialised.
   co_return jsonTextResponse(200, model::jobResourceJson(result.job));
@@ -372,7 +379,8 @@ asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
   if (auto s = core::queryValue(request.query, "status"); s && !s->empty()) {
     filter.status = model::parseJobStatus(*s);
     if (!filter.status) {
-      co_return problem(400, "status must be one of Pending, Running, Completed, Failed, Cancelled.");
+      co_return problem(400,
+                        "status must be one of Pending, Running, Completed, Failed, Cancelled.");
     }
   }
   if (auto u = core::queryValue(request.query, "userId"); u && !u->empty()) filter.userId = *u;
@@ -414,7 +422,8 @@ asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
 
 asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
   auto reading = service_.onStore(
-      [videoId](storage::Store& s) -> std::optional<std::pair<model::Video, std::vector<model::Job>>> {
+      [videoId](
+          storage::Store& s) -> std::optional<std::pair<model::Video, std::vector<model::Job>>> {
         auto video = s.getVideo(videoId);
         if (!video) return std::nullopt;
         storage::JobFilter filter;
@@ -425,7 +434,8 @@ asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
   auto found = co_await std::move(reading);
   if (!found) co_return problem(404, "Video " + videoId + " not found.");
   auto o = model::videoProgressUpdate(found->first);
-  o["userId"] = found->first.userId.empty() ? json::value(nullptr) : json::value(found->first.userId);
+  o["userId"] =
+      found->first.userId.empty() ? json::value(nullptr) : json::value(found->first.userId);
   o["url"] = found->first.url;
   o["title"] = found->first.title;
   o["durationSeconds"] = model::numberValue(found->first.durationSeconds);
@@ -451,8 +461,10 @@ asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
   auto userId = optionalString(*body, "userId", errors, kMaxIdLength);
   int priority = 0;
   if (auto p = optionalNumber(*body, "priority", errors)) {
-    if (*p < 0 || *p > 3 || *p != static_cast<int>(*p)) errors["priority"] = "must be 0, 1, 2 or 3";
-    else priority = static_cast<int>(*p);
+    if (*p < 0 || *p > 3 || *p != static_cast<int>(*p))
+      errors["priority"] = "must be 0, 1, 2 or 3";
+    else
+      priority = static_cast<int>(*p);
   }
   std::optional<MediaUrl> media;
   if (!url && !errors.contains("url")) {
@@ -477,29 +489,29 @@ asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
                             : media->source == MediaSource::Http  ? "http"
                                                                   : "file";
   if (media->source == MediaSource::LocalFile) spec.metadata["path"] = media->path;
-  auto creating = service_.onStoreDurable([this, spec = std::move(spec), url = *url, transcribe,
-                                    embed](storage::Store& store) mutable {
-    // Video and job are stored before the answer: a 202 is a promise kept across crashes.
-    model::Video video;
-    video.id = core::newUuid();
-    video.userId = spec.userId;
-    video.url = url;
-    video.createdAt = video.updatedAt = core::nowMillis();
-    for (const char* name : {"Ingestion", "Transcription", "Embedding"}) {
-      if ((std::string(name) == "Transcription" && !transcribe) ||
-          (std::string(name) == "Embedding" && !embed)) {
-        continue;
-      }
-      model::VideoStage stage;
-      stage.name = name;
-      video.stages.push_back(std::move(stage));
-    }
-    video.transcriptionStatus = transcribe ? "Pending" : "NotStarted";
-    video.embeddingStatus = embed ? "Pending" : "NotStarted";
-    store.saveVideo(video);
-    spec.videoId = video.id;
-    return service_.createJobNow(std::move(spec));
-  });
+  auto creating = service_.onStoreDurable(
+      [this, spec = std::move(spec), url = *url, transcribe, embed](storage::Store& store) mutable {
+        // Video and job are stored before the answer: a 202 is a promise kept across crashes.
+        model::Video video;
+        video.id = core::newUuid();
+        video.userId = spec.userId;
+        video.url = url;
+        video.createdAt = video.updatedAt = core::nowMillis();
+        for (const char* name : {"Ingestion", "Transcription", "Embedding"}) {
+          if ((std::string(name) == "Transcription" && !transcribe) ||
+              (std::string(name) == "Embedding" && !embed)) {
+            continue;
+          }
+          model::VideoStage stage;
+          stage.name = name;
+          video.stages.push_back(std::move(stage));
+        }
+        video.transcriptionStatus = transcribe ? "Pending" : "NotStarted";
+        video.embeddingStatus = embed ? "Pending" : "NotStarted";
+        store.saveVideo(video);
+        spec.videoId = video.id;
+        return service_.createJobNow(std::move(spec));
+      });
   auto job = co_await std::move(creating);
   engine_.wake();
   auto o = model::jobResource(job);
@@ -537,20 +549,19 @@ asio::awaitable<HttpResponse> RestApi::transcript(const std::string& videoId) {
 
 asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
   auto cancelling = service_.onStoreDurable(
-      [this, jobId](storage::Store& s) -> std::pair<jobs::CancelOutcome, std::optional<model::Job>> {
+      [this,
+       jobId](storage::Store& s) -> std::pair<jobs::CancelOutcome, std::optional<model::Job>> {
         auto outcome = engine_.cancelOnStore(jobId);
         return {outcome, s.getJob(jobId)};
       });
   auto [outcome, job] = co_await std::move(cancelling);
   switch (outcome) {
-    case jobs::CancelOutcome::NotFound:
-      co_return problem(404, "Job " + jobId + " not found.");
+    case jobs::CancelOutcome::NotFound: co_return problem(404, "Job " + jobId + " not found.");
     case jobs::CancelOutcome::AlreadyFinished:
       co_return problem(409, "Job " + jobId + " has already ended (" +
                                  std::string(model::toString(job->status)) + ").");
     case jobs::CancelOutcome::Cancelling:
-    case jobs::CancelOutcome::Cancelled:
-      break;
+    case jobs::CancelOutcome::Cancelled: break;
   }
   auto o = model::jobResource(*job);
   o["cancellation"] = outcome == jobs::CancelOutcome::Cancelled ? "Cancelled" : "Cancelling";
@@ -558,17 +569,15 @@ asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
 }
 
 asio::awaitable<HttpResponse> RestApi::retry(const std::string& jobId) {
-  auto requeueing =
-      service_.onStoreDurable([this, jobId](storage::Store&) { return service_.requeueNow(jobId); });
+  auto requeueing = service_.onStoreDurable(
+      [this, jobId](storage::Store&) { return service_.requeueNow(jobId); });
   auto result = co_await std::move(requeueing);
   switch (result.outcome) {
-    case jobs::ReportOutcome::NotFound:
-      co_return problem(404, "Job " + jobId + " not found.");
+    case jobs::ReportOutcome::NotFound: co_return problem(404, "Job " + jobId + " not found.");
     case jobs::ReportOutcome::AlreadyFinished:
       co_return problem(409, "Only Failed or Cancelled jobs can be retried; job " + jobId + " is " +
                                  std::string(model::toString(result.job.status)) + ".");
-    case jobs::ReportOutcome::Recorded:
-      break;
+    case jobs::ReportOutcome::Recorded: break;
   }
   engine_.wake();
   co_return jsonTextResponse(202, model::jobResourceJson(result.job));

@@ -20,7 +20,8 @@ class RestApi {
           hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine);
 
   // Answers a request under /api/ or /health; nullopt when no route matches the path.
-  boost::asio::awaitable<std::optional<core::HttpResponse>> handle(const core::HttpRequest& request);
+  boost::asio::awaitable<std::optional<core::HttpResponse>> handle(
+      const core::HttpRequest& request);
 
  private:
   boost::asio::awaitable<core::HttpResponse> createJob(const core::HttpRequest& request);

@@ -35,13 +35,14 @@ struct Server {
 
 Server parseServer(const std::string& url) {
   auto u = boost::urls::parse_uri(url);
-  if (!u || u->scheme() != "http") throw std::runtime_error("--server must be http://HOST:PORT, got " + url);
+  if (!u || u->scheme() != "http")
+    throw std::runtime_error("--server must be http://HOST:PORT, got " + url);
   return {std::string(u->encoded_host()), u->has_port() ? std::string(u->port()) : "80"};
 }
 
 // One HTTP request on a fresh connection (these commands make a handful).
-http::response<http::string_body> request(const Server& s, http::verb verb, const std::string& target,
-                                          const std::string& body) {
+http::response<http::string_body> request(const Server& s, http::verb verb,
+                                          const std::string& target, const std::string& body) {
   asio::io_context ioc;
   tcp::resolver resolver(ioc);
   beast::tcp_stream stream(ioc);
@@ -82,8 +83,8 @@ void draw(const json::object& update, bool plain) {
   bar.append(static_cast<std::size_t>(width - filled), '.');
   char pct[16];
   std::snprintf(pct, sizeof pct, "%5.1f%%", p);
-  std::string line = "[" + bar + "] " + pct + "  " + text(update, "status") + "  " +
-                     text(update, "currentStage");
+  std::string line =
+      "[" + bar + "] " + pct + "  " + text(update, "status") + "  " + text(update, "currentStage");
   auto msg = text(update, "statusMessage");
   if (!msg.empty()) line += " - " + msg;
   if (plain) {
@@ -100,7 +101,8 @@ int watchCommand(const std::string& jobId, const ClientOptions& options) {
   const bool plain = options.plain || !isatty(STDOUT_FILENO);
   try {
     auto server = parseServer(options.server);
-    auto negotiated = request(server, http::verb::post, "/hubs/job-progress/negotiate?negotiateVersion=1", "");
+    auto negotiated =
+        request(server, http::verb::post, "/hubs/job-progress/negotiate?negotiateVersion=1", "");
     if (negotiated.result() != http::status::ok) {
       std::cerr << "herald watch: negotiate answered " << negotiated.result_int() << "\n";
       return 2;
@@ -171,7 +173,8 @@ int watchCommand(const std::string& jobId, const ClientOptions& options) {
         if (!event || event->arguments.empty() || !event->arguments[0].is_object()) continue;
         const auto& payload = event->arguments[0].as_object();
         if (event->target == "Error") {
-          std::cerr << "herald watch: " << text(payload, "code") << ": " << text(payload, "message") << "\n";
+          std::cerr << "herald watch: " << text(payload, "code") << ": " << text(payload, "message")
+                    << "\n";
           return text(payload, "code") == "NOT_FOUND" ? 3 : 2;
         }
         if (text(payload, "jobId") != jobId) continue;
@@ -210,7 +213,8 @@ int ingestCommand(const std::string& url, const std::string& userId, int priorit
     body["priority"] = priority;
     auto res = request(server, http::verb::post, "/api/v1/videos/ingest", json::serialize(body));
     if (res.result() != http::status::accepted) {
-      std::cerr << "herald ingest: the server answered " << res.result_int() << ": " << res.body() << "\n";
+      std::cerr << "herald ingest: the server answered " << res.result_int() << ": " << res.body()
+                << "\n";
       return 2;
     }
     auto answer = json::parse(res.body()).as_object();

@@ -44,18 +44,24 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
   auto s = core::toLower(section);
   auto k = core::toLower(key);
   if (s == "appsettings") {
-    if (k == "enablewebsockets") c.app.enableWebSockets = parseBool(full, v);
-    else if (k == "enablebackgroundjobs") c.app.enableBackgroundJobs = parseBool(full, v);
-    else if (k == "autotranscribe") c.app.autoTranscribe = parseBool(full, v);
-    else if (k == "autogenerateembeddings") c.app.autoGenerateEmbeddings = parseBool(full, v);
-    else if (k == "enableauth") c.app.enableAuth = parseBool(full, v);
-    else if (k == "isproduction") c.app.isProduction = parseBool(full, v);
-    else if (k == "webroot") c.app.webRoot = v;
+    if (k == "enablewebsockets")
+      c.app.enableWebSockets = parseBool(full, v);
+    else if (k == "enablebackgroundjobs")
+      c.app.enableBackgroundJobs = parseBool(full, v);
+    else if (k == "autotranscribe")
+      c.app.autoTranscribe = parseBool(full, v);
+    else if (k == "autogenerateembeddings")
+      c.app.autoGenerateEmbeddings = parseBool(full, v);
+    else if (k == "enableauth")
+      c.app.enableAuth = parseBool(full, v);
+    else if (k == "isproduction")
+      c.app.isProduction = parseBool(full, v);
+    else if (k == "webroot")
+      c.app.webRoot = v;
     else if (k == "allowlocalfiles") {
       c.app.allowLocalFiles = parseBool(full, v);
       c.app.allowLocalFilesSet = true;
-    }
-    else if (k == "allowedorigins") {
+    } else if (k == "allowedorigins") {
       c.app.allowedOrigins.clear();
       std::string cur;
       for (char ch : v + ";") {
@@ -66,7 +72,8 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
           cur += ch;
         }
       }
-    } else return false;
+    } else
+      return false;
     return true;
   }
   if (s == "signalr") {
@@ -91,49 +98,67 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
     } else if (k == "maxoutboundqueuebytes") {
       c.signalr.maxOutboundQueueBytes =
           static_cast<std::size_t>(parseInt(full, v, 4096, 1LL << 32));
-    } else return false;
+    } else
+      return false;
     return true;
   }
   if (s == "jobs") {
-    if (k == "workercount") c.jobs.workerCount = static_cast<int>(parseInt(full, v, 1, 64));
+    if (k == "workercount")
+      c.jobs.workerCount = static_cast<int>(parseInt(full, v, 1, 64));
     else if (k == "maxprogressupdatespersecond")
       c.jobs.maxProgressUpdatesPerSecond = static_cast<double>(parseInt(full, v, 1, 10000));
-    else if (k == "maxattempts") c.jobs.maxAttempts = static_cast<int>(parseInt(full, v, 1, 100));
+    else if (k == "maxattempts")
+      c.jobs.maxAttempts = static_cast<int>(parseInt(full, v, 1, 100));
     else if (k == "retrybasedelayms")
       c.jobs.retryBaseDelayMs = static_cast<int>(parseInt(full, v, 0, 3600000));
-    else return false;
+    else
+      return false;
     return true;
   }
   if (s == "pipeline") {
-    if (k == "ffmpeg") c.pipeline.ffmpeg = v;
-    else if (k == "ffprobe") c.pipeline.ffprobe = v;
-    else if (k == "ytdlp") c.pipeline.ytDlp = v;
+    if (k == "ffmpeg")
+      c.pipeline.ffmpeg = v;
+    else if (k == "ffprobe")
+      c.pipeline.ffprobe = v;
+    else if (k == "ytdlp")
+      c.pipeline.ytDlp = v;
     else if (k == "maxdownloadbytes")
       c.pipeline.maxDownloadBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 1LL << 40));
     else if (k == "downloadtimeoutseconds")
       c.pipeline.downloadTimeoutSeconds = static_cast<int>(parseInt(full, v, 1, 86400));
     else if (k == "embeddingbatchsize")
       c.pipeline.embeddingBatchSize = static_cast<int>(parseInt(full, v, 1, 4096));
-    else return false;
+    else
+      return false;
     return true;
   }
   if (s == "jwt") {
-    if (k == "secret") c.jwt.secret = v;
-    else if (k == "publickeyfile") c.jwt.publicKeyFile = v;
-    else if (k == "issuer") c.jwt.issuer = v;
-    else if (k == "audience") c.jwt.audience = v;
-    else return false;
+    if (k == "secret")
+      c.jwt.secret = v;
+    else if (k == "publickeyfile")
+      c.jwt.publicKeyFile = v;
+    else if (k == "issuer")
+      c.jwt.issuer = v;
+    else if (k == "audience")
+      c.jwt.audience = v;
+    else
+      return false;
     return true;
   }
   if (s == "connectionstrings") {
-    if (k == "default") c.connectionStrings.defaultConnection = v;
-    else if (k == "redis") c.connectionStrings.redis = v;
-    else return false;
+    if (k == "default")
+      c.connectionStrings.defaultConnection = v;
+    else if (k == "redis")
+      c.connectionStrings.redis = v;
+    else
+      return false;
     return true;
   }
   if (s == "server") {
-    if (k == "datadir") c.server.dataDir = v;
-    else if (k == "iothreads") c.server.ioThreads = static_cast<int>(parseInt(full, v, 0, 256));
+    if (k == "datadir")
+      c.server.dataDir = v;
+    else if (k == "iothreads")
+      c.server.ioThreads = static_cast<int>(parseInt(full, v, 0, 256));
     else if (k == "dedicatedstorethread")
       c.server.dedicatedStoreThread =
           core::toLower(v) == "auto" ? std::nullopt : std::optional<bool>(parseBool(full, v));
@@ -141,7 +166,8 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.server.sqliteCheckpointPages = static_cast<int>(parseInt(full, v, 100, 1'000'000));
     else if (k == "maxhttpbodybytes")
       c.server.maxHttpBodyBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 1LL << 30));
-    else return false;
+    else
+      return false;
     return true;
   }
   return false;

@@ -10,11 +10,11 @@
 namespace herald::core {
 
 struct HttpRequest {
-  std::string method;  // upper case
-  std::string path;    // decoded path without the query
-  std::string target;  // raw request target
+  std::string method;                                      // upper case
+  std::string path;                                        // decoded path without the query
+  std::string target;                                      // raw request target
   std::vector<std::pair<std::string, std::string>> query;  // decoded
-  std::map<std::string, std::string> headers;               // lower-case names
+  std::map<std::string, std::string> headers;              // lower-case names
   std::string body;
   std::string remoteAddress;
 

@@ -67,8 +67,8 @@ std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view que
   return out;
 }
 
-std::optional<std::string> queryValue(
-    const std::vector<std::pair<std::string, std::string>>& query, std::string_view key) {
+std::optional<std::string> queryValue(const std::vector<std::pair<std::string, std::string>>& query,
+                                      std::string_view key) {
   for (const auto& [k, v] : query) {
     if (iequals(k, key)) return v;
   }

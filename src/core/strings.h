@@ -18,7 +18,7 @@ std::optional<std::string> formDecode(std::string_view s);
 std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view query);
 
 // Case-insensitive lookup in parsed query pairs (first match).
-std::optional<std::string> queryValue(
-    const std::vector<std::pair<std::string, std::string>>& query, std::string_view key);
+std::optional<std::string> queryValue(const std::vector<std::pair<std::string, std::string>>& query,
+                                      std::string_view key);
 
 }  // namespace herald::core

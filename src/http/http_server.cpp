@@ -136,9 +136,9 @@ asio::awaitable<boost::system::error_code> writeResponse(beast::tcp_stream& stre
 // only when the socket has nothing an asynchronous read (with the request timeout).
 // Beast's async_read does the same through three layers of composed operations, which
 // cost ~35k instructions per progress report; the parser (and its limits) is Beast's.
-asio::awaitable<boost::system::error_code> readRequest(beast::tcp_stream& stream,
-                                                       beast::flat_buffer& buffer,
-                                                       bhttp::request_parser<bhttp::string_body>& parser) {
+asio::awaitable<boost::system::error_code> readRequest(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer,
+    bhttp::request_parser<bhttp::string_body>& parser) {
   parser.eager(true);
   // One deadline for the whole request, however it trickles in.
   const auto deadline = std::chrono::steady_clock::now() + kRequestTimeout;
@@ -339,8 +339,8 @@ struct HttpServer::Impl {
           break;
         }
         transport::startWebSocket(stream.release_socket(), req, std::move(attach),
-                                   routes.transport.services, routes.transport.connections,
-                                   &owner.activeSockets_);
+                                  routes.transport.services, routes.transport.connections,
+                                  &owner.activeSockets_);
         co_return;
       }
 
@@ -348,8 +348,8 @@ struct HttpServer::Impl {
       auto cors = corsHeaders(config.app.allowedOrigins, parsed);
       if (path == kHubPath && req.method() != bhttp::verb::options) {
         Counter inflight(owner.activeRequests_);
-        bool reuse = co_await transport::serveTransportRequest(stream, req, parsed,
-                                                               routes.transport, cors);
+        bool reuse =
+            co_await transport::serveTransportRequest(stream, req, parsed, routes.transport, cors);
         state->busy = false;
         if (!reuse || stopping) break;
         continue;
@@ -371,9 +371,8 @@ struct HttpServer::Impl {
       }
       for (auto& h : cors) response.headers.push_back(h);
       bool keepAlive = req.keep_alive() && !stopping;
-      auto writing = writeResponse(
-          stream, serializeResponse(response, req.version(), keepAlive,
-                                    req.method() == bhttp::verb::head));
+      auto writing = writeResponse(stream, serializeResponse(response, req.version(), keepAlive,
+                                                             req.method() == bhttp::verb::head));
       auto wec = co_await std::move(writing);
       state->busy = false;
       if (wec || !keepAlive) break;
@@ -442,9 +441,6 @@ struct HttpServer::Impl {
     return attach;
   }
 
-
-
-
   HttpServer& owner;
   std::vector<asio::io_context*> contexts;
   const config::Config& config;
@@ -453,8 +449,7 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::mutex sessionsMutex;
   std::uint64_t nextSessionId = 0;
-  std::unordered_map<std::uint64_t,
-                     std::pair<asio::any_io_executor, std::weak_ptr<SessionState>>>
+  std::unordered_map<std::uint64_t, std::pair<asio::any_io_executor, std::weak_ptr<SessionState>>>
       sessions;
 };
 
@@ -467,8 +462,8 @@ HttpServer::~HttpServer() = default;
 void HttpServer::start() {
   auto& ctx = *impl_->contexts.front();
   tcp::resolver resolver(ctx);
-  auto results = resolver.resolve(impl_->config.server.host,
-                                  std::to_string(impl_->config.server.port));
+  auto results =
+      resolver.resolve(impl_->config.server.host, std::to_string(impl_->config.server.port));
   if (results.empty()) throw std::runtime_error("cannot resolve " + impl_->config.server.host);
   auto endpoint = results.begin()->endpoint();
   auto& acc = impl_->acceptor;

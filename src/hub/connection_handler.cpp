@@ -41,7 +41,8 @@ asio::awaitable<bool> ConnectionHandler::onHandshake() {
     if (inbound_.size() > services_.settings.maximumReceiveMessageSize) {
       spdlog::warn("connection {}: handshake larger than {} bytes", connection_->id(),
                    services_.settings.maximumReceiveMessageSize);
-      connection_->sendRaw(std::make_shared<Frame>(protocol::handshakeError("Handshake was canceled.")));
+      connection_->sendRaw(
+          std::make_shared<Frame>(protocol::handshakeError("Handshake was canceled.")));
       connection_->close(std::nullopt);
       co_return false;
     }
@@ -86,8 +87,8 @@ asio::awaitable<bool> ConnectionHandler::onHandshake() {
   if (!connection_->userId().empty()) {
     services_.lifetime.addToGroup(connection_, "user-" + connection_->userId());
   }
-  spdlog::debug("connection {}: handshake ok ({} v{})", connection_->id(),
-                parsed.request.protocol, parsed.request.version);
+  spdlog::debug("connection {}: handshake ok ({} v{})", connection_->id(), parsed.request.protocol,
+                parsed.request.version);
   HubCallContext context{connection_, services_.lifetime, services_.backplane};
   try {
     co_await services_.dispatcher.connected(context);
@@ -158,10 +159,9 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
 
   if (!result.ok()) {
     spdlog::warn("connection {}: closing, protocol error: {}", connection_->id(), result.error);
-    closeWithError(result.error + (result.tooLarge
-                                       ? " The message size can be configured in "
-                                         "SignalR:MaximumReceiveMessageSize."
-                                       : ""));
+    closeWithError(result.error + (result.tooLarge ? " The message size can be configured in "
+                                                     "SignalR:MaximumReceiveMessageSize."
+                                                   : ""));
     co_return false;
   }
   co_return true;

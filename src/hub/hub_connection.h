@@ -47,7 +47,7 @@ class HubConnection {
   // Replay starts here: the next ordered event of `jobId` accepted is > `sequence`.
   void resetSequence(const std::string& jobId, std::int64_t sequence);
   EnqueueResult send(const protocol::HubMessage& message);  // for this connection only
-  EnqueueResult sendRaw(FramePtr frame);                     // handshake bytes
+  EnqueueResult sendRaw(FramePtr frame);                    // handshake bytes
 
   // Writer side. Takes every queued frame (in order). Empty when nothing is queued.
   std::vector<FramePtr> takeQueued();

@@ -32,13 +32,13 @@ asio::awaitable<void> HubDispatcher::invoke(HubCallContext& context,
              invocation.arguments.size() > it->second.maxArgs) {
     error = "Failed to invoke '" + target + "' due to an error on the server.";
     if (detailedErrors) {
-      error += " InvalidDataException: Invocation provides " +
-               std::to_string(invocation.arguments.size()) + " argument(s) but target expects " +
-               std::to_string(it->second.minArgs) +
-               (it->second.maxArgs != it->second.minArgs
-                    ? " to " + std::to_string(it->second.maxArgs)
-                    : std::string()) +
-               ".";
+      error +=
+          " InvalidDataException: Invocation provides " +
+          std::to_string(invocation.arguments.size()) + " argument(s) but target expects " +
+          std::to_string(it->second.minArgs) +
+          (it->second.maxArgs != it->second.minArgs ? " to " + std::to_string(it->second.maxArgs)
+                                                    : std::string()) +
+          ".";
     }
   } else if (!invocation.streamIds.empty()) {
     error = "An unexpected error occurred invoking '" + target + "' on the server.";
@@ -57,8 +57,8 @@ asio::awaitable<void> HubDispatcher::invoke(HubCallContext& context,
       error = "Failed to invoke '" + target + "' due to an error on the server.";
       if (detailedErrors) error += std::string(" InvalidDataException: ") + e.what();
     } catch (const std::exception& e) {
-      spdlog::error("hub method {} failed on connection {}: {}", target,
-                    context.connection->id(), e.what());
+      spdlog::error("hub method {} failed on connection {}: {}", target, context.connection->id(),
+                    e.what());
       error = "An unexpected error occurred invoking '" + target + "' on the server.";
       if (detailedErrors) error += std::string(" Exception: ") + e.what();
     }

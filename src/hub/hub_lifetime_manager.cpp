@@ -59,9 +59,7 @@ void HubLifetimeManager::deliverLocal(const backplane::Target& target,
       }
     };
     switch (target.kind) {
-      case backplane::TargetKind::All:
-        collect(connections_);
-        break;
+      case backplane::TargetKind::All: collect(connections_); break;
       case backplane::TargetKind::Group:
         if (auto it = groups_.find(target.name); it != groups_.end()) collect(it->second);
         break;

@@ -26,7 +26,7 @@ struct DeliveryStats {
 
 class HubLifetimeManager final : public backplane::LocalSink {
  public:
-  void add(const HubConnectionPtr& connection);   // after the handshake
+  void add(const HubConnectionPtr& connection);     // after the handshake
   void remove(const HubConnectionPtr& connection);  // leaves all its groups
 
   void addToGroup(const HubConnectionPtr& connection, const std::string& group);

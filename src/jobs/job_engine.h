@@ -23,11 +23,11 @@
 namespace herald::jobs {
 
 struct EngineOptions {
-  bool enabled = true;             // AppSettings:EnableBackgroundJobs
-  int workers = 2;                 // Jobs:WorkerCount
-  double maxUpdatesPerSecond = 10;  // Jobs:MaxProgressUpdatesPerSecond
+  bool enabled = true;                             // AppSettings:EnableBackgroundJobs
+  int workers = 2;                                 // Jobs:WorkerCount
+  double maxUpdatesPerSecond = 10;                 // Jobs:MaxProgressUpdatesPerSecond
   std::chrono::milliseconds retryBaseDelay{2000};  // doubled per attempt
-  std::chrono::milliseconds idlePoll{500};          // also picks up retries coming due
+  std::chrono::milliseconds idlePoll{500};         // also picks up retries coming due
 };
 
 enum class CancelOutcome { Cancelled, Cancelling, NotFound, AlreadyFinished };

@@ -12,8 +12,8 @@ ProgressReporter::ProgressReporter(ProgressService& service, std::string jobId,
                     ? std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / maxUpdatesPerSecond))
                     : std::chrono::nanoseconds(0)) {}
 
-void ProgressReporter::report(double progress, const std::string& stage,
-                              const std::string& message, boost::json::object metadata) {
+void ProgressReporter::report(double progress, const std::string& stage, const std::string& message,
+                              boost::json::object metadata) {
   Update update{progress, stage, message, std::move(metadata)};
   const auto now = std::chrono::steady_clock::now();
   const bool first = !lastPublished_;

@@ -74,9 +74,8 @@ asio::awaitable<model::Job> ProgressService::createJob(NewJob spec) {
 }
 
 asio::awaitable<ReportResult> ProgressService::report(std::string jobId, ProgressReport report) {
-  return onStoreDurable([this, jobId = std::move(jobId), report = std::move(report)](storage::Store&) {
-    return reportNow(jobId, report);
-  });
+  return onStoreDurable([this, jobId = std::move(jobId), report = std::move(report)](
+                            storage::Store&) { return reportNow(jobId, report); });
 }
 
 std::shared_ptr<ProgressService::Batch> ProgressService::joinBatch() {
@@ -226,10 +225,11 @@ void ProgressService::publishJob(const model::Job& job, const model::ProgressEnt
   if (!statusChanged) return;
   if (job.status == JobStatus::Completed || job.status == JobStatus::Failed) {
     auto event = job.status == JobStatus::Completed ? "JobCompleted" : "JobFailed";
-    auto payload = job.status == JobStatus::Completed ? model::jobCompleted(job)
-                                                      : model::jobFailed(job);
+    auto payload =
+        job.status == JobStatus::Completed ? model::jobCompleted(job) : model::jobFailed(job);
     publish(group, event, payload);
-    if (!job.userId.empty()) publish(backplane::Target::group("user-" + job.userId), event, payload);
+    if (!job.userId.empty())
+      publish(backplane::Target::group("user-" + job.userId), event, payload);
     spdlog::info("job {}: {}{}", job.id, model::toString(job.status),
                  job.errorMessage ? " (" + *job.errorMessage + ")" : std::string());
   }
@@ -334,8 +334,9 @@ void ProgressService::syncPipelineJob(const model::Video& video) {
       std::string error = "A processing stage failed";
       for (const auto& s : video.stages) {
         if ((s.status == "Failed" || s.status == "Cancelled")) {
-          error = s.name + " " + (s.status == "Cancelled" ? std::string("was cancelled")
-                                                           : "failed: " + s.errorMessage.value_or("unknown error"));
+          error = s.name + " " +
+                  (s.status == "Cancelled" ? std::string("was cancelled")
+                                           : "failed: " + s.errorMessage.value_or("unknown error"));
           break;
         }
       }
@@ -401,8 +402,8 @@ std::optional<model::Job> ProgressService::claimNextNow() {
   if (!job.startedAt) job.startedAt = now;
   job.completedAt.reset();
   job.currentStage = "Starting";
-  job.statusMessage = "Attempt " + std::to_string(job.attempts) + " of " +
-                      std::to_string(job.maxAttempts);
+  job.statusMessage =
+      "Attempt " + std::to_string(job.attempts) + " of " + std::to_string(job.maxAttempts);
   job.updatedAt = now;
   auto entry = store_.recordUpdate(job);
   stats_.updatesRecorded++;

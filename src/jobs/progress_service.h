@@ -148,8 +148,8 @@ class ProgressService {
   std::vector<std::string> recoverInterruptedNow(
       const std::function<bool(const model::Job&)>& keepRunning);
   // The pipeline's own ingestion stage of a video (the VideoProcessing job's work).
-  void updateIngestionNow(const std::string& videoId, const std::string& status,
-                          double progress, const std::string& message,
+  void updateIngestionNow(const std::string& videoId, const std::string& status, double progress,
+                          const std::string& message,
                           std::optional<std::string> error = std::nullopt);
   // Writes a video as given (title, duration, stages) and publishes it.
   void saveVideoNow(model::Video video);

@@ -42,7 +42,7 @@ struct Job {
   std::int64_t updatedAt = 0;
   std::optional<std::int64_t> startedAt;
   std::optional<std::int64_t> completedAt;
-  std::int64_t sequence = 0;  // sequence of the last recorded update (1 = creation)
+  std::int64_t sequence = 0;     // sequence of the last recorded update (1 = creation)
   std::int64_t availableAt = 0;  // a Pending job is not started before this (retry backoff)
   // Who runs it: kRunnerHerald for the built-in pipeline; empty for an external worker
   // reporting through the progress API (the engine never claims those).

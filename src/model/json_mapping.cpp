@@ -50,15 +50,19 @@ json::object buildUpdate(const Job& job, const UpdateFields& f, std::size_t extr
   json::object o(sp);
   o.reserve(11 + extra);
   o.emplace("jobId", json::string_view(job.id));
-  if (job.videoId.empty()) o.emplace("videoId", nullptr);
-  else o.emplace("videoId", json::string_view(job.videoId));
+  if (job.videoId.empty())
+    o.emplace("videoId", nullptr);
+  else
+    o.emplace("videoId", json::string_view(job.videoId));
   o.emplace("jobType", json::string_view(job.jobType));
   o.emplace("status", toString(f.status));
   o.emplace("progress", numberValue(f.progress));
   o.emplace("currentStage", json::string_view(f.currentStage));
   o.emplace("statusMessage", json::string_view(f.statusMessage));
-  if (f.errorMessage) o.emplace("errorMessage", json::string_view(*f.errorMessage));
-  else o.emplace("errorMessage", nullptr);
+  if (f.errorMessage)
+    o.emplace("errorMessage", json::string_view(*f.errorMessage));
+  else
+    o.emplace("errorMessage", nullptr);
   o.emplace("updatedAt", json::string_view(core::isoFromMillis(f.updatedAt)));
   o.emplace("metadata", json::value(f.metadata, sp));
   o.emplace("sequence", f.sequence);
@@ -66,8 +70,8 @@ json::object buildUpdate(const Job& job, const UpdateFields& f, std::size_t extr
 }
 
 UpdateFields currentFields(const Job& job) {
-  return UpdateFields{job.status,        job.progress,  job.currentStage, job.statusMessage,
-                      job.errorMessage,  job.updatedAt, job.metadata,     job.sequence};
+  return UpdateFields{job.status,       job.progress,  job.currentStage, job.statusMessage,
+                      job.errorMessage, job.updatedAt, job.metadata,     job.sequence};
 }
 
 // The text of buildUpdate's object (and jobResource's when `resource`), written directly.
@@ -75,12 +79,16 @@ UpdateFields currentFields(const Job& job) {
 void writeUpdate(std::string& out, const Job& job, const UpdateFields& f, bool resource) {
   using core::appendJsonString;
   auto optText = [&out](const std::string* s) {
-    if (s) appendJsonString(out, *s);
-    else out += "null";
+    if (s)
+      appendJsonString(out, *s);
+    else
+      out += "null";
   };
   auto optTimeText = [&out](const std::optional<std::int64_t>& t) {
-    if (t) appendJsonString(out, core::isoFromMillis(*t));
-    else out += "null";
+    if (t)
+      appendJsonString(out, core::isoFromMillis(*t));
+    else
+      out += "null";
   };
   out += "{\"jobId\":";
   appendJsonString(out, job.id);
@@ -151,8 +159,10 @@ json::object jobProgressUpdate(const Job& job, json::storage_ptr sp) {
 
 json::object jobResource(const Job& job, json::storage_ptr sp) {
   auto o = buildUpdate(job, currentFields(job), 7, sp);
-  if (job.userId.empty()) o.emplace("userId", nullptr);
-  else o.emplace("userId", json::string_view(job.userId));
+  if (job.userId.empty())
+    o.emplace("userId", nullptr);
+  else
+    o.emplace("userId", json::string_view(job.userId));
   o.emplace("priority", job.priority);
   o.emplace("attempts", job.attempts);
   o.emplace("maxAttempts", job.maxAttempts);

@@ -10,8 +10,8 @@ namespace herald::model {
 
 // Stage and sub-status values are strings on the wire; these are the spec's names.
 struct VideoStage {
-  std::string name;                 // "Ingestion", "Transcription", "Embedding", or a job type
-  std::string status = "Pending";   // Pending|InProgress|Completed|Failed|Cancelled
+  std::string name;                // "Ingestion", "Transcription", "Embedding", or a job type
+  std::string status = "Pending";  // Pending|InProgress|Completed|Failed|Cancelled
   double progress = 0;
   std::optional<std::int64_t> startedAt;
   std::optional<std::int64_t> completedAt;
@@ -33,7 +33,8 @@ struct Video {
   double durationSeconds = 0;
   std::string processingStatus = "Pending";        // Pending|Processing|Completed|Failed
   std::string transcriptionStatus = "NotStarted";  // NotStarted|Pending|InProgress|Completed|Failed
-  std::string embeddingStatus = "NotStarted";      // NotStarted|Pending|InProgress|Completed|Partial|Failed
+  std::string embeddingStatus =
+      "NotStarted";  // NotStarted|Pending|InProgress|Completed|Partial|Failed
   double overallProgress = 0;
   std::vector<VideoStage> stages;
   std::int64_t createdAt = 0;

@@ -92,9 +92,28 @@ void extractAudio(const std::string& input, const std::string& outputWav, double
   // protocols.
   ProcessResult result;
   try {
-    result = runProcess({ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats",
-                         "-progress", "pipe:1", "-y", "-i", "file:" + input, "-vn", "-sn", "-dn",
-                         "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav",
+    result = runProcess({ffmpeg,
+                         "-nostdin",
+                         "-hide_banner",
+                         "-loglevel",
+                         "error",
+                         "-nostats",
+                         "-progress",
+                         "pipe:1",
+                         "-y",
+                         "-i",
+                         "file:" + input,
+                         "-vn",
+                         "-sn",
+                         "-dn",
+                         "-ac",
+                         "1",
+                         "-ar",
+                         "16000",
+                         "-c:a",
+                         "pcm_s16le",
+                         "-f",
+                         "wav",
                          "file:" + outputWav},
                         opts);
   } catch (...) {

@@ -42,8 +42,10 @@ Target parseTarget(const std::string& url) {
   if (!u) throw MediaError("not a valid URL: " + url);
   Target t;
   auto scheme = std::string(u->scheme());
-  if (scheme == "https") t.tls = true;
-  else if (scheme != "http") throw MediaError("unsupported URL scheme: " + scheme);
+  if (scheme == "https")
+    t.tls = true;
+  else if (scheme != "http")
+    throw MediaError("unsupported URL scheme: " + scheme);
   t.host = std::string(u->encoded_host());
   if (t.host.empty()) throw MediaError("URL has no host: " + url);
   t.port = u->has_port() ? std::string(u->port()) : (t.tls ? "443" : "80");
@@ -64,13 +66,15 @@ asio::awaitable<Hop> fetch(Stream& stream, const Target& t, const std::string& p
   req.set(http::field::host, t.host);
   req.set(http::field::user_agent, "Herald");
   auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow);
-  if (wec) throw DownloadUnavailable("sending the request to " + t.host + " failed: " + wec.message());
+  if (wec)
+    throw DownloadUnavailable("sending the request to " + t.host + " failed: " + wec.message());
 
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(options.maxBytes);
   auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
-  if (hec) throw DownloadUnavailable("reading the response from " + t.host + " failed: " + hec.message());
+  if (hec)
+    throw DownloadUnavailable("reading the response from " + t.host + " failed: " + hec.message());
   auto status = parser.get().result_int();
   if (status >= 300 && status < 400) {
     auto location = parser.get()[http::field::location];
@@ -80,10 +84,13 @@ asio::awaitable<Hop> fetch(Stream& stream, const Target& t, const std::string& p
   if (status >= 500 || status == 429 || status == 408) {
     throw DownloadUnavailable("the server answered " + std::to_string(status));
   }
-  if (status != 200) throw MediaError("the server answered " + std::to_string(status) + " for the media URL");
+  if (status != 200)
+    throw MediaError("the server answered " + std::to_string(status) + " for the media URL");
   std::size_t expected = 0;
   if (auto len = parser.content_length()) expected = static_cast<std::size_t>(*len);
-  if (expected > options.maxBytes) throw MediaError("the media is larger than the allowed " + std::to_string(options.maxBytes) + " bytes");
+  if (expected > options.maxBytes)
+    throw MediaError("the media is larger than the allowed " + std::to_string(options.maxBytes) +
+                     " bytes");
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw std::runtime_error("cannot write " + path);
@@ -95,14 +102,17 @@ asio::awaitable<Hop> fetch(Stream& stream, const Target& t, const std::string& p
     parser.get().body().size = chunk.size();
     auto [rec, rn] = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (rec && rec != http::error::need_buffer) {
-      if (rec == http::error::body_limit) throw MediaError("the media is larger than the allowed " + std::to_string(options.maxBytes) + " bytes");
+      if (rec == http::error::body_limit)
+        throw MediaError("the media is larger than the allowed " +
+                         std::to_string(options.maxBytes) + " bytes");
       throw DownloadUnavailable("the download from " + t.host + " broke off: " + rec.message());
     }
     auto got = chunk.size() - parser.get().body().size;
     out.write(chunk.data(), static_cast<std::streamsize>(got));
     total += got;
     if (options.onProgress) {
-      options.onProgress(expected ? static_cast<double>(total) / static_cast<double>(expected) : -1.0, total);
+      options.onProgress(
+          expected ? static_cast<double>(total) / static_cast<double>(expected) : -1.0, total);
     }
   }
   if (!out) throw std::runtime_error("writing " + path + " failed");
@@ -118,7 +128,9 @@ asio::awaitable<void> download(std::string url, std::string path, const Download
     if (rec) throw DownloadUnavailable("cannot resolve " + t.host + ": " + rec.message());
     beast::tcp_stream tcpStream(executor);
     auto [cec, ep] = co_await tcpStream.async_connect(endpoints, use_nothrow);
-    if (cec) throw DownloadUnavailable("cannot connect to " + t.host + ":" + t.port + ": " + cec.message());
+    if (cec)
+      throw DownloadUnavailable("cannot connect to " + t.host + ":" + t.port + ": " +
+                                cec.message());
     Hop next;
     if (t.tls) {
       ssl::context ctx(ssl::context::tls_client);
@@ -146,7 +158,8 @@ asio::awaitable<void> download(std::string url, std::string path, const Download
 
 }  // namespace
 
-void downloadToFile(const std::string& url, const std::string& path, const DownloadOptions& options) {
+void downloadToFile(const std::string& url, const std::string& path,
+                    const DownloadOptions& options) {
   asio::io_context ioc(1);
   std::exception_ptr failure;
   bool finished = false;

@@ -28,6 +28,7 @@ struct DownloadOptions {
 
 // Throws MediaError for a permanent failure (404, bad URL, too large), DownloadUnavailable
 // for a transient one, Cancelled when cancelled. Removes a partial file on failure.
-void downloadToFile(const std::string& url, const std::string& path, const DownloadOptions& options);
+void downloadToFile(const std::string& url, const std::string& path,
+                    const DownloadOptions& options);
 
 }  // namespace herald::pipeline

@@ -209,8 +209,8 @@ class Supervisor {
     } while (rc < 0 && errno == EINTR);
     if (rc < 0) {
       result_.exitCode = -1;
-      result_.error = "lost the child's exit status (" + errnoText(errno) +
-                      "); is SIGCHLD set to SIG_IGN?";
+      result_.error =
+          "lost the child's exit status (" + errnoText(errno) + "); is SIGCHLD set to SIG_IGN?";
     } else if (WIFEXITED(status)) {
       result_.exitCode = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {

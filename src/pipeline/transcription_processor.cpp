@@ -39,7 +39,8 @@ class TranscriptionProcessor final : public jobs::Processor {
     }
     const std::string media(mediaValue->as_string());
     double duration = 0;
-    if (auto* d = md.if_contains("durationSeconds"); d && d->is_number()) duration = d->to_number<double>();
+    if (auto* d = md.if_contains("durationSeconds"); d && d->is_number())
+      duration = d->to_number<double>();
     auto& progress = job.progress;
 
     progress.report(0, "Starting transcription process", "Preparing to transcribe");
@@ -68,14 +69,16 @@ class TranscriptionProcessor final : public jobs::Processor {
     }
     progress.report(30, "Audio extraction completed", "Duration: " + formatDuration(duration));
 
-    progress.report(40, "Transcribing audio", "Recognising speech with " + ctx_->recognizer->name());
+    progress.report(40, "Transcribing audio",
+                    "Recognising speech with " + ctx_->recognizer->name());
     std::vector<Segment> segments;
     try {
       segments = ctx_->recognizer->transcribe(
           wav,
           [&](double f) {
-            progress.report(40 + 30 * std::min(f, 0.99), "Transcribing audio",
-                            "Recognised " + std::to_string(static_cast<int>(f * 100)) + "% of the audio");
+            progress.report(
+                40 + 30 * std::min(f, 0.99), "Transcribing audio",
+                "Recognised " + std::to_string(static_cast<int>(f * 100)) + "% of the audio");
           },
           &job.cancel);
     } catch (const MediaError& e) {

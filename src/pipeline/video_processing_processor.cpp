@@ -171,17 +171,19 @@ class VideoProcessingProcessor final : public jobs::Processor {
       auto now = std::chrono::steady_clock::now();
       if (now - lastReport < std::chrono::milliseconds(200)) return;
       lastReport = now;
-      stage(service, videoId, "InProgress", 5 + 0.75 * std::stod(m[1].str()), "Downloading from YouTube");
+      stage(service, videoId, "InProgress", 5 + 0.75 * std::stod(m[1].str()),
+            "Downloading from YouTube");
     };
-    auto result = runProcess({ctx_->options.ytDlp, "--no-playlist", "--newline", "-f", "best",
-                              "-o", (dir / "source.%(ext)s").string(), "--", url},
+    auto result = runProcess({ctx_->options.ytDlp, "--no-playlist", "--newline", "-f", "best", "-o",
+                              (dir / "source.%(ext)s").string(), "--", url},
                              opts);
     if (result.cancelled) throw Cancelled();
     if (!result.error.empty()) throw jobs::PermanentError("yt-dlp could not run: " + result.error);
     if (result.exitCode != 0) {
       auto tail = result.stderrTail;
       if (tail.size() > 500) tail = tail.substr(tail.size() - 500);
-      throw jobs::TransientError("yt-dlp failed (exit " + std::to_string(result.exitCode) + "): " + tail);
+      throw jobs::TransientError("yt-dlp failed (exit " + std::to_string(result.exitCode) +
+                                 "): " + tail);
     }
     for (const auto& entry : fs::directory_iterator(dir)) {
       if (entry.path().filename().string().rfind("source.", 0) == 0) return entry.path().string();

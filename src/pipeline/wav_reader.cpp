@@ -24,9 +24,7 @@ std::uint32_t le32(const unsigned char* p) {
          std::uint32_t{p[3]} << 24;
 }
 
-std::uint16_t le16(const unsigned char* p) {
-  return static_cast<std::uint16_t>(p[0] | p[1] << 8);
-}
+std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 
 }  // namespace
 
@@ -68,8 +66,8 @@ WavReader::WavReader(const std::string& path) : path_(path) {
       // Extensible headers carry the real format in the first two bytes of the GUID.
       if (format == kFormatExtensible && size >= 26) format = le16(fmt.data() + 24);
       if (format != kFormatPcm || bits != 16) {
-        throw fail("only 16-bit PCM is supported, got format " + std::to_string(format) +
-                   " with " + std::to_string(bits) + " bits");
+        throw fail("only 16-bit PCM is supported, got format " + std::to_string(format) + " with " +
+                   std::to_string(bits) + " bits");
       }
       if (channels_ < 1 || sampleRate_ < 1) throw fail("bad fmt chunk");
       haveFormat = true;

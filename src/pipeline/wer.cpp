@@ -11,8 +11,8 @@ std::vector<std::string> normalizedWords(std::string_view text) {
   std::vector<std::string> words;
   std::string current;
   for (unsigned char c : text) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       (c >= '0' && c <= '9') || c >= 0x80;
+    const bool alnum =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
     if (alnum) {
       current += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
     } else if (c == '\'') {

@@ -25,32 +25,39 @@ int main(int argc, char** argv) {
   std::string logLevel = "info";
   serve->add_option("--config", configFile,
                     "appsettings.json to read (default: ./appsettings.json if present)");
-  serve->add_option("--urls", urls, "Address to listen on, http://HOST:PORT (default http://localhost:5000)");
+  serve->add_option("--urls", urls,
+                    "Address to listen on, http://HOST:PORT (default http://localhost:5000)");
   serve->add_option("--data-dir", dataDir, "Folder for the SQLite database (default ./data)");
-  serve->add_option("--web-root", webRoot, "Folder served as static files (default: the bundled web/)");
+  serve->add_option("--web-root", webRoot,
+                    "Folder served as static files (default: the bundled web/)");
   serve->add_option("--log-level", logLevel, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
   herald::cli::ClientOptions clientOptions;
-  auto* ingest = app.add_subcommand("ingest", "Submit a video to a running server and watch its progress");
+  auto* ingest =
+      app.add_subcommand("ingest", "Submit a video to a running server and watch its progress");
   std::string ingestUrl, ingestUser;
   int ingestPriority = 0;
   bool noWatch = false;
-  ingest->add_option("url", ingestUrl, "Video URL: http(s), YouTube, or file:// / an absolute path")->required();
+  ingest->add_option("url", ingestUrl, "Video URL: http(s), YouTube, or file:// / an absolute path")
+      ->required();
   ingest->add_option("--user", ingestUser, "User id that owns the job");
-  ingest->add_option("--priority", ingestPriority, "0 (default) to 3 (highest)")->check(CLI::Range(0, 3));
+  ingest->add_option("--priority", ingestPriority, "0 (default) to 3 (highest)")
+      ->check(CLI::Range(0, 3));
   ingest->add_flag("--no-watch", noWatch, "Print the job id and return without watching");
   auto* watch = app.add_subcommand("watch", "Show a job's live progress from a running server");
   std::string watchJob;
   watch->add_option("job_id", watchJob, "The job to follow")->required();
   for (auto* sub : {ingest, watch}) {
-    sub->add_option("--server", clientOptions.server, "Herald's address (default http://localhost:5000)");
+    sub->add_option("--server", clientOptions.server,
+                    "Herald's address (default http://localhost:5000)");
     sub->add_flag("--plain", clientOptions.plain, "One line per update instead of a progress bar");
   }
 
   CLI11_PARSE(app, argc, argv);
   if (*ingest) {
-    return herald::cli::ingestCommand(ingestUrl, ingestUser, ingestPriority, !noWatch, clientOptions);
+    return herald::cli::ingestCommand(ingestUrl, ingestUser, ingestPriority, !noWatch,
+                                      clientOptions);
   }
   if (*watch) return herald::cli::watchCommand(watchJob, clientOptions);
 

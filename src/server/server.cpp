@@ -100,12 +100,11 @@ int runServer(const config::Config& config) {
   // (Server:DedicatedStoreThread; by default the former only when there is more than one
   // CPU to run it on): see docs/config.md for the trade-off.
   const bool dedicatedStore = config.server.dedicatedStoreThread.value_or(cpus > 1);
-  spdlog::info("store work runs on {} ({} CPU{} available, Server:DedicatedStoreThread={})",
-               dedicatedStore ? "a thread of its own" : "the first I/O thread", cpus,
-               cpus == 1 ? "" : "s",
-               config.server.dedicatedStoreThread
-                   ? (*config.server.dedicatedStoreThread ? "true" : "false")
-                   : "auto");
+  spdlog::info(
+      "store work runs on {} ({} CPU{} available, Server:DedicatedStoreThread={})",
+      dedicatedStore ? "a thread of its own" : "the first I/O thread", cpus, cpus == 1 ? "" : "s",
+      config.server.dedicatedStoreThread ? (*config.server.dedicatedStoreThread ? "true" : "false")
+                                         : "auto");
   auto storeExecutor = dedicatedStore ? asio::any_io_executor(storeContext.get_executor())
                                       : asio::any_io_executor(ioContexts[0]->get_executor());
   jobs::ProgressService progress(*store, storeExecutor, backplane);

@@ -26,10 +26,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // Builds a response; a plain function because g++ 12 miscompiles string-literal
 // default arguments of coroutines.
-bhttp::response<bhttp::string_body> makeResponse(unsigned version, bool keepAlive, int status,
-                                                 std::string body, const Headers& extra,
-                                                 std::string contentType = "text/plain; charset=utf-8",
-                                                 const Headers& more = Headers()) {
+bhttp::response<bhttp::string_body> makeResponse(
+    unsigned version, bool keepAlive, int status, std::string body, const Headers& extra,
+    std::string contentType = "text/plain; charset=utf-8", const Headers& more = Headers()) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version};
   res.set(bhttp::field::server, "Herald");
   if (!contentType.empty()) res.set(bhttp::field::content_type, contentType);
@@ -63,7 +62,8 @@ std::string sseEvent(const std::string& payload) {
   std::size_t start = 0;
   while (true) {
     auto nl = payload.find('\n', start);
-    auto piece = std::string_view(payload).substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    auto piece = std::string_view(payload).substr(
+        start, nl == std::string::npos ? std::string::npos : nl - start);
     if (!piece.empty() && piece.back() == '\r') piece.remove_suffix(1);
     out += "data: ";
     out += piece;
@@ -88,9 +88,10 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
     setUpConnection(c, ctx.services, hub::TransportFeatures{false, false, false}, ctx.connections);
   }
   // Headers, then the comment line: browsers fire `open` only once bytes arrive.
-  std::string head = "HTTP/1.1 200 OK\r\nServer: Herald\r\nContent-Type: text/event-stream\r\n"
-                     "Cache-Control: no-cache,no-store\r\nPragma: no-cache\r\n"
-                     "Content-Encoding: identity\r\nConnection: close\r\n";
+  std::string head =
+      "HTTP/1.1 200 OK\r\nServer: Herald\r\nContent-Type: text/event-stream\r\n"
+      "Cache-Control: no-cache,no-store\r\nPragma: no-cache\r\n"
+      "Content-Encoding: identity\r\nConnection: close\r\n";
   for (const auto& [k, v] : extra) head += k + ": " + v + "\r\n";
   head += "\r\n:\r\n";
   stream.expires_never();
@@ -101,7 +102,8 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
   }
 
   auto executor = stream.get_executor();
-  auto wake = std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
+  auto wake =
+      std::make_shared<asio::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
   auto gone = std::make_shared<bool>(false);
   std::weak_ptr<asio::steady_timer> weakWake = wake;
   c->hub->setWakeup([executor, weakWake] {
@@ -153,8 +155,8 @@ asio::awaitable<bool> servePoll(beast::tcp_stream& stream, unsigned version, boo
     c->longPollStarted = true;
     ctx.connections.setActive(c, false);
     {
-      auto res1 = makeResponse(version, keepAlive, 200, "", extra,
-                               "application/octet-stream", kNoCache);
+      auto res1 =
+          makeResponse(version, keepAlive, 200, "", extra, "application/octet-stream", kNoCache);
       auto wres1 = write(stream, std::move(res1));
       co_return co_await std::move(wres1);
     }
@@ -200,18 +202,19 @@ asio::awaitable<bool> servePoll(beast::tcp_stream& stream, unsigned version, boo
     if (!c->disposed) ctx.connections.setActive(c, false);
   }
   {
-      auto res2 = makeResponse(version, keepAlive, status, std::move(body), extra,
+    auto res2 = makeResponse(version, keepAlive, status, std::move(body), extra,
                              status == 200 ? "application/octet-stream" : "", kNoCache);
-      auto wres2 = write(stream, std::move(res2));
-      co_return co_await std::move(wres2);
-    }
+    auto wres2 = write(stream, std::move(res2));
+    co_return co_await std::move(wres2);
+  }
 }
 
 }  // namespace
 
-asio::awaitable<bool> serveTransportRequest(
-    beast::tcp_stream& stream, const bhttp::request<bhttp::string_body>& request,
-    const core::HttpRequest& parsed, TransportContext& ctx, const Headers& extra) {
+asio::awaitable<bool> serveTransportRequest(beast::tcp_stream& stream,
+                                            const bhttp::request<bhttp::string_body>& request,
+                                            const core::HttpRequest& parsed, TransportContext& ctx,
+                                            const Headers& extra) {
   const auto version = request.version();
   const bool keepAlive = request.keep_alive();
   auto id = core::queryValue(parsed.query, "id");
@@ -228,35 +231,32 @@ asio::awaitable<bool> serveTransportRequest(
     const bool sse = accept.find("text/event-stream") != std::string::npos;
     if ((sse && !ctx.options.serverSentEvents) || (!sse && !ctx.options.longPolling)) {
       {
-      auto res4 = makeResponse(version, keepAlive, 404, "Transport not enabled", extra);
-      auto wres4 = write(stream, std::move(res4));
-      co_return co_await std::move(wres4);
-    }
+        auto res4 = makeResponse(version, keepAlive, 404, "Transport not enabled", extra);
+        auto wres4 = write(stream, std::move(res4));
+        co_return co_await std::move(wres4);
+      }
     }
     auto kind = sse ? TransportKind::ServerSentEvents : TransportKind::LongPolling;
     auto attach = ctx.connections.attach(*id, kind, stream.get_executor());
     switch (attach.result) {
       case AttachResult::Ok: break;
-      case AttachResult::NotFound:
-        {
-      auto res5 = makeResponse(version, keepAlive, 404, "No Connection with that ID", extra);
-      auto wres5 = write(stream, std::move(res5));
-      co_return co_await std::move(wres5);
-    }
-      case AttachResult::Conflict:
-        {
-      auto res6 = makeResponse(version, keepAlive, 409,
-                                   "Connection already has an active request", extra);
-      auto wres6 = write(stream, std::move(res6));
-      co_return co_await std::move(wres6);
-    }
-      case AttachResult::WrongTransport:
-        {
-      auto res7 = makeResponse(version, keepAlive, 400,
-                                   "Cannot change transports mid-connection", extra);
-      auto wres7 = write(stream, std::move(res7));
-      co_return co_await std::move(wres7);
-    }
+      case AttachResult::NotFound: {
+        auto res5 = makeResponse(version, keepAlive, 404, "No Connection with that ID", extra);
+        auto wres5 = write(stream, std::move(res5));
+        co_return co_await std::move(wres5);
+      }
+      case AttachResult::Conflict: {
+        auto res6 = makeResponse(version, keepAlive, 409,
+                                 "Connection already has an active request", extra);
+        auto wres6 = write(stream, std::move(res6));
+        co_return co_await std::move(wres6);
+      }
+      case AttachResult::WrongTransport: {
+        auto res7 =
+            makeResponse(version, keepAlive, 400, "Cannot change transports mid-connection", extra);
+        auto wres7 = write(stream, std::move(res7));
+        co_return co_await std::move(wres7);
+      }
     }
     if (sse) {
       auto serving = serveSse(stream, version, std::move(attach), ctx, extra);
@@ -270,18 +270,18 @@ asio::awaitable<bool> serveTransportRequest(
     auto c = ctx.connections.find(*id);
     if (!c || c->disposed || !c->handler) {
       {
-      auto res8 = makeResponse(version, keepAlive, 404, "No Connection with that ID", extra);
-      auto wres8 = write(stream, std::move(res8));
-      co_return co_await std::move(wres8);
-    }
+        auto res8 = makeResponse(version, keepAlive, 404, "No Connection with that ID", extra);
+        auto wres8 = write(stream, std::move(res8));
+        co_return co_await std::move(wres8);
+      }
     }
     if (c->transport == TransportKind::WebSockets) {
       {
-      auto res9 = makeResponse(version, keepAlive, 405,
+        auto res9 = makeResponse(version, keepAlive, 405,
                                  "POST requests are not allowed for WebSocket connections.", extra);
-      auto wres9 = write(stream, std::move(res9));
-      co_return co_await std::move(wres9);
-    }
+        auto wres9 = write(stream, std::move(res9));
+        co_return co_await std::move(wres9);
+      }
     }
     // If the hub side ends here (a Close is queued), the next poll or SSE write
     // delivers it and finishes the transport.
@@ -298,18 +298,19 @@ asio::awaitable<bool> serveTransportRequest(
     auto c = ctx.connections.find(*id);
     if (!c) {
       {
-      auto res11 = makeResponse(version, keepAlive, 404, "No Connection with that ID", extra);
-      auto wres11 = write(stream, std::move(res11));
-      co_return co_await std::move(wres11);
-    }
+        auto res11 = makeResponse(version, keepAlive, 404, "No Connection with that ID", extra);
+        auto wres11 = write(stream, std::move(res11));
+        co_return co_await std::move(wres11);
+      }
     }
     if (c->transport != TransportKind::LongPolling) {
       {
-      auto res12 = makeResponse(version, keepAlive, 400,
-                                 "Cannot terminate this connection using the DELETE endpoint.", extra);
-      auto wres12 = write(stream, std::move(res12));
-      co_return co_await std::move(wres12);
-    }
+        auto res12 =
+            makeResponse(version, keepAlive, 400,
+                         "Cannot terminate this connection using the DELETE endpoint.", extra);
+        auto wres12 = write(stream, std::move(res12));
+        co_return co_await std::move(wres12);
+      }
     }
     ctx.connections.dispose(c);
     c->detachCurrent();  // a pending poll answers 204
@@ -321,11 +322,11 @@ asio::awaitable<bool> serveTransportRequest(
   }
 
   {
-      auto res14 = makeResponse(version, keepAlive, 405, "Method Not Allowed", extra, "",
-                             Headers{{"Allow", "GET, POST, DELETE"}});
-      auto wres14 = write(stream, std::move(res14));
-      co_return co_await std::move(wres14);
-    }
+    auto res14 = makeResponse(version, keepAlive, 405, "Method Not Allowed", extra, "",
+                              Headers{{"Allow", "GET, POST, DELETE"}});
+    auto wres14 = write(stream, std::move(res14));
+    co_return co_await std::move(wres14);
+  }
 }
 
 }  // namespace herald::transport

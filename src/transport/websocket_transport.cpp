@@ -40,10 +40,13 @@ constexpr std::size_t kMaxGather = 64;
 // buffer sequence and allocated at every step, and its stream state took 2.6 KB per
 // idle connection.
 struct Socket {
-  Socket(tcp::socket&& s, HttpConnectionPtr c, std::uint64_t generation,
-         ConnectionManager& manager, std::atomic<int>* live)
-      : socket(std::move(s)), connection(std::move(c)), generation(generation),
-        manager(manager), live(live) {
+  Socket(tcp::socket&& s, HttpConnectionPtr c, std::uint64_t generation, ConnectionManager& manager,
+         std::atomic<int>* live)
+      : socket(std::move(s)),
+        connection(std::move(c)),
+        generation(generation),
+        manager(manager),
+        live(live) {
     if (live) ++*live;
   }
   ~Socket() {
@@ -100,8 +103,7 @@ void finish(const SocketPtr& s) {
     // Stateful: keep groups and buffers; the client reattaches within DisconnectTimeout
     // or the reaper disposes the connection.
     s->manager.setActive(c, false);
-    spdlog::debug("connection {}: socket lost, waiting for a stateful reattach",
-                  c->connectionId);
+    spdlog::debug("connection {}: socket lost, waiting for a stateful reattach", c->connectionId);
   }
 }
 
@@ -112,7 +114,8 @@ std::size_t pendingBytes(const Socket& s) {
 }
 
 // Fills `out` with what is left to write after `skip` bytes. Returns the count used.
-std::size_t gather(const Socket& s, std::size_t skip, std::array<asio::const_buffer, kMaxGather>& out) {
+std::size_t gather(const Socket& s, std::size_t skip,
+                   std::array<asio::const_buffer, kMaxGather>& out) {
   std::size_t n = 0;
   auto add = [&](const void* data, std::size_t size) {
     if (n == out.size()) return;
@@ -290,14 +293,11 @@ void readAvailable(const SocketPtr& s) {
     std::string data;
     for (auto& e : events) {
       switch (e.kind) {
-        case ws::FrameEvent::Kind::Data:
-          data += e.payload;
-          break;
+        case ws::FrameEvent::Kind::Data: data += e.payload; break;
         case ws::FrameEvent::Kind::Ping:
           if (!s->closeSent) ws::appendFrame(ws::Opcode::Pong, e.payload, s->control);
           break;
-        case ws::FrameEvent::Kind::Pong:
-          break;
+        case ws::FrameEvent::Kind::Pong: break;
         case ws::FrameEvent::Kind::Close:
           s->closeReceived = true;
           if (!s->closeSent) {
@@ -407,8 +407,10 @@ void startWebSocket(tcp::socket socket, const bhttp::request<bhttp::string_body>
                         spdlog::debug("connection {}: websocket accept failed: {}",
                                       s->connection->connectionId, wec.message());
                         s->finished = true;
-                        if (attach.first) s->manager.dispose(s->connection);
-                        else s->manager.setActive(s->connection, false);
+                        if (attach.first)
+                          s->manager.dispose(s->connection);
+                        else
+                          s->manager.setActive(s->connection, false);
                         return;
                       }
                       open(s, attach, services);

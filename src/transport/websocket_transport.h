@@ -17,8 +17,8 @@ namespace herald::transport {
 
 // Answers the upgrade with 101 and runs the WebSocket on the socket's executor until it
 // ends; returns at once. `request` is a checked upgrade (version 13, a valid key) and
-// `attach` an Ok attach for WebSockets. `liveSockets` (optional) counts the socket while it runs, for graceful
-// shutdown.
+// `attach` an Ok attach for WebSockets. `liveSockets` (optional) counts the socket while it runs,
+// for graceful shutdown.
 void startWebSocket(boost::asio::ip::tcp::socket socket,
                     const boost::beast::http::request<boost::beast::http::string_body>& request,
                     Attach attach, const hub::HubServices& services, ConnectionManager& manager,

@@ -33,7 +33,9 @@ HandshakeParse parseHandshakeRequest(std::string_view input) {
   // Clients send an integer; the C++ client may produce 1.0. Accept an integral double.
   // Versions far outside any real one are kept as "unsupported" without overflowing int.
   constexpr double kLimit = 1 << 20;
-  auto clamp = [&](double v) { return static_cast<int>(v < -kLimit ? -kLimit : v > kLimit ? kLimit : v); };
+  auto clamp = [&](double v) {
+    return static_cast<int>(v < -kLimit ? -kLimit : v > kLimit ? kLimit : v);
+  };
   if (version->is_int64()) {
     result.request.version = clamp(static_cast<double>(version->as_int64()));
   } else if (version->is_uint64()) {

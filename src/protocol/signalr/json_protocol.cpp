@@ -182,9 +182,7 @@ bool JsonHubProtocol::decodeOne(std::string_view body, HubMessage& out, bool& sk
       out = std::move(m);
       return true;
     }
-    case MessageType::Ping:
-      out = PingMessage{};
-      return true;
+    case MessageType::Ping: out = PingMessage{}; return true;
     case MessageType::Close: {
       CloseMessage m;
       if (!readOptionalString(obj, "error", m.error)) {
@@ -229,8 +227,8 @@ ParseResult JsonHubProtocol::parse(std::string_view input, std::vector<HubMessag
     if (sep == std::string_view::npos) {
       if (rest.size() > maxMessageSize) {
         result.tooLarge = true;
-        result.error = "The maximum message size of " + std::to_string(maxMessageSize) +
-                       "B was exceeded.";
+        result.error =
+            "The maximum message size of " + std::to_string(maxMessageSize) + "B was exceeded.";
       }
       break;
     }
@@ -259,8 +257,10 @@ void JsonHubProtocol::write(const HubMessage& message, std::string& out) const {
           out += "\"target\":";
           appendString(out, m.target);
           out += ",\"arguments\":";
-          if (m.argumentsJson.empty()) out += json::serialize(m.arguments);
-          else out += m.argumentsJson;
+          if (m.argumentsJson.empty())
+            out += json::serialize(m.arguments);
+          else
+            out += m.argumentsJson;
           if (!m.streamIds.empty()) {
             out += ",\"streamIds\":[";
             for (std::size_t i = 0; i < m.streamIds.size(); ++i) {

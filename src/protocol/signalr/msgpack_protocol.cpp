@@ -69,11 +69,26 @@ bool readExt(Reader& r, json::value& out, std::string& error) {
   std::size_t len = 0, header = 0;
   auto need = [&](std::size_t n) { return r.left() >= n; };
   switch (c) {
-    case 0xd4: len = 1; header = 2; break;
-    case 0xd5: len = 2; header = 2; break;
-    case 0xd6: len = 4; header = 2; break;
-    case 0xd7: len = 8; header = 2; break;
-    case 0xd8: len = 16; header = 2; break;
+    case 0xd4:
+      len = 1;
+      header = 2;
+      break;
+    case 0xd5:
+      len = 2;
+      header = 2;
+      break;
+    case 0xd6:
+      len = 4;
+      header = 2;
+      break;
+    case 0xd7:
+      len = 8;
+      header = 2;
+      break;
+    case 0xd8:
+      len = 16;
+      header = 2;
+      break;
     case 0xc7:
       if (!need(2)) break;
       len = static_cast<std::uint8_t>(r.p[1]);
@@ -89,9 +104,7 @@ bool readExt(Reader& r, json::value& out, std::string& error) {
       len = bigEndian(r.p + 1, 4);
       header = 6;
       break;
-    default:
-      error = "Invalid MessagePack byte 0x" + std::to_string(c) + ".";
-      return false;
+    default: error = "Invalid MessagePack byte 0x" + std::to_string(c) + "."; return false;
   }
   if (header == 0 || !need(header) || r.left() - header < len) {
     error = "Truncated MessagePack ext value.";
@@ -149,14 +162,14 @@ bool readValue(Reader& r, json::value& out, int depth, std::string& error) {
       mp_decode_nil(&r.p);
       out = nullptr;
       return true;
-    case MP_BOOL:
-      out = mp_decode_bool(&r.p);
-      return true;
+    case MP_BOOL: out = mp_decode_bool(&r.p); return true;
     case MP_UINT: {
       if (mp_check_uint(r.p, r.end) > 0) return truncated(error);
       auto v = mp_decode_uint(&r.p);
-      if (v <= static_cast<std::uint64_t>(INT64_MAX)) out = static_cast<std::int64_t>(v);
-      else out = v;
+      if (v <= static_cast<std::uint64_t>(INT64_MAX))
+        out = static_cast<std::int64_t>(v);
+      else
+        out = v;
       return true;
     }
     case MP_INT:
@@ -228,8 +241,7 @@ bool readValue(Reader& r, json::value& out, int depth, std::string& error) {
       out = std::move(obj);
       return true;
     }
-    case MP_EXT:
-      return readExt(r, out, error);
+    case MP_EXT: return readExt(r, out, error);
   }
   error = "Invalid MessagePack value.";
   return false;
@@ -302,8 +314,12 @@ void put(std::string& out, std::size_t size, F encode) {
   out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
-void writeNil(std::string& out) { put(out, 1, [](char* d) { return mp_encode_nil(d); }); }
-void writeBool(std::string& out, bool v) { put(out, 1, [v](char* d) { return mp_encode_bool(d, v); }); }
+void writeNil(std::string& out) {
+  put(out, 1, [](char* d) { return mp_encode_nil(d); });
+}
+void writeBool(std::string& out, bool v) {
+  put(out, 1, [v](char* d) { return mp_encode_bool(d, v); });
+}
 void writeArrayHeader(std::string& out, std::uint32_t n) {
   put(out, mp_sizeof_array(n), [n](char* d) { return mp_encode_array(d, n); });
 }
@@ -387,8 +403,10 @@ void writeBody(const HubMessage& message, std::string& out) {
           writeArrayHeader(out, 6);
           writeInt(out, 1);
           writeMapHeader(out, 0);
-          if (m.invocationId && !m.invocationId->empty()) writeString(out, *m.invocationId);
-          else writeNil(out);
+          if (m.invocationId && !m.invocationId->empty())
+            writeString(out, *m.invocationId);
+          else
+            writeNil(out);
           writeString(out, m.target);
           if (m.argumentsJson.empty()) {
             writeValue(out, m.arguments);
@@ -438,8 +456,10 @@ void writeBody(const HubMessage& message, std::string& out) {
         } else if constexpr (std::is_same_v<T, CloseMessage>) {
           writeArrayHeader(out, 3);
           writeInt(out, 7);
-          if (m.error) writeString(out, *m.error);
-          else writeNil(out);
+          if (m.error)
+            writeString(out, *m.error);
+          else
+            writeNil(out);
           writeBool(out, m.allowReconnect);
         } else if constexpr (std::is_same_v<T, AckMessage>) {
           writeArrayHeader(out, 2);
@@ -505,17 +525,19 @@ bool MessagePackHubProtocol::decodeOne(std::string_view body, HubMessage& out, b
       std::string target;
       json::value args;
       std::vector<std::string> streamIds;
-      if (!skipHeaders(p) || !readOptionalString(p, id) || !readString(p, target)) return fail(what);
+      if (!skipHeaders(p) || !readOptionalString(p, id) || !readString(p, target))
+        return fail(what);
       if (!p.more() || mp_typeof(*p.p) != MP_ARRAY || !readValue(p, args, 0, error)) {
         return error.empty() ? fail(what) : false;
       }
       if (n >= 6 && !readStreamIds(p, streamIds)) return fail(what);
       if (stream) {
         if (!id) return fail(what);
-        out = StreamInvocationMessage{*id, std::move(target), std::move(args.as_array()), std::move(streamIds)};
+        out = StreamInvocationMessage{*id, std::move(target), std::move(args.as_array()),
+                                      std::move(streamIds)};
       } else {
-        out = InvocationMessage{std::move(id), std::move(target), std::move(args.as_array()),
-                                std::move(streamIds), {}};
+        out = InvocationMessage{
+            std::move(id), std::move(target), std::move(args.as_array()), std::move(streamIds), {}};
       }
       return true;
     }
@@ -539,7 +561,8 @@ bool MessagePackHubProtocol::decodeOne(std::string_view body, HubMessage& out, b
         if (n < 5 || !readString(p, e)) return fail("Completion");
         m.error = std::move(e);
       } else if (kind == 3) {
-        if (n < 5 || !readValue(p, m.result, 0, error)) return error.empty() ? fail("Completion") : false;
+        if (n < 5 || !readValue(p, m.result, 0, error))
+          return error.empty() ? fail("Completion") : false;
         m.hasResult = true;
       } else if (kind != 2) {
         return fail("Completion");
@@ -554,9 +577,7 @@ bool MessagePackHubProtocol::decodeOne(std::string_view body, HubMessage& out, b
       out = std::move(m);
       return true;
     }
-    case MessageType::Ping:
-      out = PingMessage{};
-      return true;
+    case MessageType::Ping: out = PingMessage{}; return true;
     case MessageType::Close: {
       CloseMessage m;
       if (n >= 2) {
@@ -574,8 +595,10 @@ bool MessagePackHubProtocol::decodeOne(std::string_view body, HubMessage& out, b
       std::int64_t id = 0;
       const char* what = type == 8 ? "Ack" : "Sequence";
       if (!need(2, what) || !readInt(p, id)) return fail(what);
-      if (type == 8) out = AckMessage{id};
-      else out = SequenceMessage{id};
+      if (type == 8)
+        out = AckMessage{id};
+      else
+        out = SequenceMessage{id};
       return true;
     }
   }
@@ -596,8 +619,8 @@ ParseResult MessagePackHubProtocol::parse(std::string_view input, std::vector<Hu
     }
     if (prefix.value > maxMessageSize) {
       result.tooLarge = true;
-      result.error = "The maximum message size of " + std::to_string(maxMessageSize) +
-                     "B was exceeded.";
+      result.error =
+          "The maximum message size of " + std::to_string(maxMessageSize) + "B was exceeded.";
       return result;
     }
     if (prefix.value == 0) {

@@ -149,17 +149,16 @@ bool FrameParser::fail(std::uint16_t code, std::string reason) {
 bool FrameParser::feed(std::string_view bytes, std::vector<FrameEvent>& out) {
   for (;;) {
     switch (state_) {
-      case State::Failed:
-        return false;
-      case State::Closed:
-        return true;
+      case State::Failed: return false;
+      case State::Closed: return true;
       case State::Header:
         if (bytes.empty()) return true;
         bytes.remove_prefix(consumeHeader(bytes));
         break;
       case State::Payload:
         // Runs even with no bytes left, so an empty frame completes with its header.
-        bytes.remove_prefix(isControl(opcode_) ? consumeControl(bytes, out) : consumeData(bytes, out));
+        bytes.remove_prefix(isControl(opcode_) ? consumeControl(bytes, out)
+                                               : consumeData(bytes, out));
         if (state_ == State::Payload) return true;  // all bytes went into the frame
         break;
     }
@@ -181,7 +180,8 @@ std::size_t FrameParser::consumeHeader(std::string_view bytes) {
 }
 
 bool FrameParser::checkFirstByte(std::uint8_t b0) {
-  if (b0 & kReservedBits) return fail(kCloseProtocolError, "reserved bits set without a negotiated extension");
+  if (b0 & kReservedBits)
+    return fail(kCloseProtocolError, "reserved bits set without a negotiated extension");
   std::uint8_t raw = b0 & kOpcodeBits;
   if (!knownOpcode(raw)) return fail(kCloseProtocolError, "unknown opcode " + std::to_string(raw));
   fin_ = (b0 & kFin) != 0;
@@ -237,7 +237,8 @@ bool FrameParser::startFrame() {
       utf8_.reset();
     }
     if (length > maxMessageSize_ - messageSize_) {
-      return fail(kCloseTooBig, "message larger than " + std::to_string(maxMessageSize_) + " bytes");
+      return fail(kCloseTooBig,
+                  "message larger than " + std::to_string(maxMessageSize_) + " bytes");
     }
     messageSize_ += length;
   }
@@ -330,7 +331,8 @@ bool FrameParser::finishControl(std::vector<FrameEvent>& out) {
       return fail(kCloseProtocolError, "invalid close code " + std::to_string(close.closeCode));
     }
     close.payload = control_.substr(2);
-    if (!validUtf8(close.payload)) return fail(kCloseInvalidPayload, "invalid UTF-8 in the close reason");
+    if (!validUtf8(close.payload))
+      return fail(kCloseInvalidPayload, "invalid UTF-8 in the close reason");
   }
   out.push_back(std::move(close));
   control_.clear();

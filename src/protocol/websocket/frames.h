@@ -11,7 +11,14 @@
 
 namespace herald::protocol::websocket {
 
-enum class Opcode : std::uint8_t { Continuation = 0, Text = 1, Binary = 2, Close = 8, Ping = 9, Pong = 10 };
+enum class Opcode : std::uint8_t {
+  Continuation = 0,
+  Text = 1,
+  Binary = 2,
+  Close = 8,
+  Ping = 9,
+  Pong = 10
+};
 
 // Close codes the parser reports (RFC 6455 §7.4.1).
 inline constexpr std::uint16_t kCloseNormal = 1000;
@@ -60,13 +67,18 @@ bool validUtf8(std::string_view bytes);
 
 struct FrameEvent {
   enum class Kind { Data, Ping, Pong, Close } kind;
-  std::string payload;          // Data: unmasked message bytes (a piece of a message; consecutive Data events of one message concatenate). Ping/Pong: the control payload. Close: the reason text.
+  std::string
+      payload;  // Data: unmasked message bytes (a piece of a message; consecutive Data events of
+                // one message concatenate). Ping/Pong: the control payload. Close: the reason text.
   bool text = false;            // Data: the message is a Text message (false: Binary)
   bool final = false;           // Data: this piece ends its message
   std::uint16_t closeCode = 0;  // Close: code from the frame, 1005 when the frame had no payload
 };
 
-struct FrameError { std::uint16_t closeCode = 0; std::string reason; };  // 1002 protocol error, 1007 invalid UTF-8, 1009 too big
+struct FrameError {
+  std::uint16_t closeCode = 0;
+  std::string reason;
+};  // 1002 protocol error, 1007 invalid UTF-8, 1009 too big
 
 // Incremental parser for client-to-server frames.
 class FrameParser {
@@ -75,20 +87,22 @@ class FrameParser {
 
   // A message whose frames announce more than `maxMessageSize` payload bytes in total is
   // an error (1009), reported as soon as the header that crosses the limit arrives.
-  explicit FrameParser(std::uint64_t maxMessageSize = kUnlimited) : maxMessageSize_(maxMessageSize) {}
+  explicit FrameParser(std::uint64_t maxMessageSize = kUnlimited)
+      : maxMessageSize_(maxMessageSize) {}
 
-  // Consumes all of `bytes` (which may split frames anywhere, even inside a header), appending complete events to `out`.
-  // Data is emitted as soon as bytes of a data frame arrive (not buffered until the frame ends), so memory stays bounded by the input chunk.
-  // Control frames (<= 125 bytes) are buffered until complete. Returns false on a protocol violation, with error() set;
-  // after that (or after a Close event) it ignores all further input and returns false / true respectively without appending.
-  // Events before a violation stay in `out`, including the bytes of a Text message up to
-  // (not including) the first invalid UTF-8 byte: how the input is split never changes
-  // the concatenated events or the error.
+  // Consumes all of `bytes` (which may split frames anywhere, even inside a header), appending
+  // complete events to `out`. Data is emitted as soon as bytes of a data frame arrive (not buffered
+  // until the frame ends), so memory stays bounded by the input chunk. Control frames (<= 125
+  // bytes) are buffered until complete. Returns false on a protocol violation, with error() set;
+  // after that (or after a Close event) it ignores all further input and returns false / true
+  // respectively without appending. Events before a violation stay in `out`, including the bytes of
+  // a Text message up to (not including) the first invalid UTF-8 byte: how the input is split never
+  // changes the concatenated events or the error.
   bool feed(std::string_view bytes, std::vector<FrameEvent>& out);
   const FrameError& error() const { return error_; }
   bool closed() const { return state_ == State::Closed; }
-  // true when no partial frame or partial message is pending (idle state); lets the transport drop buffers.
-  // Also true after a Close or an error: nothing can be pending once input is ignored.
+  // true when no partial frame or partial message is pending (idle state); lets the transport drop
+  // buffers. Also true after a Close or an error: nothing can be pending once input is ignored.
   bool idle() const;
 
  private:
@@ -116,8 +130,8 @@ class FrameParser {
   Opcode opcode_ = Opcode::Continuation;
   std::uint64_t remaining_ = 0;  // payload bytes of this frame not yet read
   std::uint8_t mask_[4] = {};
-  std::size_t maskPhase_ = 0;    // index into mask_ of the next payload byte
-  std::string control_;          // payload of a control frame, unmasked as it arrives
+  std::size_t maskPhase_ = 0;  // index into mask_ of the next payload byte
+  std::string control_;        // payload of a control frame, unmasked as it arrives
 
   // The data message in progress (between its first frame and its final one).
   bool inMessage_ = false;

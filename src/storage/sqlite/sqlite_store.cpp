@@ -109,8 +109,8 @@ class Statement {
     // need no lock; the mutex guards the maps' structure only.
     auto& front = frontSlot(sql);
     if (front.db == db && front.sql == sql.data() && front.size == sql.size() &&
-        front.generation == gGeneration.load() &&
-        !front.entry->inUse && std::string_view(sqlite3_sql(front.entry->stmt)) == sql) {
+        front.generation == gGeneration.load() && !front.entry->inUse &&
+        std::string_view(sqlite3_sql(front.entry->stmt)) == sql) {
       front.entry->inUse = true;
       cached_ = front.entry;
       stmt_ = front.entry->stmt;
@@ -153,8 +153,7 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
 
   void bind(int i, std::string_view text) {
-    check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT,
-                              SQLITE_UTF8));
+    check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
   // Text that outlives the statement's run (a field of an object the caller holds): bound
   // in place, not copied (SQLITE_STATIC); the destructor clears the bindings. For the
@@ -164,8 +163,10 @@ class Statement {
   }
   void bindInPlace(int i, const std::string& text) { bindInPlace(i, std::string_view(text)); }
   void bindInPlace(int i, const std::optional<std::string>& text) {
-    if (text) bindInPlace(i, std::string_view(*text));
-    else check(sqlite3_bind_null(stmt_, i));
+    if (text)
+      bindInPlace(i, std::string_view(*text));
+    else
+      check(sqlite3_bind_null(stmt_, i));
   }
   void bind(int i, const char* text) { bind(i, std::string_view(text)); }
   void bind(int i, const std::string& text) { bind(i, std::string_view(text)); }
@@ -551,9 +552,9 @@ SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
   static std::once_flag noMemoryStatistics;
   std::call_once(noMemoryStatistics, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 
-  int rc = sqlite3_open_v2(path.c_str(), &db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     // sqlite3_open_v2 may hand back a handle even on failure; it must still be closed.
     std::string what = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
@@ -861,11 +862,12 @@ namespace herald::storage {
 
 std::optional<model::Job> SqliteStore::nextRunnableJob(std::int64_t now) {
   constexpr std::string_view op = "nextRunnableJob";
-  Statement st(db_,
-               std::string("SELECT ") + kJobColumns +
-                   " FROM jobs WHERE status = 'Pending' AND available_at <= ?1 AND runner = 'herald' "
-                   "ORDER BY priority DESC, created_at, rowid LIMIT 1",
-               op);
+  Statement st(
+      db_,
+      std::string("SELECT ") + kJobColumns +
+          " FROM jobs WHERE status = 'Pending' AND available_at <= ?1 AND runner = 'herald' "
+          "ORDER BY priority DESC, created_at, rowid LIMIT 1",
+      op);
   st.bind(1, now);
   if (!st.step()) return std::nullopt;
   return readJob(st, op);

@@ -25,8 +25,7 @@ class SqliteStore final : public Store {
   std::optional<model::Job> getJob(const std::string& id) override;
   std::vector<model::Job> listJobs(const JobFilter& filter) override;
   std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,
-                                                    std::int64_t afterSequence,
-                                                    int limit) override;
+                                                    std::int64_t afterSequence, int limit) override;
   std::optional<model::Job> nextRunnableJob(std::int64_t now) override;
   void saveTranscript(const std::string& videoId,
                       const std::vector<model::TranscriptSegment>& segments) override;

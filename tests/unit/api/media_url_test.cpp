@@ -6,9 +6,11 @@ using namespace herald::api;
 
 TEST(MediaUrl, ClassifiesSources) {
   std::string error;
-  EXPECT_EQ(classifyMediaUrl("https://www.youtube.com/watch?v=abc", false, error)->source, MediaSource::YouTube);
+  EXPECT_EQ(classifyMediaUrl("https://www.youtube.com/watch?v=abc", false, error)->source,
+            MediaSource::YouTube);
   EXPECT_EQ(classifyMediaUrl("https://youtu.be/abc", false, error)->source, MediaSource::YouTube);
-  EXPECT_EQ(classifyMediaUrl("http://127.0.0.1:8080/a.mp4", false, error)->source, MediaSource::Http);
+  EXPECT_EQ(classifyMediaUrl("http://127.0.0.1:8080/a.mp4", false, error)->source,
+            MediaSource::Http);
   auto f = classifyMediaUrl("file:///tmp/a%20b.mp4", true, error);
   ASSERT_TRUE(f);
   EXPECT_EQ(f->source, MediaSource::LocalFile);

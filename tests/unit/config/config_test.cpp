@@ -25,8 +25,10 @@ TEST(Config, JsonThenEnvironmentOverrides) {
                    "SignalR":{"KeepAliveInterval":20},
                    "ConnectionStrings":{"Default":"Data Source=/tmp/x.db"},
                    "Urls":"http://127.0.0.1:6000","Logging":{"LogLevel":{"Default":"Info"}}})");
-  applyEnvironment(c, {{"SignalR__KeepAliveInterval", "10"}, {"appsettings__enableauth", "false"},
-                       {"AppSettings__AllowedOrigins__0", "http://c"}, {"PATH", "/bin"}});
+  applyEnvironment(c, {{"SignalR__KeepAliveInterval", "10"},
+                       {"appsettings__enableauth", "false"},
+                       {"AppSettings__AllowedOrigins__0", "http://c"},
+                       {"PATH", "/bin"}});
   finalize(c);
   EXPECT_FALSE(c.app.enableAuth);
   EXPECT_TRUE(c.app.isProduction);
@@ -62,7 +64,8 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   Config defaults;
   finalize(defaults);
   EXPECT_EQ(fromExample.signalr.keepAliveInterval, defaults.signalr.keepAliveInterval);
-  EXPECT_EQ(fromExample.signalr.maximumReceiveMessageSize, defaults.signalr.maximumReceiveMessageSize);
+  EXPECT_EQ(fromExample.signalr.maximumReceiveMessageSize,
+            defaults.signalr.maximumReceiveMessageSize);
   EXPECT_EQ(fromExample.signalr.maxOutboundQueueBytes, defaults.signalr.maxOutboundQueueBytes);
   EXPECT_EQ(fromExample.jobs.workerCount, defaults.jobs.workerCount);
   EXPECT_EQ(fromExample.jobs.retryBaseDelayMs, defaults.jobs.retryBaseDelayMs);

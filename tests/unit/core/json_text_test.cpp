@@ -57,7 +57,16 @@ TEST(JsonText, RandomStringsMatchBoost) {
 }
 
 TEST(JsonText, NumbersMatchBoost) {
-  const double samples[] = {0.0, -0.0, 0.1, 12.5, 33.3, 99.9, 100.0, 1e-7, 1e21, -3.25,
+  const double samples[] = {0.0,
+                            -0.0,
+                            0.1,
+                            12.5,
+                            33.3,
+                            99.9,
+                            100.0,
+                            1e-7,
+                            1e21,
+                            -3.25,
                             std::numeric_limits<double>::max(),
                             std::numeric_limits<double>::denorm_min(),
                             std::numeric_limits<double>::quiet_NaN(),
@@ -69,9 +78,9 @@ TEST(JsonText, NumbersMatchBoost) {
     double d = std::round(progress(rng) * 10) / 10;
     ASSERT_EQ(dbl(d), boost::json::serialize(boost::json::value(d)));
   }
-  for (std::int64_t v : {std::int64_t{0}, std::int64_t{-1}, std::int64_t{42},
-                         std::numeric_limits<std::int64_t>::min(),
-                         std::numeric_limits<std::int64_t>::max()}) {
+  for (std::int64_t v :
+       {std::int64_t{0}, std::int64_t{-1}, std::int64_t{42},
+        std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()}) {
     std::string out;
     appendJsonInteger(out, v);
     EXPECT_EQ(out, boost::json::serialize(boost::json::value(v)));

@@ -124,7 +124,8 @@ TEST_F(JobEngineTest, HighestPriorityFirstThenFifo) {
   e.registerProcessor("Test", rec);
   e.start();
   waitUntil([&] { return rec->runs().size() == 6; });
-  EXPECT_EQ(rec->runs(), (std::vector<std::string>{"high-1", "high-2", "mid-1", "mid-2", "low-1", "low-2"}));
+  EXPECT_EQ(rec->runs(),
+            (std::vector<std::string>{"high-1", "high-2", "mid-1", "mid-2", "low-1", "low-2"}));
   for (const auto& j : jobs) {
     waitUntil([&] { return get(j.id).status == model::JobStatus::Completed; });
     EXPECT_EQ(get(j.id).attempts, 1);
@@ -156,10 +157,13 @@ TEST_F(JobEngineTest, TransientFailuresRetryWithBackoffThenSucceed) {
   EXPECT_GE(starts[1] - starts[0], 45ms);
   EXPECT_GE(starts[2] - starts[1], 95ms);
   // The history shows the retries with their reason.
-  auto history = service_->onStoreSync([&](storage::Store& s) { return s.progressHistory(job.id, 0, 100); });
+  auto history =
+      service_->onStoreSync([&](storage::Store& s) { return s.progressHistory(job.id, 0, 100); });
   int waits = 0;
   for (const auto& h : history) {
-    if (h.status == model::JobStatus::Pending && h.errorMessage == std::optional<std::string>("service busy")) ++waits;
+    if (h.status == model::JobStatus::Pending &&
+        h.errorMessage == std::optional<std::string>("service busy"))
+      ++waits;
   }
   EXPECT_EQ(waits, 2);
 }
@@ -176,7 +180,9 @@ TEST_F(JobEngineTest, AttemptsUsedUpEndsFailedAndPermanentErrorsFailAtOnce) {
   auto& e = engine(oneWorker());
   e.registerProcessor("Test", rec);
   e.start();
-  waitUntil([&] { return model::isTerminal(get(flaky.id).status) && model::isTerminal(get(broken.id).status); });
+  waitUntil([&] {
+    return model::isTerminal(get(flaky.id).status) && model::isTerminal(get(broken.id).status);
+  });
   EXPECT_EQ(get(flaky.id).status, model::JobStatus::Failed);
   EXPECT_EQ(get(flaky.id).attempts, 2);
   EXPECT_EQ(get(flaky.id).errorMessage.value_or(""), "still down");
@@ -200,7 +206,8 @@ TEST_F(JobEngineTest, CancelStopsARunningJobAndAPendingOneAtOnce) {
   e.start();
   waitUntil([&] { return started.load(); });
   auto t0 = std::chrono::steady_clock::now();
-  auto outcome = service_->onStoreSync([&](storage::Store&) { return e.cancelOnStore(running.id); });
+  auto outcome =
+      service_->onStoreSync([&](storage::Store&) { return e.cancelOnStore(running.id); });
   EXPECT_EQ(outcome, jobs::CancelOutcome::Cancelling);
   waitUntil([&] { return get(running.id).status == model::JobStatus::Cancelled; }, 1s);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
@@ -242,7 +249,8 @@ TEST_F(JobEngineTest, InterruptedJobsAreRequeuedOrFailedAtStartUp) {
 TEST_F(JobEngineTest, ExternalJobsAreNeverClaimedAndDisabledEnginesRunNothing) {
   jobs::NewJob external;
   external.jobType = "Test";
-  auto ext = service_->onStoreSync([&](storage::Store&) { return service_->createJobNow(external); });
+  auto ext =
+      service_->onStoreSync([&](storage::Store&) { return service_->createJobNow(external); });
   auto mine = queue("mine", 0);
   auto rec = std::make_shared<Recorder>();
   auto options = oneWorker();

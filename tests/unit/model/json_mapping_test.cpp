@@ -18,8 +18,8 @@ namespace {
 
 std::string randomText(std::mt19937& rng) {
   // Whole characters, so the text stays valid UTF-8 (checked by parsing it back).
-  static const std::vector<std::string> pieces = {"a", "b", "Z", "0", " ", "\"", "\\", "/",
-                                                  "\n", "\t", "\x01", "\x1f", "\x7f", "é", "✓", "🎬"};
+  static const std::vector<std::string> pieces = {
+      "a", "b", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f", "\x7f", "é", "✓", "🎬"};
   std::string s;
   for (std::size_t n = rng() % 12; n > 0; --n) s += pieces[rng() % pieces.size()];
   return s;

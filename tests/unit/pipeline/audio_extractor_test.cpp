@@ -35,7 +35,8 @@ class AudioExtractor : public ::testing::Test {
 TEST_F(AudioExtractor, ProducesSixteenKilohertzMonoWithProgress) {
   const auto out = dir_->file("out.wav");
   std::vector<double> progress;
-  extractAudio(video_, out, 3.0, [&](double f) { progress.push_back(f); }, nullptr);
+  extractAudio(
+      video_, out, 3.0, [&](double f) { progress.push_back(f); }, nullptr);
 
   ASSERT_FALSE(progress.empty());
   for (std::size_t i = 1; i < progress.size(); ++i) EXPECT_GT(progress[i], progress[i - 1]);
@@ -53,7 +54,8 @@ TEST_F(AudioExtractor, ProgressFollowsFfmpegsOutputTime) {
   // a value near 0.5 proves the progress lines are parsed (not just the final 1.0).
   const auto out = dir_->file("half.wav");
   std::vector<double> progress;
-  extractAudio(video_, out, 6.0, [&](double f) { progress.push_back(f); }, nullptr);
+  extractAudio(
+      video_, out, 6.0, [&](double f) { progress.push_back(f); }, nullptr);
   ASSERT_GE(progress.size(), 2u);
   EXPECT_NEAR(progress[progress.size() - 2], 0.5, 0.05);
   EXPECT_DOUBLE_EQ(progress.back(), 1.0);
@@ -62,7 +64,8 @@ TEST_F(AudioExtractor, ProgressFollowsFfmpegsOutputTime) {
 TEST_F(AudioExtractor, UnknownDurationStillEndsAtOne) {
   const auto out = dir_->file("unknown.wav");
   std::vector<double> progress;
-  extractAudio(video_, out, 0, [&](double f) { progress.push_back(f); }, nullptr);
+  extractAudio(
+      video_, out, 0, [&](double f) { progress.push_back(f); }, nullptr);
   EXPECT_EQ(progress, std::vector<double>{1.0});
   EXPECT_TRUE(std::filesystem::exists(out));
 }

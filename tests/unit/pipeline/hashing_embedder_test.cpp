@@ -41,9 +41,9 @@ TEST(HashingEmbedder, IdenticalTextHasCosineOne) {
 
 TEST(HashingEmbedder, RelatedTextsAreCloserThanUnrelated) {
   HashingEmbedder e;
-  auto vs = e.embed({"how to cook pasta with tomato sauce",
-                     "cooking pasta in a simple tomato sauce",
-                     "quarterly revenue grew in the european market"});
+  auto vs =
+      e.embed({"how to cook pasta with tomato sauce", "cooking pasta in a simple tomato sauce",
+               "quarterly revenue grew in the european market"});
   const float related = cosine(vs[0], vs[1]);
   const float unrelated = cosine(vs[0], vs[2]);
   EXPECT_GT(related, 0.3f);

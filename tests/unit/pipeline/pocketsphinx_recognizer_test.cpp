@@ -18,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const std::string kClip = "sense_and_sensibility_01_austen_64kb-0870";  // 7.1 s, 22 words
+const std::string kClip = "sense_and_sensibility_01_austen_64kb-0870";       // 7.1 s, 22 words
 const std::string kShortClip = "sense_and_sensibility_01_austen_64kb-0880";  // 3.0 s
 
 std::string joined(const std::vector<Segment>& segments) {
@@ -59,9 +59,8 @@ class PocketsphinxRecognizerTest : public ::testing::Test {
 
 TEST_F(PocketsphinxRecognizerTest, TranscribesLibrivoxClipWithinWerBound) {
   std::vector<double> progress;
-  auto segments =
-      recognizer_->transcribe(t::librivoxWav(kClip), [&](double f) { progress.push_back(f); },
-                              nullptr);
+  auto segments = recognizer_->transcribe(
+      t::librivoxWav(kClip), [&](double f) { progress.push_back(f); }, nullptr);
   ASSERT_FALSE(segments.empty());
   expectOrderedWithin(segments, 7.1);
 

@@ -124,8 +124,7 @@ TEST(ProcessRunner, CancelEscalatesToSigkillAndReachesGrandchildren) {
   });
   const auto start = Clock::now();
   // The shell and its background sleep both ignore SIGTERM.
-  auto r = runProcess(
-      {"sh", "-c", "trap '' TERM; sleep 30 & echo $$; echo $!; wait; wait"}, o);
+  auto r = runProcess({"sh", "-c", "trap '' TERM; sleep 30 & echo $$; echo $!; wait; wait"}, o);
   canceller.join();
   EXPECT_LT(secondsSince(start), 0.3 + 1.5);
   EXPECT_TRUE(r.cancelled);

@@ -89,8 +89,8 @@ std::string makeTestVideo(const TempDir& dir, const std::string& name) {
 
 std::string makeSilentVideo(const TempDir& dir, const std::string& name) {
   const auto out = dir.file(name);
-  runFfmpeg({"-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10", "-c:v",
-             videoEncoder(), "-pix_fmt", "yuv420p", out});
+  runFfmpeg({"-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10", "-c:v", videoEncoder(),
+             "-pix_fmt", "yuv420p", out});
   return out;
 }
 

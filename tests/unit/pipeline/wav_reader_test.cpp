@@ -84,7 +84,7 @@ TEST(WavReader, RejectsWhatItCannotRead) {
   rejects(wav(fmtChunk(1, 1, 16000, 8) + "data" + le32(0)));   // 8-bit
   rejects(wav("data" + le32(2) + samples({1})));               // data before fmt
   rejects(wav(fmtChunk(1, 1, 16000, 16)));                     // no data
-  rejects(wav("fmt " + le32(0xFFFFFF00u) + "xx"));              // absurd fmt size
-  rejects(wav("JUNK" + le32(0x7FFFFFFFu) + "x"));               // chunk runs past the end
+  rejects(wav("fmt " + le32(0xFFFFFF00u) + "xx"));             // absurd fmt size
+  rejects(wav("JUNK" + le32(0x7FFFFFFFu) + "x"));              // chunk runs past the end
   EXPECT_THROW(WavReader{dir.file("absent.wav")}, MediaError);
 }

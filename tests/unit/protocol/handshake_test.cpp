@@ -28,8 +28,8 @@ TEST(Handshake, IncompleteUntilTheSeparator) {
 
 TEST(Handshake, MalformedRequestsAreErrors) {
   for (auto bad : {"not json\x1e", "{}\x1e", "{\"protocol\":\"json\"}\x1e",
-                   "{\"protocol\":1,\"version\":1}\x1e", "{\"protocol\":\"json\",\"version\":\"1\"}\x1e",
-                   "[1]\x1e"}) {
+                   "{\"protocol\":1,\"version\":1}\x1e",
+                   "{\"protocol\":\"json\",\"version\":\"1\"}\x1e", "[1]\x1e"}) {
     auto p = parseHandshakeRequest(bad);
     EXPECT_EQ(p.status, HandshakeStatus::Error) << bad;
     EXPECT_FALSE(p.error.empty());
@@ -38,7 +38,8 @@ TEST(Handshake, MalformedRequestsAreErrors) {
 
 TEST(Handshake, HugeVersionNumbersAreUnsupportedNotUndefined) {
   // Found by fuzz_handshake: a 100-digit version overflowed the int conversion.
-  auto p = parseHandshakeRequest("{\"protocol\":\"json\",\"version\":1888888888888888888888888888888888888}\x1e");
+  auto p = parseHandshakeRequest(
+      "{\"protocol\":\"json\",\"version\":1888888888888888888888888888888888888}\x1e");
   ASSERT_EQ(p.status, HandshakeStatus::Ok);
   EXPECT_GT(p.request.version, 2);
   auto n = parseHandshakeRequest("{\"protocol\":\"json\",\"version\":-99999999999999999999}\x1e");

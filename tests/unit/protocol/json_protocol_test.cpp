@@ -20,9 +20,10 @@ std::string written(const HubMessage& m) {
 }  // namespace
 
 TEST(JsonProtocol, ParsesInvocationInEveryClientPropertyOrder) {
-  for (auto text : {R"({"target":"SendMessage","arguments":["alice","hi"],"invocationId":"0","type":1})",
-                    R"({"arguments":["alice","hi"],"invocationId":"0","target":"SendMessage","type":1})",
-                    R"({"type":1,"invocationId":"0","target":"SendMessage","arguments":["alice","hi"]})"}) {
+  for (auto text :
+       {R"({"target":"SendMessage","arguments":["alice","hi"],"invocationId":"0","type":1})",
+        R"({"arguments":["alice","hi"],"invocationId":"0","target":"SendMessage","type":1})",
+        R"({"type":1,"invocationId":"0","target":"SendMessage","arguments":["alice","hi"]})"}) {
     std::vector<HubMessage> out;
     auto r = kJson.parse(rs(text), out, kMax);
     ASSERT_TRUE(r.ok()) << r.error;
@@ -43,8 +44,8 @@ TEST(JsonProtocol, SendWithoutInvocationIdAndWithHeaders) {
 }
 
 TEST(JsonProtocol, SeveralMessagesInOneReadAndFragmentsAcrossReads) {
-  std::string stream = rs(R"({"type":6})") + rs(R"({"arguments":[1],"target":"A","type":1})") +
-                       rs(R"({"type":7})");
+  std::string stream =
+      rs(R"({"type":6})") + rs(R"({"arguments":[1],"target":"A","type":1})") + rs(R"({"type":7})");
   std::vector<HubMessage> all;
   auto r = kJson.parse(stream, all, kMax);
   ASSERT_TRUE(r.ok());
@@ -68,7 +69,10 @@ TEST(JsonProtocol, SeveralMessagesInOneReadAndFragmentsAcrossReads) {
 
 TEST(JsonProtocol, IncompleteMessageIsLeftInTheBuffer) {
   std::vector<HubMessage> out;
-  auto r = kJson.parse(R"({"type":6})" "\x1e" R"({"type":)", out, kMax);
+  auto r = kJson.parse(R"({"type":6})"
+                       "\x1e"
+                       R"({"type":)",
+                       out, kMax);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(out.size(), 1u);
   EXPECT_EQ(r.consumed, 11u);
@@ -87,8 +91,11 @@ TEST(JsonProtocol, WrongTypesAreErrors) {
   EXPECT_FALSE(kJson.parse(rs(R"({"type":1,"target":5,"arguments":[]})"), out, kMax).ok());
   EXPECT_FALSE(kJson.parse(rs(R"({"type":1,"target":"M","arguments":{}})"), out, kMax).ok());
   EXPECT_FALSE(kJson.parse(rs(R"({"type":1,"target":"M"})"), out, kMax).ok());
-  EXPECT_FALSE(kJson.parse(rs(R"({"type":1,"invocationId":3,"target":"M","arguments":[]})"), out, kMax).ok());
-  EXPECT_FALSE(kJson.parse(rs(R"({"type":3,"invocationId":"1","result":1,"error":"x"})"), out, kMax).ok());
+  EXPECT_FALSE(
+      kJson.parse(rs(R"({"type":1,"invocationId":3,"target":"M","arguments":[]})"), out, kMax)
+          .ok());
+  EXPECT_FALSE(
+      kJson.parse(rs(R"({"type":3,"invocationId":"1","result":1,"error":"x"})"), out, kMax).ok());
   EXPECT_FALSE(kJson.parse(rs(R"({"type":8,"sequenceId":"x"})"), out, kMax).ok());
   EXPECT_TRUE(out.empty());
 }
@@ -96,7 +103,9 @@ TEST(JsonProtocol, WrongTypesAreErrors) {
 TEST(JsonProtocol, HugeNumbersAreErrorsNotUndefinedBehaviour) {
   // Found by fuzz_json_protocol: a type of 5e69 overflowed the integer conversion.
   std::vector<HubMessage> out;
-  EXPECT_FALSE(kJson.parse(rs(R"({"type":5000000000000000000000000000000000000000000000000})"), out, kMax).ok());
+  EXPECT_FALSE(
+      kJson.parse(rs(R"({"type":5000000000000000000000000000000000000000000000000})"), out, kMax)
+          .ok());
   EXPECT_FALSE(kJson.parse(rs(R"({"type":8,"sequenceId":1e300})"), out, kMax).ok());
   auto r = kJson.parse(rs(R"({"type":6.0})"), out, kMax);
   EXPECT_TRUE(r.ok());
@@ -160,9 +169,10 @@ TEST(JsonProtocol, PreWrittenArgumentsAreCopiedAsTheyAre) {
   text.argumentsJson = R"([{"jobId":"j\"1","progress":1.25E1,"metadata":{}}])";
   InvocationMessage values;
   values.target = "JobProgressUpdate";
-  values.arguments = {boost::json::object{{"jobId", "j\"1"}, {"progress", 12.5},
-                                          {"metadata", boost::json::object{}}}};
+  values.arguments = {boost::json::object{
+      {"jobId", "j\"1"}, {"progress", 12.5}, {"metadata", boost::json::object{}}}};
   EXPECT_EQ(written(text), written(values));
-  EXPECT_EQ(written(text),
-            rs(R"({"type":1,"target":"JobProgressUpdate","arguments":[{"jobId":"j\"1","progress":1.25E1,"metadata":{}}]})"));
+  EXPECT_EQ(
+      written(text),
+      rs(R"({"type":1,"target":"JobProgressUpdate","arguments":[{"jobId":"j\"1","progress":1.25E1,"metadata":{}}]})"));
 }

@@ -183,7 +183,11 @@ void expectError(std::string_view input, std::uint16_t code, const std::string& 
 // ---- Encoding ----
 
 TEST(WebSocketFrames, HeaderGoldenBytes) {
-  struct Case { Opcode op; std::uint64_t length; std::string expected; };
+  struct Case {
+    Opcode op;
+    std::uint64_t length;
+    std::string expected;
+  };
   std::vector<Case> cases = {
       {Opcode::Text, 0, bytes({0x81, 0x00})},
       {Opcode::Binary, 125, bytes({0x82, 0x7D})},
@@ -254,7 +258,8 @@ TEST(WebSocketCloseFrame, TruncationDoesNotCutAUtf8Sequence) {
   // A 4-byte code point straddling the limit, after 1..3 bytes of room.
   const std::string emoji = "\xF0\x9F\x98\x80";
   for (std::size_t pad : {120u, 121u, 122u}) {
-    EXPECT_EQ(closeFrame(1000, std::string(pad, 'z') + emoji).substr(4), std::string(pad, 'z')) << pad;
+    EXPECT_EQ(closeFrame(1000, std::string(pad, 'z') + emoji).substr(4), std::string(pad, 'z'))
+        << pad;
   }
   // Long all-multibyte reason: the result is the largest whole number of code points.
   std::string many;
@@ -341,7 +346,8 @@ TEST(WebSocketParser, ControlFramesBetweenFragments) {
                       clientFrame(first(Opcode::Pong), "2") + continuation("ef") + text("next");
   auto r = parse(input);
   ASSERT_TRUE(r.ok);
-  EXPECT_EQ(r.messages, (std::vector<std::string>{"ping:1", "pong:2", "binary:abcdef", "text:next"}));
+  EXPECT_EQ(r.messages,
+            (std::vector<std::string>{"ping:1", "pong:2", "binary:abcdef", "text:next"}));
   EXPECT_TRUE(r.idle);
 }
 
@@ -373,7 +379,8 @@ TEST(WebSocketParser, EmptyFinalFrameStillEndsTheMessage) {
 }
 
 TEST(WebSocketParser, EmptyNonFinalFramesEmitNothing) {
-  auto r = parse(text("", false) + continuation("", false) + continuation("x", false) + continuation(""));
+  auto r = parse(text("", false) + continuation("", false) + continuation("x", false) +
+                 continuation(""));
   ASSERT_TRUE(r.ok);
   ASSERT_EQ(r.events.size(), 2u);
   EXPECT_EQ(r.events[0].payload, "x");
@@ -392,11 +399,13 @@ TEST(WebSocketParser, ExtendedLengths) {
 }
 
 TEST(WebSocketParser, NonMinimalLengthEncodingsAreAccepted) {
-  auto r = parse(clientFrame(first(Opcode::Text), "abc", kRfcKey, LengthForm::Force16) +
-                 clientFrame(first(Opcode::Binary), "defg", kRfcKey, LengthForm::Force64) +
-                 clientFrame(first(Opcode::Text), std::string(200, 'q'), kRfcKey, LengthForm::Force64));
+  auto r =
+      parse(clientFrame(first(Opcode::Text), "abc", kRfcKey, LengthForm::Force16) +
+            clientFrame(first(Opcode::Binary), "defg", kRfcKey, LengthForm::Force64) +
+            clientFrame(first(Opcode::Text), std::string(200, 'q'), kRfcKey, LengthForm::Force64));
   ASSERT_TRUE(r.ok);
-  EXPECT_EQ(r.messages, (std::vector<std::string>{"text:abc", "binary:defg", "text:" + std::string(200, 'q')}));
+  EXPECT_EQ(r.messages,
+            (std::vector<std::string>{"text:abc", "binary:defg", "text:" + std::string(200, 'q')}));
 }
 
 TEST(WebSocketParser, UnmaskingAcrossChunkBoundariesAtEveryPhase) {
@@ -470,8 +479,11 @@ TEST(WebSocketParser, Utf8SplitAcrossFramesAndChunks) {
   const std::string euro = "\xE2\x82\xAC";
   const std::string emoji = "\xF0\x9F\x98\x80";
   // The euro sign split 1|2 across two frames, the emoji 1|1|2 across three.
-  std::string input = text("a\xE2", false) + continuation("\x82\xAC" "b") + text("\xF0", false) +
-                      continuation("\x9F", false) + continuation("\x98\x80");
+  std::string input = text("a\xE2", false) +
+                      continuation(
+                          "\x82\xAC"
+                          "b") +
+                      text("\xF0", false) + continuation("\x9F", false) + continuation("\x98\x80");
   auto r = parse(input);  // also byte at a time: the split inside chunks too
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.messages, (std::vector<std::string>{"text:a" + euro + "b", "text:" + emoji}));
@@ -506,8 +518,8 @@ TEST(WebSocketParser, CloseWithCodeAndReason) {
 }
 
 TEST(WebSocketParser, ValidCloseCodesAreAccepted) {
-  for (int code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
-                   4000, 4999}) {
+  for (int code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000,
+                   3999, 4000, 4999}) {
     auto r = parse(clientClose(static_cast<std::uint16_t>(code), "r"));
     EXPECT_TRUE(r.ok) << code;
     EXPECT_EQ(r.messages, std::vector<std::string>{"close:" + std::to_string(code) + ":r"}) << code;
@@ -544,14 +556,17 @@ TEST(WebSocketParserErrors, UnmaskedFrame) {
 
 TEST(WebSocketParserErrors, ReservedBits) {
   for (int rsv : {0x40, 0x20, 0x10, 0x70}) {
-    expectError(clientFrame(static_cast<std::uint8_t>(0x81 | rsv), "x"), 1002, "rsv " + std::to_string(rsv));
-    expectError(clientFrame(static_cast<std::uint8_t>(0x89 | rsv), ""), 1002, "ping rsv " + std::to_string(rsv));
+    expectError(clientFrame(static_cast<std::uint8_t>(0x81 | rsv), "x"), 1002,
+                "rsv " + std::to_string(rsv));
+    expectError(clientFrame(static_cast<std::uint8_t>(0x89 | rsv), ""), 1002,
+                "ping rsv " + std::to_string(rsv));
   }
 }
 
 TEST(WebSocketParserErrors, UnknownOpcodes) {
   for (int op : {3, 4, 5, 6, 7, 11, 12, 13, 14, 15}) {
-    expectError(clientFrame(static_cast<std::uint8_t>(0x80 | op), "x"), 1002, "opcode " + std::to_string(op));
+    expectError(clientFrame(static_cast<std::uint8_t>(0x80 | op), "x"), 1002,
+                "opcode " + std::to_string(op));
   }
 }
 
@@ -563,7 +578,8 @@ TEST(WebSocketParserErrors, FragmentedControlFrames) {
 
 TEST(WebSocketParserErrors, ControlPayloadOver125) {
   expectError(ping(std::string(126, 'p')), 1002, "126-byte ping (16-bit length)");
-  expectError(clientFrame(first(Opcode::Pong), "x", kRfcKey, LengthForm::Force64), 1002, "pong with a 64-bit length");
+  expectError(clientFrame(first(Opcode::Pong), "x", kRfcKey, LengthForm::Force64), 1002,
+              "pong with a 64-bit length");
   expectError(clientClose(1000, std::string(124, 'r')), 1002, "126-byte close");
   // 125 is the limit, not beyond it.
   EXPECT_TRUE(parse(clientClose(1000, std::string(123, 'r'))).ok);
@@ -590,7 +606,10 @@ TEST(WebSocketParserErrors, SixtyFourBitLengthWithTheTopBitSet) {
 }
 
 TEST(WebSocketParserErrors, InvalidUtf8InText) {
-  struct Case { std::string payload; const char* what; };
+  struct Case {
+    std::string payload;
+    const char* what;
+  };
   std::vector<Case> cases = {
       {"ab\xFF", "0xFF"},
       {"\x80", "stray continuation"},
@@ -603,7 +622,9 @@ TEST(WebSocketParserErrors, InvalidUtf8InText) {
       {"\xF0\x8F\xBF\xBF", "overlong 4-byte"},
       {"\xF4\x90\x80\x80", "above U+10FFFF"},
       {"\xF5\x80\x80\x80", "F5 lead"},
-      {"\xE2\x82" "a", "ASCII inside a sequence"},
+      {"\xE2\x82"
+       "a",
+       "ASCII inside a sequence"},
       {"\xC3\xA9\xC3", "2-byte sequence cut at the end"},
       {"\xF0\x9F\x98", "4-byte sequence cut at the end"},
   };
@@ -611,7 +632,8 @@ TEST(WebSocketParserErrors, InvalidUtf8InText) {
 }
 
 TEST(WebSocketParserErrors, InvalidUtf8SplitAcrossFrames) {
-  expectError(text("ok\xE2", false) + continuation("\x28\xA1"), 1007, "bad continuation in the next frame");
+  expectError(text("ok\xE2", false) + continuation("\x28\xA1"), 1007,
+              "bad continuation in the next frame");
   expectError(text("ok\xE2", false) + continuation("\x82", false) + continuation(""), 1007,
               "message ends after an empty final frame mid-sequence");
 }
@@ -634,7 +656,8 @@ TEST(WebSocketParserErrors, CloseWithOneBytePayload) {
 
 TEST(WebSocketParserErrors, InvalidCloseCodes) {
   for (int code : {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}) {
-    expectError(clientClose(static_cast<std::uint16_t>(code)), 1002, "close code " + std::to_string(code));
+    expectError(clientClose(static_cast<std::uint16_t>(code)), 1002,
+                "close code " + std::to_string(code));
   }
 }
 
@@ -651,7 +674,8 @@ TEST(WebSocketParserErrors, MessageSizeLimit) {
   EXPECT_EQ(single.errorCode, 1009);
   EXPECT_TRUE(single.events.empty()) << "rejected at the header, before any payload";
   // Across fragments: the frame that crosses the limit fails.
-  auto fragmented = parse(text("12345", false) + continuation("6789", false) + continuation("ab"), 10);
+  auto fragmented =
+      parse(text("12345", false) + continuation("6789", false) + continuation("ab"), 10);
   EXPECT_FALSE(fragmented.ok);
   EXPECT_EQ(fragmented.errorCode, 1009);
   EXPECT_EQ(fragmented.messages, std::vector<std::string>{"partial-text:123456789"});
@@ -691,12 +715,16 @@ TEST(WebSocketParser, SplittingNeverChangesTheResult) {
   std::string session = text("Hello") + binary(std::string(300, '\x01'), false) + ping("ping") +
                         continuation("", false) + continuation(std::string(70000, '\x02')) +
                         text("\xE2\x82", false) + clientFrame(first(Opcode::Pong), "") +
-                        continuation("\xAC" "end") + text("") + clientClose(1000, "done");
+                        continuation(
+                            "\xAC"
+                            "end") +
+                        text("") + clientClose(1000, "done");
   auto r = parse(session);
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.messages.size(), 7u);
   EXPECT_TRUE(r.closed);
-  std::string small = text("ab") + binary("c", false) + ping("") + continuation("d") + clientClose(4000, "x");
+  std::string small =
+      text("ab") + binary("c", false) + ping("") + continuation("d") + clientClose(4000, "x");
   for (std::size_t n = 0; n <= small.size(); ++n) parse(small.substr(0, n));
   for (std::size_t n = 0; n <= small.size(); ++n) {
     std::string corrupted = small;
@@ -708,13 +736,14 @@ TEST(WebSocketParser, SplittingNeverChangesTheResult) {
 // ---- UTF-8 validator ----
 
 TEST(WebSocketUtf8, Boundaries) {
-  for (const char* ok : {"", "\x7F", "\xC2\x80", "\xDF\xBF", "\xE0\xA0\x80", "\xED\x9F\xBF", "\xEE\x80\x80",
-                         "\xEF\xBF\xBF", "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF"}) {
+  for (const char* ok : {"", "\x7F", "\xC2\x80", "\xDF\xBF", "\xE0\xA0\x80", "\xED\x9F\xBF",
+                         "\xEE\x80\x80", "\xEF\xBF\xBF", "\xF0\x90\x80\x80", "\xF4\x8F\xBF\xBF"}) {
     EXPECT_TRUE(validUtf8(ok)) << ok;
   }
   EXPECT_TRUE(validUtf8(std::string_view("\0", 1)));
-  for (const char* bad : {"\x80", "\xBF", "\xC0\xAF", "\xE0\x9F\xBF", "\xED\xA0\x80", "\xF0\x8F\xBF\xBF",
-                          "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80", "\xFE", "\xC2", "\xE1\x80"}) {
+  for (const char* bad :
+       {"\x80", "\xBF", "\xC0\xAF", "\xE0\x9F\xBF", "\xED\xA0\x80", "\xF0\x8F\xBF\xBF",
+        "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80", "\xFE", "\xC2", "\xE1\x80"}) {
     EXPECT_FALSE(validUtf8(bad)) << bad;
   }
 }
@@ -747,12 +776,12 @@ TEST(WebSocketAcceptKey, ValidClientKeys) {
   EXPECT_TRUE(validClientKey("AAAAAAAAAAAAAAAAAAAAAA=="));
   EXPECT_TRUE(validClientKey("+/+/+/+/+/+/+/+/+/+/+w=="));
   EXPECT_FALSE(validClientKey(""));
-  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZQ="));     // 23 characters
-  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZQ==="));   // 25 characters
-  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZQ=A"));    // not "==" at the end
-  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZ==="));    // 15 bytes
-  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZQAA"));    // 18 bytes, no padding
-  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25j-_=="));    // URL-safe alphabet
-  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub2 jZQ=="));    // a space inside
+  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZQ="));    // 23 characters
+  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZQ==="));  // 25 characters
+  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZQ=A"));   // not "==" at the end
+  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZ==="));   // 15 bytes
+  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25jZQAA"));   // 18 bytes, no padding
+  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub25j-_=="));   // URL-safe alphabet
+  EXPECT_FALSE(validClientKey("dGhlIHNhbXBsZSBub2 jZQ=="));   // a space inside
   EXPECT_FALSE(validClientKey(" dGhlIHNhbXBsZSBub25jZ=="));
 }

@@ -27,9 +27,8 @@ class SqliteStoreTest : public ::testing::Test {
   void SetUp() override {
     static std::atomic<int> counter{0};
     std::random_device rd;
-    dir_ = fs::temp_directory_path() /
-           ("herald_sqlite_store_" + std::to_string(::getpid()) + "_" +
-            std::to_string(counter++) + "_" + std::to_string(rd()));
+    dir_ = fs::temp_directory_path() / ("herald_sqlite_store_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(counter++) + "_" + std::to_string(rd()));
     fs::create_directories(dir_);
     path_ = (dir_ / "herald.db").string();
   }
