@@ -1,7 +1,12 @@
 #include "api/job_progress_hub.h"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/hub_names.h"
 #include "model/json_mapping.h"
 
 namespace herald::api {
@@ -15,10 +20,16 @@ namespace {
 
 // Ids are opaque but bounded: nothing longer is ever issued, so nothing longer exists.
 constexpr std::size_t kMaxIdLength = 128;
+// A replay reads the history this many entries at a time, and reads the next page only
+// once the writer has taken the connection's queue below half its limit: a subscriber
+// replaying a million updates holds one page in memory, not a million, and is never
+// closed as a slow consumer by its own replay.
+constexpr int kReplayPage = 500;
+constexpr auto kReplayPollInterval = std::chrono::milliseconds(5);
 
-protocol::HubMessage event(std::string target, json::value payload) {
+protocol::HubMessage event(const char* target, json::value payload) {
   protocol::InvocationMessage m;
-  m.target = std::move(target);
+  m.target = target;
   m.arguments.push_back(std::move(payload));
   return m;
 }
@@ -27,13 +38,10 @@ void sendError(const hub::HubConnectionPtr& c, std::string_view code, std::strin
   json::object o;
   o["code"] = code;
   o["message"] = std::move(message);
-  c->send(event("Error", std::move(o)));
+  c->send(event(names::kError, std::move(o)));
 }
 
-std::string idArg(const json::array& args) {
-  auto id = HubDispatcher::stringArg(args, 0);
-  return id;
-}
+std::string idArg(const json::array& args) { return HubDispatcher::stringArg(args, 0); }
 
 // Runs a hub method body; an unexpected fault becomes an Error INTERNAL_ERROR event and a
 // null result, never a broken connection.
@@ -50,76 +58,140 @@ asio::awaitable<json::value> guarded(HubCallContext& ctx, const char* method, F 
   }
 }
 
+// Waits until the connection's writer has taken its queue below half the limit. False
+// when the connection is closing (the replay stops).
+asio::awaitable<bool> drained(const hub::HubConnectionPtr& c) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!c->closing()) {
+    if (c->queuedBytes() <= c->maxQueueBytes() / 2) co_return true;
+    timer.expires_after(kReplayPollInterval);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return false;
+}
+
+asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubCallContext& ctx,
+                                            std::string jobId,
+                                            std::optional<std::int64_t> after) {
+  const auto& c = ctx.connection;
+  if (jobId.size() > kMaxIdLength) {
+    sendError(c, "NOT_FOUND", "Job " + jobId + " not found");
+    co_return nullptr;
+  }
+  // Join first, read after: every update published from now on, on any node, reaches
+  // this connection, so none can fall between the read and the join. The connection
+  // drops what it has already been given (per-job sequence), so overlaps are harmless.
+  if (after) {
+    c->beginReplay(jobId, *after);
+  } else {
+    c->restartSequence(jobId);
+  }
+  const auto group = names::jobGroup(jobId);
+  ctx.lifetime.addToGroup(c, group);
+  struct EndReplay {  // live updates held during the replay are released on every path
+    const hub::HubConnectionPtr& c;
+    const std::string& jobId;
+    bool active;
+    ~EndReplay() {
+      if (active) c->endReplay(jobId);
+    }
+  } endReplay{c, jobId, after.has_value()};
+
+  auto reading = service.onStore([jobId](storage::Store& store) { return store.getJob(jobId); });
+  auto job = co_await std::move(reading);
+  if (!job) {
+    ctx.lifetime.removeFromGroup(c, group);
+    sendError(c, "NOT_FOUND", "Job " + jobId + " not found");
+    co_return nullptr;
+  }
+  if (after) {
+    auto cursor = *after;
+    while (true) {
+      auto paging = service.onStore([jobId, cursor](storage::Store& store) {
+        return store.progressHistory(jobId, cursor, kReplayPage);
+      });
+      auto page = co_await std::move(paging);
+      for (const auto& e : page) {
+        hub::SerializedMessage m(event(names::kJobProgressUpdate, model::jobProgressUpdate(*job, e)),
+                                 hub::OrderKey{jobId, e.sequence});
+        c->send(m, hub::SendMode::Replay);
+      }
+      if (page.size() < static_cast<std::size_t>(kReplayPage)) break;
+      cursor = page.back().sequence;
+      auto waiting = drained(c);
+      if (!co_await std::move(waiting)) co_return nullptr;
+    }
+  }
+  // The current state; dropped when the replay or a live update already gave it.
+  hub::SerializedMessage snapshot(event(names::kJobProgressUpdate, model::jobProgressUpdate(*job)),
+                                  hub::OrderKey{jobId, job->sequence});
+  c->send(snapshot, after ? hub::SendMode::Replay : hub::SendMode::Live);
+  co_return nullptr;
+}
+
+asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service,
+                                              HubCallContext& ctx, std::string videoId) {
+  const auto& c = ctx.connection;
+  if (videoId.size() > kMaxIdLength) {
+    sendError(c, "NOT_FOUND", "Video " + videoId + " not found");
+    co_return nullptr;
+  }
+  const auto group = names::videoGroup(videoId);
+  ctx.lifetime.addToGroup(c, group);  // join first, as for jobs
+  auto reading =
+      service.onStore([videoId](storage::Store& store) { return store.getVideo(videoId); });
+  auto video = co_await std::move(reading);
+  if (!video) {
+    ctx.lifetime.removeFromGroup(c, group);
+    sendError(c, "NOT_FOUND", "Video " + videoId + " not found");
+    co_return nullptr;
+  }
+  c->send(event(names::kVideoProgressUpdate, model::videoProgressUpdate(*video)));
+  co_return nullptr;
+}
+
 }  // namespace
 
 void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
-  d.addMethod(
-      "SubscribeToJob", 1, 2,
-      [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
-        auto jobId = idArg(args);
-        auto after = HubDispatcher::optionalIntArg(args, 1);
-        return guarded(ctx, "SubscribeToJob", [&service, &ctx, jobId, after]() {
-          // Join, replay and snapshot on the storage executor, where updates are
-          // recorded and published: nothing can slip between them.
-          return service.onStore([&ctx, jobId, after](storage::Store& store) -> json::value {
-            auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
-            if (!job) {
-              sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
-              return nullptr;
-            }
-            ctx.lifetime.addToGroup(ctx.connection, "job-" + jobId);
-            if (after) {
-              ctx.connection->resetSequence(jobId, *after);
-              for (const auto& e : store.progressHistory(jobId, *after, 1'000'000)) {
-                hub::SerializedMessage m(
-                    event("JobProgressUpdate", model::jobProgressUpdate(*job, e)),
-                    hub::OrderKey{jobId, e.sequence});
-                ctx.connection->send(m);
-              }
-            }
-            hub::SerializedMessage snapshot(
-                event("JobProgressUpdate", model::jobProgressUpdate(*job)),
-                hub::OrderKey{jobId, job->sequence});
-            // With a replay the current state is its last entry already.
-            ctx.connection->send(snapshot, /*snapshot=*/!after);
-            return nullptr;
-          });
-        });
-      });
+  // OnConnected: a connection whose principal names a user hears that user's events.
+  d.onConnected([](HubCallContext& ctx) -> asio::awaitable<void> {
+    if (!ctx.connection->userId().empty()) {
+      ctx.lifetime.addToGroup(ctx.connection, names::userGroup(ctx.connection->userId()));
+    }
+    co_return;
+  });
+
+  d.addMethod("SubscribeToJob", 1, 2,
+              [&service](HubCallContext& ctx, const json::array& args) {
+                auto jobId = idArg(args);
+                auto after = HubDispatcher::optionalIntArg(args, 1);
+                return guarded(ctx, "SubscribeToJob", [&service, &ctx, jobId, after]() {
+                  return subscribeToJob(service, ctx, jobId, after);
+                });
+              });
 
   d.addMethod("UnsubscribeFromJob", 1, 1,
               [](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
-                ctx.lifetime.removeFromGroup(ctx.connection, "job-" + idArg(args));
+                ctx.lifetime.removeFromGroup(ctx.connection, names::jobGroup(idArg(args)));
                 co_return nullptr;
               });
 
-  d.addMethod(
-      "SubscribeToVideo", 1, 1,
-      [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
-        auto videoId = idArg(args);
-        return guarded(ctx, "SubscribeToVideo", [&service, &ctx, videoId]() {
-          return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
-            auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
-            if (!video) {
-              sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
-              return nullptr;
-            }
-            ctx.lifetime.addToGroup(ctx.connection, "video-" + videoId);
-            ctx.connection->send(event("VideoProgressUpdate", model::videoProgressUpdate(*video)));
-            return nullptr;
-          });
-        });
-      });
+  d.addMethod("SubscribeToVideo", 1, 1,
+              [&service](HubCallContext& ctx, const json::array& args) {
+                auto videoId = idArg(args);
+                return guarded(ctx, "SubscribeToVideo", [&service, &ctx, videoId]() {
+                  return subscribeToVideo(service, ctx, videoId);
+                });
+              });
 
   d.addMethod("UnsubscribeFromVideo", 1, 1,
               [](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
-                ctx.lifetime.removeFromGroup(ctx.connection, "video-" + idArg(args));
+                ctx.lifetime.removeFromGroup(ctx.connection, names::videoGroup(idArg(args)));
                 co_return nullptr;
               });
 
   d.addMethod(
-      "GetJobProgress", 1, 1,
-      [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
+      "GetJobProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
         auto jobId = idArg(args);
         return guarded(ctx, "GetJobProgress", [&service, &ctx, jobId]() {
           return service.onStore([&ctx, jobId](storage::Store& store) -> json::value {
@@ -129,15 +201,14 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
               return nullptr;
             }
             auto payload = model::jobProgressUpdate(*job);
-            ctx.connection->send(event("JobProgressUpdate", payload));
+            ctx.connection->send(event(names::kJobProgressUpdate, payload));
             return payload;
           });
         });
       });
 
   d.addMethod(
-      "GetVideoProgress", 1, 1,
-      [&service](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
+      "GetVideoProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
         auto videoId = idArg(args);
         return guarded(ctx, "GetVideoProgress", [&service, &ctx, videoId]() {
           return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
@@ -147,7 +218,7 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
               return nullptr;
             }
             auto payload = model::videoProgressUpdate(*video);
-            ctx.connection->send(event("VideoProgressUpdate", payload));
+            ctx.connection->send(event(names::kVideoProgressUpdate, payload));
             return payload;
           });
         });

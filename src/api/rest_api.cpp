@@ -476,42 +476,19 @@ asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
   }
   if (!errors.empty()) co_return problem(400, "The ingest request is invalid.", std::move(errors));
 
-  const bool transcribe = config_.app.autoTranscribe;
-  const bool embed = transcribe && config_.app.autoGenerateEmbeddings;
-  jobs::NewJob spec;
-  spec.jobType = std::string(model::kVideoProcessing);
+  jobs::NewVideo spec;
+  spec.url = *url;
   spec.userId = userId.value_or("");
   spec.priority = priority;
   spec.maxAttempts = config_.jobs.maxAttempts;
-  spec.runner = std::string(model::kRunnerHerald);
+  spec.transcribe = config_.app.autoTranscribe;
+  spec.embed = config_.app.autoGenerateEmbeddings;
   spec.metadata["url"] = *url;
   spec.metadata["source"] = media->source == MediaSource::YouTube ? "youtube"
                             : media->source == MediaSource::Http  ? "http"
                                                                   : "file";
   if (media->source == MediaSource::LocalFile) spec.metadata["path"] = media->path;
-  auto creating = service_.onStoreDurable(
-      [this, spec = std::move(spec), url = *url, transcribe, embed](storage::Store& store) mutable {
-        // Video and job are stored before the answer: a 202 is a promise kept across crashes.
-        model::Video video;
-        video.id = core::newUuid();
-        video.userId = spec.userId;
-        video.url = url;
-        video.createdAt = video.updatedAt = core::nowMillis();
-        for (const char* name : {"Ingestion", "Transcription", "Embedding"}) {
-          if ((std::string(name) == "Transcription" && !transcribe) ||
-              (std::string(name) == "Embedding" && !embed)) {
-            continue;
-          }
-          model::VideoStage stage;
-          stage.name = name;
-          video.stages.push_back(std::move(stage));
-        }
-        video.transcriptionStatus = transcribe ? "Pending" : "NotStarted";
-        video.embeddingStatus = embed ? "Pending" : "NotStarted";
-        store.saveVideo(video);
-        spec.videoId = video.id;
-        return service_.createJobNow(std::move(spec));
-      });
+  auto creating = service_.ingestVideo(std::move(spec));
   auto job = co_await std::move(creating);
   engine_.wake();
   auto o = model::jobResource(job);

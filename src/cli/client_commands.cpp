@@ -1,3 +1,4 @@
+#include "api/hub_names.h"
 #include "cli/client_commands.h"
 
 #include <cstdio>
@@ -172,13 +173,13 @@ int watchCommand(const std::string& jobId, const ClientOptions& options) {
         auto* event = std::get_if<protocol::InvocationMessage>(&m);
         if (!event || event->arguments.empty() || !event->arguments[0].is_object()) continue;
         const auto& payload = event->arguments[0].as_object();
-        if (event->target == "Error") {
+        if (event->target == api::names::kError) {
           std::cerr << "herald watch: " << text(payload, "code") << ": " << text(payload, "message")
                     << "\n";
           return text(payload, "code") == "NOT_FOUND" ? 3 : 2;
         }
         if (text(payload, "jobId") != jobId) continue;
-        if (event->target == "JobProgressUpdate") {
+        if (event->target == api::names::kJobProgressUpdate) {
           auto seq = static_cast<std::int64_t>(number(payload, "sequence"));
           if (seq <= lastSequence) continue;
           lastSequence = seq;
@@ -188,10 +189,10 @@ int watchCommand(const std::string& jobId, const ClientOptions& options) {
             std::cout << "\nCancelled\n";
             return 1;
           }
-        } else if (event->target == "JobCompleted") {
+        } else if (event->target == api::names::kJobCompleted) {
           std::cout << (plain ? "" : "\n") << "Completed: " << text(payload, "message") << "\n";
           return 0;
-        } else if (event->target == "JobFailed") {
+        } else if (event->target == api::names::kJobFailed) {
           std::cout << (plain ? "" : "\n") << "Failed: " << text(payload, "error") << "\n";
           return 1;
         }

@@ -84,9 +84,7 @@ asio::awaitable<bool> ConnectionHandler::onHandshake() {
   connection_->sendRaw(std::make_shared<Frame>(protocol::handshakeSuccess()));
   services_.lifetime.add(connection_);
   registered_ = true;
-  if (!connection_->userId().empty()) {
-    services_.lifetime.addToGroup(connection_, "user-" + connection_->userId());
-  }
+  // What a new connection joins (its user's group, ...) is the app's OnConnected hook.
   spdlog::debug("connection {}: handshake ok ({} v{})", connection_->id(), parsed.request.protocol,
                 parsed.request.version);
   HubCallContext context{connection_, services_.lifetime, services_.backplane};

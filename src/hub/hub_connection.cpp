@@ -30,7 +30,8 @@ EnqueueResult HubConnection::enqueueLocked(OutFrame frame, std::unique_lock<std:
   if (closing_) return EnqueueResult::Closed;
   // Unacknowledged replay frames count too: a stateful client that stopped reading
   // (or acking) must not hold memory without bound either.
-  if (queuedBytes_ + replayBytes_ + frame.bytes->size() > maxQueueBytes_ && !queue_.empty()) {
+  if (queuedBytes_ + replayBytes_ + heldBytes_ + frame.bytes->size() > maxQueueBytes_ &&
+      (!queue_.empty() || heldBytes_ > 0)) {
     // Slow consumer: the policy is to end this connection (the client reconnects and
     // catches up from the store with afterSequence) rather than grow without bound.
     overflowed_ = true;
@@ -50,18 +51,51 @@ EnqueueResult HubConnection::enqueueLocked(OutFrame frame, std::unique_lock<std:
   return result;
 }
 
-void HubConnection::resetSequence(const std::string& jobId, std::int64_t sequence) {
+void HubConnection::beginReplay(const std::string& jobId, std::int64_t afterSequence) {
   std::lock_guard lock(mutex_);
-  lastSequence_[jobId] = sequence;
+  lastSequence_[jobId] = afterSequence;
+  held_.try_emplace(jobId);
 }
 
-EnqueueResult HubConnection::send(const SerializedMessage& message, bool snapshot) {
+void HubConnection::restartSequence(const std::string& jobId) {
+  std::lock_guard lock(mutex_);
+  lastSequence_.erase(jobId);
+}
+
+void HubConnection::endReplay(const std::string& jobId) {
+  std::unique_lock lock(mutex_);
+  auto it = held_.find(jobId);
+  if (it == held_.end()) return;
+  auto held = std::move(it->second);
+  held_.erase(it);
+  for (const auto& h : held) heldBytes_ -= h.frame.bytes->size();
+  std::stable_sort(held.begin(), held.end(),
+                   [](const Held& a, const Held& b) { return a.sequence < b.sequence; });
+  auto& last = lastSequence_[jobId];
+  for (auto& h : held) {
+    if (h.sequence <= last) continue;  // replayed already
+    last = h.sequence;
+    if (enqueueLocked(std::move(h.frame), lock) != EnqueueResult::Queued) return;
+    lock.lock();
+  }
+}
+
+std::size_t HubConnection::queuedBytes() const {
+  std::lock_guard lock(mutex_);
+  return queuedBytes_;
+}
+
+EnqueueResult HubConnection::send(const SerializedMessage& message, SendMode mode) {
   std::unique_lock lock(mutex_);
   if (!protocol_ || closing_) return EnqueueResult::Closed;
-  if (const auto& key = message.orderKey()) {
-    auto& last = lastSequence_[key->jobId];
-    if (key->sequence <= last && !snapshot) return EnqueueResult::Dropped;
-    last = std::max(last, key->sequence);
+  const auto& key = message.orderKey();
+  const bool hold = key && mode == SendMode::Live && held_.count(key->jobId) > 0;
+  if (key && !hold) {
+    auto [it, fresh] = lastSequence_.try_emplace(key->jobId, key->sequence);
+    if (!fresh) {
+      if (key->sequence <= it->second) return EnqueueResult::Dropped;
+      it->second = key->sequence;
+    }
   }
   auto* protocol = protocol_;
   // Serialisation happens at most once per protocol for the whole fan-out; it takes
@@ -69,7 +103,30 @@ EnqueueResult HubConnection::send(const SerializedMessage& message, bool snapsho
   lock.unlock();
   auto frame = message.frameFor(*protocol);
   lock.lock();
-  return enqueueLocked(OutFrame{std::move(frame), protocol::isTrackable(message.message())}, lock);
+  OutFrame out{std::move(frame), protocol::isTrackable(message.message())};
+  if (hold) {
+    auto it = held_.find(key->jobId);
+    if (it != held_.end() && !closing_) {
+      // Counted toward the limit like queued bytes: a replay must not let a flood of
+      // live updates grow without bound.
+      const bool over =
+          queuedBytes_ + replayBytes_ + heldBytes_ + out.bytes->size() > maxQueueBytes_;
+      if (over && (heldBytes_ > 0 || !queue_.empty())) {
+        return enqueueLocked(std::move(out), lock);  // the same test: overflows and closes
+      }
+      heldBytes_ += out.bytes->size();
+      it->second.push_back(Held{key->sequence, std::move(out)});
+      return EnqueueResult::Queued;
+    }
+    if (closing_) return EnqueueResult::Closed;
+    // The replay ended while this was being framed: an ordinary live send.
+    auto [last, fresh] = lastSequence_.try_emplace(key->jobId, key->sequence);
+    if (!fresh) {
+      if (key->sequence <= last->second) return EnqueueResult::Dropped;
+      last->second = key->sequence;
+    }
+  }
+  return enqueueLocked(std::move(out), lock);
 }
 
 EnqueueResult HubConnection::send(const protocol::HubMessage& message) {

@@ -29,6 +29,13 @@ namespace herald::hub {
 
 enum class EnqueueResult { Queued, Dropped /* stale ordered event */, Closed, Overflow };
 
+// How an ordered (per-job) event is offered to a connection. Either way it is dropped
+// at or below the last sequence of its job this connection was given.
+enum class SendMode {
+  Live,    // a published update or a snapshot: held while its job replays
+  Replay,  // a history entry between beginReplay and endReplay
+};
+
 class HubConnection {
  public:
   HubConnection(std::string connectionId, std::string userId, std::size_t maxQueueBytes);
@@ -41,11 +48,21 @@ class HubConnection {
   const protocol::HubProtocol* protocol() const;
   bool binary() const;
 
-  // Ordered events (with an OrderKey) at or below the last delivered sequence of their
-  // job are dropped; `snapshot` delivers regardless and only raises that mark.
-  EnqueueResult send(const SerializedMessage& message, bool snapshot = false);
-  // Replay starts here: the next ordered event of `jobId` accepted is > `sequence`.
-  void resetSequence(const std::string& jobId, std::int64_t sequence);
+  // Ordered events (with an OrderKey) follow `mode` (see SendMode); others are queued.
+  EnqueueResult send(const SerializedMessage& message, SendMode mode = SendMode::Live);
+  // Replay of a job's history after `afterSequence`. The subscriber joins the job's
+  // group first (so nothing published meanwhile, on any node, is missed), then replays
+  // the stored history page by page with SendMode::Replay. Until endReplay, live events
+  // of the job are held (their bytes count toward the queue limit); endReplay releases
+  // the held ones newer than the last entry replayed, in sequence order.
+  void beginReplay(const std::string& jobId, std::int64_t afterSequence);
+  // A new subscription without replay: the next event of the job (the snapshot, or a
+  // live update that beat it) is delivered whatever sequence this connection saw before.
+  void restartSequence(const std::string& jobId);
+  void endReplay(const std::string& jobId);
+  // Bytes queued for the writer and not yet taken (a replay paces itself on this).
+  std::size_t queuedBytes() const;
+  std::size_t maxQueueBytes() const { return maxQueueBytes_; }
   EnqueueResult send(const protocol::HubMessage& message);  // for this connection only
   EnqueueResult sendRaw(FramePtr frame);                    // handshake bytes
 
@@ -110,6 +127,13 @@ class HubConnection {
   // std::function (with its captures) cost more than the rest of the enqueue.
   std::shared_ptr<const std::function<void()>> wakeup_;
   std::unordered_map<std::string, std::int64_t> lastSequence_;  // per job
+  // Live events held while their job replays (see beginReplay), per job.
+  struct Held {
+    std::int64_t sequence;
+    OutFrame frame;
+  };
+  std::unordered_map<std::string, std::vector<Held>> held_;
+  std::size_t heldBytes_ = 0;
   std::set<std::string> groups_;
   std::chrono::steady_clock::time_point lastEnqueue_;
 

@@ -7,48 +7,45 @@ namespace herald::hub {
 void HubLifetimeManager::add(const HubConnectionPtr& c) {
   std::lock_guard lock(mutex_);
   connections_[c->id()] = c;
-  if (!c->userId().empty()) users_[c->userId()][c->id()] = c;
 }
 
 void HubLifetimeManager::remove(const HubConnectionPtr& c) {
-  auto groups = c->groups();
   std::lock_guard lock(mutex_);
+  // The connection's groups are read under the registry lock: an addToGroup racing this
+  // remove either completed before (its group is left here) or finds the connection
+  // gone and adds nothing.
   connections_.erase(c->id());
-  for (const auto& g : groups) {
-    auto it = groups_.find(g);
-    if (it == groups_.end()) continue;
-    it->second.erase(c->id());
-    if (it->second.empty()) groups_.erase(it);
-  }
-  if (!c->userId().empty()) {
-    auto it = users_.find(c->userId());
-    if (it != users_.end()) {
-      it->second.erase(c->id());
-      if (it->second.empty()) users_.erase(it);
-    }
+  for (const auto& g : c->groups()) leaveLocked(c->id(), g);
+}
+
+void HubLifetimeManager::leaveLocked(const std::string& connectionId, const std::string& group) {
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return;
+  it->second.erase(connectionId);
+  if (it->second.empty()) {
+    groups_.erase(it);
+    if (backplane_) backplane_->unsubscribe(group);
   }
 }
 
 void HubLifetimeManager::addToGroup(const HubConnectionPtr& c, const std::string& group) {
-  c->addGroup(group);
   std::lock_guard lock(mutex_);
   // A connection that already left (disconnect raced the call) must not be re-added.
   if (!connections_.count(c->id())) return;
-  groups_[group][c->id()] = c;
+  c->addGroup(group);
+  auto [it, created] = groups_.try_emplace(group);
+  it->second[c->id()] = c;
+  if (created && backplane_) backplane_->subscribe(group);
 }
 
 void HubLifetimeManager::removeFromGroup(const HubConnectionPtr& c, const std::string& group) {
-  c->removeGroup(group);
   std::lock_guard lock(mutex_);
-  auto it = groups_.find(group);
-  if (it == groups_.end()) return;
-  it->second.erase(c->id());
-  if (it->second.empty()) groups_.erase(it);
+  c->removeGroup(group);
+  leaveLocked(c->id(), group);
 }
 
-void HubLifetimeManager::deliverLocal(const backplane::Target& target,
-                                      protocol::InvocationMessage message,
-                                      std::optional<backplane::Ordering> ordering) {
+void HubLifetimeManager::deliverLocal(backplane::Envelope envelope) {
+  const auto& target = envelope.target;
   std::vector<HubConnectionPtr> recipients;
   {
     std::lock_guard lock(mutex_);
@@ -63,9 +60,6 @@ void HubLifetimeManager::deliverLocal(const backplane::Target& target,
       case backplane::TargetKind::Group:
         if (auto it = groups_.find(target.name); it != groups_.end()) collect(it->second);
         break;
-      case backplane::TargetKind::User:
-        if (auto it = users_.find(target.name); it != users_.end()) collect(it->second);
-        break;
       case backplane::TargetKind::Connection:
         if (auto it = connections_.find(target.name); it != connections_.end()) {
           if (auto c = it->second.lock()) recipients.push_back(std::move(c));
@@ -76,7 +70,12 @@ void HubLifetimeManager::deliverLocal(const backplane::Target& target,
   }
   if (recipients.empty()) return;
   std::optional<OrderKey> key;
-  if (ordering) key = OrderKey{ordering->jobId, ordering->sequence};
+  if (envelope.ordering) {
+    key = OrderKey{std::move(envelope.ordering->jobId), envelope.ordering->sequence};
+  }
+  protocol::InvocationMessage message;
+  message.target = std::move(envelope.event);
+  message.argumentsJson = std::move(envelope.argumentsJson);
   SerializedMessage shared(std::move(message), std::move(key));
   std::uint64_t queued = 0, stale = 0, overflow = 0;
   {
@@ -108,6 +107,11 @@ std::vector<HubConnectionPtr> HubLifetimeManager::allConnections() const {
 std::size_t HubLifetimeManager::connectionCount() const {
   std::lock_guard lock(mutex_);
   return connections_.size();
+}
+
+std::size_t HubLifetimeManager::groupCount() const {
+  std::lock_guard lock(mutex_);
+  return groups_.size();
 }
 
 DeliveryStats HubLifetimeManager::stats() const {

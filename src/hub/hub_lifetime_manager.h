@@ -1,7 +1,13 @@
 #pragma once
-// Who is connected to this node, and which local connections are in which group or
-// belong to which user. Implements the backplane's local delivery: a send is
-// serialised once per protocol and the same frame is queued on every recipient.
+// Who is connected to this node, and which local connections are in which group.
+// Implements the backplane's local delivery: a send is serialised once per protocol and
+// the same frame is queued on every recipient. Users are not a registry of their own:
+// the app joins a connection to its user's group, so targeting a user is targeting a
+// group (one mechanism, one subscription per node).
+//
+// A group's first local member subscribes this node to it on the backplane and its
+// last leaver unsubscribes, so a networked backplane only brings this node the groups
+// it serves.
 //
 // Thread safety: all members are safe from any thread. Registries are guarded by one
 // mutex that is held only to copy recipients out; sends happen after unlocking, so
@@ -26,26 +32,32 @@ struct DeliveryStats {
 
 class HubLifetimeManager final : public backplane::LocalSink {
  public:
+  // `backplane` (optional, not owned, must outlive this) is told of node-level group
+  // interest.
+  explicit HubLifetimeManager(backplane::Backplane* backplane = nullptr) : backplane_(backplane) {}
+
   void add(const HubConnectionPtr& connection);     // after the handshake
   void remove(const HubConnectionPtr& connection);  // leaves all its groups
 
   void addToGroup(const HubConnectionPtr& connection, const std::string& group);
   void removeFromGroup(const HubConnectionPtr& connection, const std::string& group);
 
-  void deliverLocal(const backplane::Target& target, protocol::InvocationMessage message,
-                    std::optional<backplane::Ordering> ordering) override;
+  void deliverLocal(backplane::Envelope envelope) override;
 
   std::vector<HubConnectionPtr> allConnections() const;
   std::size_t connectionCount() const;
+  std::size_t groupCount() const;
   DeliveryStats stats() const;
 
  private:
   using Members = std::unordered_map<std::string, std::weak_ptr<HubConnection>>;
 
+  void leaveLocked(const std::string& connectionId, const std::string& group);
+
+  backplane::Backplane* const backplane_;
   mutable std::mutex mutex_;
   Members connections_;
   std::unordered_map<std::string, Members> groups_;
-  std::unordered_map<std::string, Members> users_;
   DeliveryStats stats_;
 };
 

@@ -26,11 +26,7 @@ void JobEngine::start() {
       // A pipeline job whose ingestion finished only waits for its children.
       if (job.jobType != model::kVideoProcessing || job.videoId.empty()) return false;
       auto video = store.getVideo(job.videoId);
-      if (!video) return false;
-      for (const auto& s : video->stages) {
-        if (s.name == "Ingestion") return s.status == "Completed";
-      }
-      return false;
+      return video && VideoPipeline::ingestionDone(*video);
     });
   });
   if (!requeued.empty()) spdlog::info("jobs: re-queued {} interrupted job(s)", requeued.size());

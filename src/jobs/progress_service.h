@@ -1,33 +1,38 @@
 #pragma once
-// The one place job state changes: every update is stored (with its next sequence) and
-// then published, in that order, on the single storage executor. Running both steps on
-// one executor is what makes delivery follow sequence order for every job.
+// The one place job state changes: every change is a read-modify-write of the stored job
+// (Store::updateJob, which assigns the next sequence inside the store's transaction),
+// announced through the JobEvents port once it has committed. Store work runs on the
+// single storage executor of this process, which also orders this node's announcements
+// of one job by sequence; several processes may share one store (its contract,
+// storage/store.h, keeps their sequences unique and gap-free).
 //
-// Notifications never hurt a job: a failure to publish is logged and counted, and the
+// Announcements never hurt a job: a failure to notify is logged and counted, and the
 // stored state stands.
 //
 // Thread safety: public coroutines may be awaited from any executor; the work runs on
-// the storage executor.
+// the storage executor. Members ending in Now run on the storage executor only.
 #include <atomic>
-#include <functional>
+#include <chrono>
 #include <exception>
-#include <memory>
-#include <vector>
+#include <functional>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 
-#include "backplane/backplane.h"
+#include "jobs/job_events.h"
+#include "jobs/video_pipeline.h"
 #include "model/job.h"
 #include "model/video.h"
 #include "storage/store.h"
@@ -65,13 +70,10 @@ struct ServiceStats {
   std::atomic<std::uint64_t> notifyFailures{0};
 };
 
-// The video stage a job type drives ("Transcription" -> "Transcription", ...).
-std::string stageNameFor(std::string_view jobType);
-
 class ProgressService {
  public:
   ProgressService(storage::Store& store, boost::asio::any_io_executor storeExecutor,
-                  backplane::Backplane& backplane);
+                  JobEvents& events);
 
   // Runs `f(store)` on the storage executor and returns its result to the caller's
   // executor. Exceptions thrown by `f` are rethrown to the caller.
@@ -112,6 +114,9 @@ class ProgressService {
 
   boost::asio::awaitable<model::Job> createJob(NewJob spec);
   boost::asio::awaitable<ReportResult> report(std::string jobId, ProgressReport report);
+  // A video and its pipeline job, stored before the caller answers (a 202 is a promise
+  // kept across crashes). Returns the pipeline job.
+  boost::asio::awaitable<model::Job> ingestVideo(NewVideo spec);
 
   // Runs `f(store)` on the storage executor and blocks until it is done. For worker
   // threads only: never call it from the storage executor or an I/O thread.
@@ -134,9 +139,9 @@ class ProgressService {
   // through onStore / onStoreSync) ----
   model::Job createJobNow(NewJob spec);
   ReportResult reportNow(const std::string& jobId, const ProgressReport& report);
-  // Takes the next runnable job: Running, attempt counted (so a job that keeps
-  // crashing the process runs out of attempts instead of looping).
-  std::optional<model::Job> claimNextNow();
+  // Takes the next runnable job of `filter`'s queue atomically: Running, attempt counted
+  // (so a job that keeps crashing the process runs out of attempts instead of looping).
+  std::optional<model::Job> claimNextNow(const storage::ClaimFilter& filter = {});
   // A transient failure: back to Pending until `delay` has passed.
   ReportResult retryLaterNow(const std::string& jobId, const std::string& error,
                              std::chrono::milliseconds delay);
@@ -147,12 +152,8 @@ class ProgressService {
   // waits for its children). Returns the ids re-queued.
   std::vector<std::string> recoverInterruptedNow(
       const std::function<bool(const model::Job&)>& keepRunning);
-  // The pipeline's own ingestion stage of a video (the VideoProcessing job's work).
-  void updateIngestionNow(const std::string& videoId, const std::string& status, double progress,
-                          const std::string& message,
-                          std::optional<std::string> error = std::nullopt);
-  // Writes a video as given (title, duration, stages) and publishes it.
-  void saveVideoNow(model::Video video);
+  // The videos' pipeline bookkeeping (stages, summaries, the pipeline job).
+  VideoPipeline& videos() { return videos_; }
 
   const ServiceStats& stats() const { return stats_; }
   boost::asio::any_io_executor storeExecutor() const { return storeExecutor_; }
@@ -168,36 +169,26 @@ class ProgressService {
   std::shared_ptr<Batch> joinBatch();
   void commitBatch();
 
-  bool load(const std::string& jobId, bool requireOpen, ReportResult& result, model::Job& job);
-  void record(model::Job& job, model::JobStatus previous);
-  void publishJob(const model::Job& job, const model::ProgressEntry& entry, bool statusChanged);
-  void updateVideo(const model::Job& job);
-  // Summarises, stores and publishes the video, then moves its pipeline job along.
-  void finishVideoUpdate(model::Video& video, const std::string& statusBefore);
-  void syncPipelineJob(const model::Video& video);
-  // `event` is the hub event's name, a string literal (it is kept as a pointer until a
-  // deferred publish runs).
-  void publish(const backplane::Target& target, const char* event, boost::json::value payload,
-               std::optional<backplane::Ordering> ordering = std::nullopt);
-  // The same with the one argument already written as JSON text (the hot progress event).
-  void publishText(const backplane::Target& target, const char* event, std::string payloadJson,
-                   std::optional<backplane::Ordering> ordering = {});
-  // Both end here: held until the open batch commits, then handed to the backplane (a
-  // failure is logged and counted, never thrown at the job).
-  void publishMessage(const backplane::Target& target, const char* event,
-                      protocol::InvocationMessage message,
-                      std::optional<backplane::Ordering> ordering);
+  friend class VideoPipeline;
+
+  // A report or another change decided from the stored job: NotFound, AlreadyFinished
+  // (mutate refused because the job has ended) or Recorded.
+  ReportResult change(const std::string& jobId, bool requireOpen,
+                      const std::function<void(model::Job&)>& mutate);
+  // Announces a written change (held until its batch commits) and, with `moveVideo`,
+  // moves the stage of the job's video.
+  void recorded(const storage::JobChange& change, model::JobStatus previous, bool moveVideo = true);
+  // Held until the open batch commits, then run; run at once without a batch.
+  void announce(Delivery delivery);
 
   storage::Store& store_;
   boost::asio::any_io_executor storeExecutor_;
-  backplane::Backplane& backplane_;
+  JobEvents& events_;
   ServiceStats stats_;
-  std::string ingestionMessage_;  // shown on the pipeline job while ingestion reports
-  std::string activeMessage_;     // the stage of the child job being reported
-  std::string activeStage_;       // ... and the video stage that job drives
-  // Storage executor only: the open batch, and notifications held until it commits.
+  VideoPipeline videos_{*this};
+  // Storage executor only: the open batch, and announcements held until it commits.
   std::shared_ptr<Batch> batch_;
-  std::vector<std::function<void()>> deferred_;
+  std::vector<Delivery> deferred_;
 };
 
 }  // namespace herald::jobs

@@ -213,15 +213,15 @@ json::object jobFailed(const Job& job) {
 json::object videoProgressUpdate(const Video& v) {
   json::object o;
   o["videoId"] = v.id;
-  o["processingStatus"] = v.processingStatus;
-  o["transcriptionStatus"] = v.transcriptionStatus;
-  o["embeddingStatus"] = v.embeddingStatus;
+  o["processingStatus"] = toString(v.processingStatus);
+  o["transcriptionStatus"] = toString(v.transcriptionStatus);
+  o["embeddingStatus"] = toString(v.embeddingStatus);
   o["overallProgress"] = numberValue(v.overallProgress);
   json::array stages;
   for (const auto& s : v.stages) {
     json::object so;
     so["name"] = s.name;
-    so["status"] = s.status;
+    so["status"] = toString(s.status);
     so["progress"] = numberValue(s.progress);
     so["startedAt"] = optTime(s.startedAt);
     so["completedAt"] = optTime(s.completedAt);

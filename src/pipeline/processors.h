@@ -39,8 +39,4 @@ jobs::ProcessorPtr makeEmbeddingProcessor(std::shared_ptr<PipelineContext> conte
 // Registers all three with the engine (recogniser: pocketsphinx; embedder: hashing).
 void registerPipeline(jobs::JobEngine& engine, PipelineOptions options);
 
-// Queues a child job of the pipeline (storage executor only).
-model::Job queueChildJob(jobs::ProgressService& service, const model::Job& parent,
-                         std::string_view jobType, boost::json::object metadata, int maxAttempts);
-
 }  // namespace herald::pipeline

@@ -95,20 +95,13 @@ class TranscriptionProcessor final : public jobs::Processor {
     rows.reserve(segments.size());
     for (auto& s : segments) rows.push_back({s.start, s.end, std::move(s.text)});
     auto& service = job.service;
+    // The transcript and the next stage's job in one step on the storage executor.
     bool queued = service.onStoreSync([&](storage::Store& store) {
       store.saveTranscript(job.job.videoId, rows);
-      auto video = store.getVideo(job.job.videoId);
-      bool embed = false;
-      if (video) {
-        for (const auto& st : video->stages) embed |= st.name == "Embedding";
-      }
-      if (embed) {
-        boost::json::object meta;
-        meta["segments"] = rows.size();
-        queueChildJob(service, job.job, model::kEmbeddingGeneration, std::move(meta),
-                      ctx_->options.maxAttempts);
-      }
-      return embed;
+      boost::json::object meta;
+      meta["segments"] = rows.size();
+      return service.videos().queueStageJobNow(job.job, model::kEmbeddingGeneration,
+                                               std::move(meta), ctx_->options.maxAttempts);
     });
     if (queued && ctx_->wakeEngine) ctx_->wakeEngine();
     spdlog::info("job {}: transcribed {} segments", job.job.id, rows.size());

@@ -18,6 +18,7 @@ namespace herald::pipeline {
 
 namespace fs = std::filesystem;
 using jobs::JobContext;
+using model::StageStatus;
 
 namespace {
 
@@ -37,23 +38,21 @@ class VideoProcessingProcessor final : public jobs::Processor {
     // A restart may find ingestion done already: then only the children remain.
     auto video = service.onStoreSync([&](storage::Store& s) { return s.getVideo(videoId); });
     if (!video) throw jobs::PermanentError("video " + videoId + " does not exist");
-    for (const auto& s : video->stages) {
-      if (s.name == "Ingestion" && s.status == "Completed") return jobs::Outcome::Waiting;
-    }
+    if (jobs::VideoPipeline::ingestionDone(*video)) return jobs::Outcome::Waiting;
     try {
       return ingest(job, *video);
     } catch (const Cancelled&) {
-      stage(service, videoId, "Cancelled", 0, "Cancelled");
+      stage(service, videoId, StageStatus::Cancelled, 0, "Cancelled");
       throw;
     } catch (const std::exception& e) {
       if (job.cancel) {
-        stage(service, videoId, "Cancelled", 0, "Cancelled");
+        stage(service, videoId, StageStatus::Cancelled, 0, "Cancelled");
         throw;
       }
       // Transient failures are retried by the engine: leave the stage in progress.
       if (!dynamic_cast<const jobs::TransientError*>(&e) ||
           job.job.attempts >= job.job.maxAttempts) {
-        stage(service, videoId, "Failed", 0, e.what(), std::string(e.what()));
+        stage(service, videoId, StageStatus::Failed, 0, e.what(), std::string(e.what()));
       }
       throw;
     }
@@ -61,10 +60,10 @@ class VideoProcessingProcessor final : public jobs::Processor {
 
  private:
   static void stage(jobs::ProgressService& service, const std::string& videoId,
-                    const std::string& status, double progress, const std::string& message,
+                    StageStatus status, double progress, const std::string& message,
                     std::optional<std::string> error = std::nullopt) {
     service.onStoreSync([&](storage::Store&) {
-      service.updateIngestionNow(videoId, status, progress, message, error);
+      service.videos().updateIngestionNow(videoId, status, progress, message, error);
       return 0;
     });
   }
@@ -75,7 +74,7 @@ class VideoProcessingProcessor final : public jobs::Processor {
     const auto& md = job.job.metadata;
     auto source = metaString(md, "source");
     auto url = metaString(md, "url");
-    stage(service, videoId, "InProgress", 5, "Resolving " + url);
+    stage(service, videoId, StageStatus::InProgress, 5, "Resolving " + url);
 
     std::string mediaPath;
     auto dir = fs::path(ctx_->options.dataDir) / "media" / videoId;
@@ -96,7 +95,7 @@ class VideoProcessingProcessor final : public jobs::Processor {
     }
     if (job.cancel) throw Cancelled();
 
-    stage(service, videoId, "InProgress", 85, "Probing media");
+    stage(service, videoId, StageStatus::InProgress, 85, "Probing media");
     MediaInfo info;
     try {
       info = probeMedia(mediaPath, ctx_->options.ffprobe);
@@ -107,23 +106,16 @@ class VideoProcessingProcessor final : public jobs::Processor {
 
     // Ingestion done and the next stage queued in one step on the storage executor, so
     // a crash leaves either no child or a completed ingestion with its child.
-    bool waiting = service.onStoreSync([&](storage::Store& s) {
-      auto v = s.getVideo(videoId);
-      if (!v) throw jobs::PermanentError("video " + videoId + " disappeared");
-      v->title = info.title;
-      v->durationSeconds = info.durationSeconds;
-      s.saveVideo(*v);
-      bool hasTranscription = false;
-      for (const auto& st : v->stages) hasTranscription |= st.name == "Transcription";
-      if (hasTranscription) {
-        boost::json::object meta;
-        meta["mediaPath"] = mediaPath;
-        meta["durationSeconds"] = info.durationSeconds;
-        meta["title"] = info.title;
-        queueChildJob(service, job.job, model::kTranscription, std::move(meta),
-                      ctx_->options.maxAttempts);
-      }
-      service.updateIngestionNow(videoId, "Completed", 100,
+    bool waiting = service.onStoreSync([&](storage::Store&) {
+      auto& videos = service.videos();
+      videos.recordMediaNow(videoId, info.title, info.durationSeconds);
+      boost::json::object meta;
+      meta["mediaPath"] = mediaPath;
+      meta["durationSeconds"] = info.durationSeconds;
+      meta["title"] = info.title;
+      const bool hasTranscription = videos.queueStageJobNow(
+          job.job, model::kTranscription, std::move(meta), ctx_->options.maxAttempts);
+      videos.updateIngestionNow(videoId, StageStatus::Completed, 100,
                                  "Title: " + info.title + ", duration: " +
                                      std::to_string(static_cast<int>(info.durationSeconds)) + " s");
       return hasTranscription;
@@ -145,10 +137,10 @@ class VideoProcessingProcessor final : public jobs::Processor {
       if (now - lastReport < std::chrono::milliseconds(200)) return;
       lastReport = now;
       double p = fraction >= 0 ? 5 + 75 * fraction : 40;
-      stage(service, videoId, "InProgress", p,
+      stage(service, videoId, StageStatus::InProgress, p,
             "Downloading: " + std::to_string(bytes / 1024) + " KiB");
     };
-    stage(service, videoId, "InProgress", 5, "Downloading " + url);
+    stage(service, videoId, StageStatus::InProgress, 5, "Downloading " + url);
     try {
       downloadToFile(url, path, opts);
     } catch (const DownloadUnavailable& e) {
@@ -171,7 +163,7 @@ class VideoProcessingProcessor final : public jobs::Processor {
       auto now = std::chrono::steady_clock::now();
       if (now - lastReport < std::chrono::milliseconds(200)) return;
       lastReport = now;
-      stage(service, videoId, "InProgress", 5 + 0.75 * std::stod(m[1].str()),
+      stage(service, videoId, StageStatus::InProgress, 5 + 0.75 * std::stod(m[1].str()),
             "Downloading from YouTube");
     };
     auto result = runProcess({ctx_->options.ytDlp, "--no-playlist", "--newline", "-f", "best", "-o",
@@ -198,20 +190,6 @@ class VideoProcessingProcessor final : public jobs::Processor {
 
 jobs::ProcessorPtr makeVideoProcessingProcessor(std::shared_ptr<PipelineContext> context) {
   return std::make_shared<VideoProcessingProcessor>(std::move(context));
-}
-
-model::Job queueChildJob(jobs::ProgressService& service, const model::Job& parent,
-                         std::string_view jobType, boost::json::object metadata, int maxAttempts) {
-  jobs::NewJob spec;
-  spec.jobType = std::string(jobType);
-  spec.videoId = parent.videoId;
-  spec.userId = parent.userId;
-  spec.priority = parent.priority;
-  spec.maxAttempts = maxAttempts;
-  spec.runner = std::string(model::kRunnerHerald);
-  metadata["parentJobId"] = parent.id;
-  spec.metadata = std::move(metadata);
-  return service.createJobNow(std::move(spec));
 }
 
 }  // namespace herald::pipeline

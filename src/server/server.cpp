@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/job_progress_events.h"
 #include "api/job_progress_hub.h"
 #include "api/rest_api.h"
 #include "backplane/backplane.h"
@@ -94,8 +95,10 @@ int runServer(const config::Config& config) {
   }
 
   backplane::InProcessBackplane backplane;
-  hub::HubLifetimeManager lifetime;
+  hub::HubLifetimeManager lifetime(&backplane);
   backplane.setLocalSink(&lifetime);
+  // The jobs layer's changes, as hub events through the backplane.
+  api::JobProgressEvents jobEvents(backplane);
   // Store work runs on a thread of its own, or on the first I/O thread
   // (Server:DedicatedStoreThread; by default the former only when there is more than one
   // CPU to run it on): see docs/config.md for the trade-off.
@@ -107,7 +110,7 @@ int runServer(const config::Config& config) {
                                          : "auto");
   auto storeExecutor = dedicatedStore ? asio::any_io_executor(storeContext.get_executor())
                                       : asio::any_io_executor(ioContexts[0]->get_executor());
-  jobs::ProgressService progress(*store, storeExecutor, backplane);
+  jobs::ProgressService progress(*store, storeExecutor, jobEvents);
 
   hub::HubDispatcher dispatcher;
   api::registerJobProgressHub(dispatcher, progress);

@@ -7,6 +7,7 @@
 // updates: an update is stored and published on that executor before the next one.
 // Errors: environment failures (disk full, locked file) throw StoreError.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -30,8 +31,55 @@ struct JobFilter {
   int limit = 100;
 };
 
+// The outcome of a read-modify-write of one job.
+struct JobChange {
+  enum class Outcome { Updated, Unchanged, NotFound };
+  Outcome outcome = Outcome::NotFound;
+  model::Job job;              // as written (Updated) or as stored (Unchanged)
+  model::ProgressEntry entry;  // the history entry written (Updated only)
+};
+// Decides a change from the job as stored right now; returns false to write nothing.
+using JobMutator = std::function<bool(model::Job& job)>;
+struct ClaimFilter {
+  std::string runner = std::string(model::kRunnerHerald);  // whose queue
+  std::vector<std::string> jobTypes;                       // empty: any type
+};
+
 class Store {
  public:
+  // TEMPORARY single-writer defaults (replaced by the store branch).
+  virtual JobChange updateJob(const std::string& jobId, const JobMutator& mutate) {
+    JobChange c;
+    auto job = getJob(jobId);
+    if (!job) return c;
+    c.job = std::move(*job);
+    if (!mutate(c.job)) {
+      c.outcome = JobChange::Outcome::Unchanged;
+      return c;
+    }
+    c.entry = recordUpdate(c.job);
+    c.outcome = JobChange::Outcome::Updated;
+    return c;
+  }
+  virtual std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter&,
+                                                const JobMutator& mutate) {
+    auto job = nextRunnableJob(now);
+    if (!job) return std::nullopt;
+    JobChange c;
+    c.job = std::move(*job);
+    mutate(c.job);
+    c.entry = recordUpdate(c.job);
+    c.outcome = JobChange::Outcome::Updated;
+    return c;
+  }
+  virtual std::optional<model::Video> updateVideo(
+      const std::string& videoId,
+      const std::function<bool(std::optional<model::Video>&)>& mutate) {
+    auto v = getVideo(videoId);
+    if (mutate(v) && v) saveVideo(*v);
+    return v;
+  }
+
   virtual ~Store() = default;
 
   // Inserts a new job and records its first progress entry (sequence 1).

@@ -636,7 +636,7 @@ model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
 void SqliteStore::saveJobQuietly(const model::Job& job) {
   constexpr std::string_view op = "saveJobQuietly";
   jobCache_.erase(job.id);
-  if (!updateJob(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
+  if (!herald::storage::updateJob(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
   remember(job);
 }
 
@@ -773,9 +773,9 @@ void SqliteStore::saveVideo(const model::Video& video) {
     st.bind(3, video.url);
     st.bind(4, video.title);
     st.bind(5, video.durationSeconds);
-    st.bind(6, video.processingStatus);
-    st.bind(7, video.transcriptionStatus);
-    st.bind(8, video.embeddingStatus);
+    st.bind(6, model::toString(video.processingStatus));
+    st.bind(7, model::toString(video.transcriptionStatus));
+    st.bind(8, model::toString(video.embeddingStatus));
     st.bind(9, video.overallProgress);
     st.bind(10, video.createdAt);
     st.bind(11, video.updatedAt);
@@ -797,7 +797,7 @@ void SqliteStore::saveVideo(const model::Video& video) {
       st.bind(1, video.id);
       st.bind(2, static_cast<std::int64_t>(i));
       st.bind(3, stage.name);
-      st.bind(4, stage.status);
+      st.bind(4, model::toString(stage.status));
       st.bind(5, stage.progress);
       st.bind(6, stage.startedAt);
       st.bind(7, stage.completedAt);
@@ -828,9 +828,14 @@ std::optional<model::Video> SqliteStore::getVideo(const std::string& id) {
     video.url = st.text(2);
     video.title = st.text(3);
     video.durationSeconds = st.real(4);
-    video.processingStatus = st.text(5);
-    video.transcriptionStatus = st.text(6);
-    video.embeddingStatus = st.text(7);
+    // An unknown name (a corrupt row) reads as the initial state rather than failing the
+    // whole video: the next stage update recomputes the summary.
+    video.processingStatus =
+        model::parseProcessingStatus(st.text(5)).value_or(model::ProcessingStatus::Pending);
+    video.transcriptionStatus = model::parseTranscriptionStatus(st.text(6))
+                                    .value_or(model::TranscriptionStatus::NotStarted);
+    video.embeddingStatus =
+        model::parseEmbeddingStatus(st.text(7)).value_or(model::EmbeddingStatus::NotStarted);
     video.overallProgress = st.real(8);
     video.createdAt = st.int64(9);
     video.updatedAt = st.int64(10);
@@ -844,7 +849,7 @@ std::optional<model::Video> SqliteStore::getVideo(const std::string& id) {
     while (st.step()) {
       model::VideoStage stage;
       stage.name = st.text(0);
-      stage.status = st.text(1);
+      stage.status = model::parseStageStatus(st.text(1)).value_or(model::StageStatus::Pending);
       stage.progress = st.real(2);
       stage.startedAt = st.optInt64(3);
       stage.completedAt = st.optInt64(4);

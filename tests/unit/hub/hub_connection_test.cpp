@@ -1,5 +1,6 @@
-// The outbound queue: ordering per job, snapshot and replay marks, the slow-consumer
-// bound, and one serialisation per protocol for a fan-out.
+// The outbound queue: ordering per job, subscription and replay marks, live updates held
+// during a replay, the slow-consumer bound, one serialisation per protocol for a fan-out,
+// and node-level group interest on the backplane.
 #include <gtest/gtest.h>
 
 #include "hub/hub_connection.h"
@@ -19,6 +20,36 @@ protocol::InvocationMessage update(int seq) {
   return m;
 }
 
+backplane::Envelope envelope(const std::string& group, int seq) {
+  backplane::Envelope e;
+  e.target = backplane::Target::group(group);
+  e.event = "JobProgressUpdate";
+  e.argumentsJson = "[" + std::to_string(seq) + "]";
+  e.ordering = backplane::Ordering{"1", seq};
+  return e;
+}
+
+// The arguments of each queued frame ("[3]" for update 3), in order.
+std::vector<std::string> argumentsOf(const std::vector<FramePtr>& frames) {
+  std::vector<std::string> out;
+  for (const auto& f : frames) {
+    auto open = f->find("\"arguments\":");
+    auto close = f->find(']', open);
+    out.push_back(f->substr(open + 12, close - open - 11));
+  }
+  return out;
+}
+
+// Counts node-level subscriptions, as a networked backplane would make them.
+class CountingBackplane final : public backplane::Backplane {
+ public:
+  void setLocalSink(backplane::LocalSink*) override {}
+  void publish(backplane::Envelope) override {}
+  void subscribe(const std::string& g) override { log.push_back("+" + g); }
+  void unsubscribe(const std::string& g) override { log.push_back("-" + g); }
+  std::vector<std::string> log;
+};
+
 HubConnectionPtr ready(std::string id, std::size_t maxBytes = 1 << 20) {
   auto c = std::make_shared<HubConnection>(std::move(id), "", maxBytes);
   c->setProtocol(&kJson);
@@ -33,11 +64,49 @@ TEST(HubConnection, DropsStaleAndDuplicateOrderedEvents) {
   EXPECT_EQ(c->send(SerializedMessage(update(2), OrderKey{"j", 2})), EnqueueResult::Dropped);
   EXPECT_EQ(c->send(SerializedMessage(update(3), OrderKey{"j", 3})), EnqueueResult::Dropped);
   EXPECT_EQ(c->send(SerializedMessage(update(1), OrderKey{"other", 1})), EnqueueResult::Queued);
-  // A snapshot is always delivered; a replay restarts from the given mark.
-  EXPECT_EQ(c->send(SerializedMessage(update(3), OrderKey{"j", 3}), true), EnqueueResult::Queued);
-  c->resetSequence("j", 1);
-  EXPECT_EQ(c->send(SerializedMessage(update(2), OrderKey{"j", 2})), EnqueueResult::Queued);
-  EXPECT_EQ(c->takeQueued().size(), 5u);
+  // A new subscription takes the next event whatever came before; a replay restarts
+  // from its mark.
+  c->restartSequence("j");
+  EXPECT_EQ(c->send(SerializedMessage(update(3), OrderKey{"j", 3})), EnqueueResult::Queued);
+  c->beginReplay("j", 1);
+  EXPECT_EQ(c->send(SerializedMessage(update(2), OrderKey{"j", 2}), SendMode::Replay),
+            EnqueueResult::Queued);
+  c->endReplay("j");
+  EXPECT_EQ(argumentsOf(c->takeQueued()),
+            (std::vector<std::string>{"[1]", "[3]", "[1]", "[3]", "[2]"}));
+}
+
+TEST(HubConnection, LiveUpdatesWaitForTheReplayAndFollowIt) {
+  auto c = ready("c1");
+  c->beginReplay("j", 2);
+  // Live updates that arrive while history 3..5 is read are held, not sent ahead of it.
+  EXPECT_EQ(c->send(SerializedMessage(update(6), OrderKey{"j", 6})), EnqueueResult::Queued);
+  EXPECT_EQ(c->send(SerializedMessage(update(5), OrderKey{"j", 5})), EnqueueResult::Queued);
+  EXPECT_TRUE(c->takeQueued().empty());
+  for (int s : {3, 4, 5}) {
+    EXPECT_EQ(c->send(SerializedMessage(update(s), OrderKey{"j", s}), SendMode::Replay),
+              EnqueueResult::Queued);
+  }
+  // Other jobs are not held.
+  EXPECT_EQ(c->send(SerializedMessage(update(9), OrderKey{"other", 9})), EnqueueResult::Queued);
+  c->endReplay("j");
+  EXPECT_EQ(c->send(SerializedMessage(update(6), OrderKey{"j", 6})), EnqueueResult::Dropped);
+  EXPECT_EQ(c->send(SerializedMessage(update(7), OrderKey{"j", 7})), EnqueueResult::Queued);
+  EXPECT_EQ(argumentsOf(c->takeQueued()),
+            (std::vector<std::string>{"[3]", "[4]", "[5]", "[9]", "[6]", "[7]"}));
+}
+
+TEST(HubConnection, HeldLiveUpdatesCountTowardTheQueueLimit) {
+  auto c = ready("c1", 400);
+  c->beginReplay("j", 0);
+  EnqueueResult last = EnqueueResult::Queued;
+  int sent = 0;
+  for (int s = 1; s < 100 && last == EnqueueResult::Queued; ++s, ++sent) {
+    last = c->send(SerializedMessage(update(s), OrderKey{"j", s}));
+  }
+  EXPECT_EQ(last, EnqueueResult::Overflow);
+  EXPECT_LT(sent, 20);
+  EXPECT_TRUE(c->closing());
 }
 
 TEST(HubConnection, NothingIsQueuedBeforeTheHandshake) {
@@ -66,7 +135,7 @@ TEST(HubLifetimeManager, GroupFanOutSharesOneFrame) {
   for (auto& c : {a, b, outsider}) lifetime.add(c);
   lifetime.addToGroup(a, "job-1");
   lifetime.addToGroup(b, "job-1");
-  lifetime.deliverLocal(backplane::Target::group("job-1"), update(1), backplane::Ordering{"1", 1});
+  lifetime.deliverLocal(envelope("job-1", 1));
   auto fa = a->takeQueued(), fb = b->takeQueued();
   ASSERT_EQ(fa.size(), 1u);
   ASSERT_EQ(fb.size(), 1u);
@@ -74,7 +143,29 @@ TEST(HubLifetimeManager, GroupFanOutSharesOneFrame) {
   EXPECT_TRUE(outsider->takeQueued().empty());
 
   lifetime.remove(a);
-  lifetime.deliverLocal(backplane::Target::group("job-1"), update(2), backplane::Ordering{"1", 2});
+  lifetime.deliverLocal(envelope("job-1", 2));
   EXPECT_TRUE(a->takeQueued().empty());
   EXPECT_EQ(b->takeQueued().size(), 1u);
+}
+
+TEST(HubLifetimeManager, SubscribesTheNodeOnAGroupsFirstMemberAndLeavesAfterItsLast) {
+  CountingBackplane backplane;
+  HubLifetimeManager lifetime(&backplane);
+  auto a = ready("a"), b = ready("b");
+  lifetime.add(a);
+  lifetime.add(b);
+  lifetime.addToGroup(a, "job-1");
+  lifetime.addToGroup(b, "job-1");
+  lifetime.addToGroup(a, "user-u");
+  EXPECT_EQ(lifetime.groupCount(), 2u);
+  lifetime.removeFromGroup(a, "job-1");
+  EXPECT_EQ(backplane.log, (std::vector<std::string>{"+job-1", "+user-u"}));
+  lifetime.remove(a);  // its last group goes with it
+  lifetime.removeFromGroup(b, "job-1");
+  EXPECT_EQ(backplane.log, (std::vector<std::string>{"+job-1", "+user-u", "-user-u", "-job-1"}));
+  EXPECT_EQ(lifetime.groupCount(), 0u);
+  // A connection that has left cannot join again (a disconnect racing a subscribe).
+  lifetime.addToGroup(a, "job-2");
+  EXPECT_EQ(lifetime.groupCount(), 0u);
+  EXPECT_EQ(a->groups().count("job-2"), 0u);
 }

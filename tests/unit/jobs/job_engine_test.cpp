@@ -11,7 +11,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "backplane/backplane.h"
+#include "jobs/job_events.h"
 #include "jobs/job_engine.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -57,7 +57,7 @@ class JobEngineTest : public ::testing::Test {
     store_ = std::make_unique<storage::SqliteStore>((dir_ / "h.db").string());
     guard_.emplace(ctx_.get_executor());
     thread_ = std::thread([this] { ctx_.run(); });
-    service_ = std::make_unique<jobs::ProgressService>(*store_, ctx_.get_executor(), backplane_);
+    service_ = std::make_unique<jobs::ProgressService>(*store_, ctx_.get_executor(), events_);
   }
   void close() {
     engine_.reset();
@@ -97,7 +97,7 @@ class JobEngineTest : public ::testing::Test {
   boost::asio::io_context ctx_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   std::thread thread_;
-  backplane::InProcessBackplane backplane_;
+  jobs::NoJobEvents events_;
   std::unique_ptr<jobs::ProgressService> service_;
   std::unique_ptr<jobs::JobEngine> engine_;
 };

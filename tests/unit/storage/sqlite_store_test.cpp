@@ -438,21 +438,21 @@ TEST_F(SqliteStoreTest, VideoSaveGetWithStagesAndReplace) {
   video.url = "https://example.com/v.mp4";
   video.title = "A talk";
   video.durationSeconds = 3601.5;
-  video.processingStatus = "Processing";
-  video.transcriptionStatus = "InProgress";
-  video.embeddingStatus = "Pending";
+  video.processingStatus = model::ProcessingStatus::Processing;
+  video.transcriptionStatus = model::TranscriptionStatus::InProgress;
+  video.embeddingStatus = model::EmbeddingStatus::Pending;
   video.overallProgress = 33.3;
   video.createdAt = 1000;
   video.updatedAt = 2000;
   model::VideoStage ingestion;
   ingestion.name = "Ingestion";
-  ingestion.status = "Completed";
+  ingestion.status = model::StageStatus::Completed;
   ingestion.progress = 100;
   ingestion.startedAt = 1100;
   ingestion.completedAt = 1200;
   model::VideoStage transcription;
   transcription.name = "Transcription";
-  transcription.status = "InProgress";
+  transcription.status = model::StageStatus::InProgress;
   transcription.progress = 40;
   transcription.startedAt = 1300;
   model::VideoStage embedding;
@@ -468,9 +468,9 @@ TEST_F(SqliteStoreTest, VideoSaveGetWithStagesAndReplace) {
   EXPECT_EQ(got->url, video.url);
   EXPECT_EQ(got->title, "A talk");
   EXPECT_EQ(got->durationSeconds, 3601.5);
-  EXPECT_EQ(got->processingStatus, "Processing");
-  EXPECT_EQ(got->transcriptionStatus, "InProgress");
-  EXPECT_EQ(got->embeddingStatus, "Pending");
+  EXPECT_EQ(got->processingStatus, model::ProcessingStatus::Processing);
+  EXPECT_EQ(got->transcriptionStatus, model::TranscriptionStatus::InProgress);
+  EXPECT_EQ(got->embeddingStatus, model::EmbeddingStatus::Pending);
   EXPECT_EQ(got->overallProgress, 33.3);
   EXPECT_EQ(got->createdAt, 1000);
   EXPECT_EQ(got->updatedAt, 2000);
@@ -488,10 +488,10 @@ TEST_F(SqliteStoreTest, VideoSaveGetWithStagesAndReplace) {
 
   // Replace: new field values, fewer stages in a different order.
   video.title = "A better title";
-  video.processingStatus = "Completed";
+  video.processingStatus = model::ProcessingStatus::Completed;
   video.overallProgress = 100;
   video.updatedAt = 3000;
-  embedding.status = "Completed";
+  embedding.status = model::StageStatus::Completed;
   embedding.errorMessage.reset();
   video.stages = {embedding, ingestion};
   store->saveVideo(video);
@@ -499,12 +499,12 @@ TEST_F(SqliteStoreTest, VideoSaveGetWithStagesAndReplace) {
   got = store->getVideo("vid");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->title, "A better title");
-  EXPECT_EQ(got->processingStatus, "Completed");
+  EXPECT_EQ(got->processingStatus, model::ProcessingStatus::Completed);
   EXPECT_EQ(got->overallProgress, 100);
   EXPECT_EQ(got->updatedAt, 3000);
   ASSERT_EQ(got->stages.size(), 2u);
   EXPECT_EQ(got->stages[0].name, "Embedding");
-  EXPECT_EQ(got->stages[0].status, "Completed");
+  EXPECT_EQ(got->stages[0].status, model::StageStatus::Completed);
   EXPECT_FALSE(got->stages[0].errorMessage);
   EXPECT_EQ(got->stages[1].name, "Ingestion");
   EXPECT_EQ(rawQueryText("SELECT count(*) FROM videos"), "1");

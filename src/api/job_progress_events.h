@@ -1,0 +1,39 @@
+#pragma once
+// The jobs layer's JobEvents port, implemented in SignalR terms: a job change becomes a
+// JobProgressUpdate to its job's group (and JobCompleted/JobFailed to the job's and the
+// owner's groups), a video change a VideoProgressUpdate to the video's group (and a
+// UserNotification to its owner when the video is ready or failed). Payloads are written
+// as JSON text once, when the change is written, and published through the backplane
+// after it commits.
+//
+// Thread safety: called from the storage executor (see jobs/job_events.h); the
+// deliveries run there too.
+#include <atomic>
+#include <cstdint>
+
+#include "backplane/backplane.h"
+#include "jobs/job_events.h"
+
+namespace herald::api {
+
+class JobProgressEvents final : public jobs::JobEvents {
+ public:
+  explicit JobProgressEvents(backplane::Backplane& backplane) : backplane_(backplane) {}
+
+  jobs::Delivery jobChanged(const model::Job& job, const model::ProgressEntry& entry,
+                            bool statusChanged) override;
+  jobs::Delivery videoChanged(const model::Video& video,
+                              jobs::VideoTransition transition) override;
+  // Every frame of the batch is queued before any writer starts (backplane::WakeupBatch).
+  void deliverBatch(std::vector<jobs::Delivery>& deliveries) override;
+
+  std::uint64_t publishFailures() const { return failures_.load(); }
+
+ private:
+  void publish(backplane::Envelope envelope);
+
+  backplane::Backplane& backplane_;
+  std::atomic<std::uint64_t> failures_{0};
+};
+
+}  // namespace herald::api
