@@ -77,7 +77,7 @@ struct JwtSettings {
 };
 
 struct ConnectionStrings {
-  std::string defaultConnection;  // sqlite path; empty: <dataDir>/herald.db
+  std::string defaultConnection;  // storage::parseConnectionString; empty: <dataDir>/herald.db
   std::string redis;
 };
 
@@ -113,8 +113,6 @@ struct Config {
   ServerSettings server;
   JobSettings jobs;
   PipelineSettings pipeline;
-
-  std::string sqlitePath() const;
 };
 
 }  // namespace herald::config

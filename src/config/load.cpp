@@ -184,18 +184,6 @@ std::string scalarText(const std::string& key, const json::value& v) {
 
 }  // namespace
 
-std::string Config::sqlitePath() const {
-  if (!connectionStrings.defaultConnection.empty()) {
-    auto cs = connectionStrings.defaultConnection;
-    // Accept "Data Source=path" (the ADO.NET form) as well as a bare path.
-    auto lower = core::toLower(cs);
-    if (lower.rfind("data source=", 0) == 0) return cs.substr(12);
-    if (lower.rfind("sqlite:", 0) == 0) return cs.substr(7);
-    return cs;
-  }
-  return (std::filesystem::path(server.dataDir) / "herald.db").string();
-}
-
 void applyJson(Config& config, const std::string& jsonText) {
   boost::system::error_code ec;
   auto doc = json::parse(jsonText, ec);

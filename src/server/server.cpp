@@ -27,7 +27,8 @@
 #include "pipeline/processors.h"
 #include "protocol/signalr/json_protocol.h"
 #include "protocol/signalr/msgpack_protocol.h"
-#include "storage/sqlite/sqlite_store.h"
+#include "storage/sqlite/open_store.h"
+#include "storage/store_location.h"
 #include "transport/http_connection.h"
 
 #ifndef HERALD_SOURCE_WEB_ROOT
@@ -68,19 +69,30 @@ int runServer(const config::Config& config) {
       config.server.ioThreads > 0 ? config.server.ioThreads : static_cast<int>(cpus);
 
   // Storage first: nothing is accepted before the store is open.
+  // The connection string is parsed before anything is opened, so a malformed one or a
+  // store this build lacks (MariaDB/MySQL) stops the server with a clear message. Logs
+  // name the store through storage::describe, which leaves any password out.
   std::unique_ptr<storage::Store> store;
+  storage::StoreLocation location;
   try {
-    store = std::make_unique<storage::SqliteStore>(config.sqlitePath(),
-                                                   config.server.sqliteCheckpointPages);
+    location = storage::parseConnectionString(config.connectionStrings.defaultConnection,
+                                              config.server.dataDir);
   } catch (const std::exception& e) {
-    spdlog::critical("cannot open the store at {}: {}", config.sqlitePath(), e.what());
+    spdlog::critical("ConnectionStrings:Default: {}", e.what());
     return 1;
   }
-  if (config.sqlitePath() == ":memory:") {
+  try {
+    store = storage::openStore(location,
+                               {.sqliteCheckpointPages = config.server.sqliteCheckpointPages});
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot open the store ({}): {}", storage::describe(location), e.what());
+    return 1;
+  }
+  if (location.kind == storage::StoreLocation::Kind::Sqlite && location.sqlitePath == ":memory:") {
     // A documented benchmark and throwaway-development setting, never a default.
     spdlog::warn("store: SQLite in memory: jobs and progress do not survive a restart");
   } else {
-    spdlog::info("store: SQLite at {}", config.sqlitePath());
+    spdlog::info("store: {}", storage::describe(location));
   }
 
   asio::io_context storeContext(1);

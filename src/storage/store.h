@@ -1,11 +1,47 @@
 #pragma once
-// The durable store behind jobs, videos and progress history. SQLite implements it
-// now; a MySQL implementation can follow without touching callers.
+// The durable store behind jobs, videos and progress history. SQLite implements it now
+// (storage/sqlite/); a MariaDB/MySQL implementation will follow behind the same contract.
 //
-// Thread safety: implementations are NOT thread-safe. Herald calls a store only from
-// its single storage executor (see server wiring), which also orders progress
-// updates: an update is stored and published on that executor before the next one.
-// Errors: environment failures (disk full, locked file) throw StoreError.
+// Contract (every implementation keeps it; the jobs layer relies on nothing else):
+//
+// - Atomicity. Every method that writes is one transaction: createJob writes the job and
+//   its first history entry (sequence 1); updateJob and claimNextJob read the job, let the
+//   caller's mutator decide, and write the job row and its next history entry, all in one
+//   write transaction; updateVideo likewise for a video and its stages. A failure (an
+//   exception) leaves nothing of that call written.
+// - Sequences are assigned by the store, never by the caller: the entry written by
+//   updateJob/claimNextJob gets the stored sequence + 1, read under the same write lock
+//   that writes it. So per job, sequences are unique, gap-free and in commit order, however
+//   many Store objects or processes write the database, and no update overwrites another
+//   it did not see (the mutator always sees the latest committed job).
+// - Ordering of two updates of one job: they are serialised by the store (SQLite: the
+//   database write lock, BEGIN IMMEDIATE; MariaDB: the row lock, SELECT ... FOR UPDATE).
+//   The one that commits first has the lower sequence, and the second one's mutator sees
+//   the first one's result. Nothing is promised across jobs: sequences are per job, and
+//   two jobs' updates may commit in any order. A caller publishing updates must order its
+//   notifications by sequence (a subscriber may see a lower sequence after a higher one
+//   from another node and must drop it), not by the order its calls returned in.
+// - Group commit. Between beginBatch and commitBatch all writes of this Store object run
+//   in one write transaction (the write lock is held from beginBatch to commit/rollback;
+//   other writers wait for it, see the busy timeout in sqlite_store.cpp). Each call inside
+//   stays atomic on its own: a failing call is undone alone (a savepoint) and the batch
+//   goes on. Nothing in a batch is visible to other connections, nor durable, before
+//   commitBatch returns; rollbackBatch undoes the whole batch.
+// - Durability. A call that returned outside a batch, or a commitBatch that returned, is
+//   committed: visible to every other connection and process, and it survives the process
+//   crashing (kill -9). SQLite runs WAL with synchronous=NORMAL: commits are not fsynced,
+//   so a power cut or OS crash may lose the most recent commits (those after the last WAL
+//   checkpoint/sync), whole transactions only; the database is never corrupted and a batch
+//   is never half there.
+// - Reads (getJob, listJobs, progressHistory, getVideo, transcript) see committed data
+//   plus this object's own open batch; they take no write lock. What they return may be
+//   stale by the time the caller acts on it: decide changes inside a mutator instead.
+//
+// Thread safety: one Store object is NOT thread-safe; use it from one thread (or strand)
+// at a time. Several Store objects on one database, in one process or in several, are
+// safe: that is what the contract above is for.
+// Errors: environment failures (disk full, database locked past the busy timeout,
+// corrupt file) throw StoreError.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,8 +74,13 @@ struct JobChange {
   model::Job job;              // as written (Updated) or as stored (Unchanged)
   model::ProgressEntry entry;  // the history entry written (Updated only)
 };
+
 // Decides a change from the job as stored right now; returns false to write nothing.
+// It runs inside the store's write transaction (holding the write lock): keep it short,
+// do no I/O in it and do not call the store from it. It must not change the job's id;
+// the store sets `sequence` itself.
 using JobMutator = std::function<bool(model::Job& job)>;
+
 struct ClaimFilter {
   std::string runner = std::string(model::kRunnerHerald);  // whose queue
   std::vector<std::string> jobTypes;                       // empty: any type
@@ -47,53 +88,39 @@ struct ClaimFilter {
 
 class Store {
  public:
-  // TEMPORARY single-writer defaults (replaced by the store branch).
-  virtual JobChange updateJob(const std::string& jobId, const JobMutator& mutate) {
-    JobChange c;
-    auto job = getJob(jobId);
-    if (!job) return c;
-    c.job = std::move(*job);
-    if (!mutate(c.job)) {
-      c.outcome = JobChange::Outcome::Unchanged;
-      return c;
-    }
-    c.entry = recordUpdate(c.job);
-    c.outcome = JobChange::Outcome::Updated;
-    return c;
-  }
-  virtual std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter&,
-                                                const JobMutator& mutate) {
-    auto job = nextRunnableJob(now);
-    if (!job) return std::nullopt;
-    JobChange c;
-    c.job = std::move(*job);
-    mutate(c.job);
-    c.entry = recordUpdate(c.job);
-    c.outcome = JobChange::Outcome::Updated;
-    return c;
-  }
-  virtual std::optional<model::Video> updateVideo(
-      const std::string& videoId,
-      const std::function<bool(std::optional<model::Video>&)>& mutate) {
-    auto v = getVideo(videoId);
-    if (mutate(v) && v) saveVideo(*v);
-    return v;
-  }
-
   virtual ~Store() = default;
 
   // Inserts a new job and records its first progress entry (sequence 1).
-  // `job.sequence` is set to 1 on return.
+  // `job.sequence` is set to 1 on return. Throws StoreError if the id exists.
   virtual void createJob(model::Job& job) = 0;
 
-  // Writes the job's progress state (status, progress, stage, messages, metadata,
-  // attempts, times, sequence; not its identity: video, user, type, priority, runner) and
-  // appends it to the history with the next sequence, atomically. `job.sequence` is
-  // advanced; the recorded entry is returned.
-  virtual model::ProgressEntry recordUpdate(model::Job& job) = 0;
+  // Read-modify-write inside one store transaction: reads the job, calls `mutate` on it,
+  // and if it returns true writes the job and appends its history entry with sequence =
+  // stored sequence + 1. Concurrent updates of one job from other connections/processes
+  // are serialised by the store (SQLite: BEGIN IMMEDIATE; MariaDB later: SELECT ... FOR
+  // UPDATE), so sequences are unique and gap-free and no report is lost.
+  virtual JobChange updateJob(const std::string& jobId, const JobMutator& mutate) = 0;
 
-  // Writes job fields that are not progress (attempts, priority) without a history entry.
-  virtual void saveJobQuietly(const model::Job& job) = 0;
+  // Atomically takes the next runnable job (status Pending, availableAt <= now, matching
+  // `filter`; highest priority, then oldest): in the same transaction `mutate` is applied
+  // (the caller sets Running, counts the attempt, ...) and the job and its history entry
+  // are written. A job is claimed by at most one caller, whatever the number of processes
+  // (SQLite: the conditional UPDATE ... WHERE status='Pending' ... RETURNING inside the
+  // write transaction; MariaDB later: SELECT ... FOR UPDATE SKIP LOCKED).
+  // nullopt when nothing is runnable. If `mutate` returns false nothing is written and the
+  // result is Unchanged with the job as stored (still Pending: not claimed).
+  virtual std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter& filter,
+                                                const JobMutator& mutate) = 0;
+
+  // DEPRECATED: replaced by updateJob/claimNextJob; removed once callers moved.
+  // Writes the caller's copy of the job as the next update: `job.sequence` is advanced
+  // from the caller's copy, so with several writers it may collide (StoreError) or
+  // overwrite a report it never saw.
+  virtual model::ProgressEntry recordUpdate(model::Job& job) = 0;
+  // DEPRECATED: replaced by updateJob/claimNextJob; removed once callers moved.
+  // The Pending job to run next (as claimNextJob picks it, runner "herald"), unclaimed:
+  // another writer may take it before the caller's recordUpdate.
+  virtual std::optional<model::Job> nextRunnableJob(std::int64_t now) = 0;
 
   virtual std::optional<model::Job> getJob(const std::string& id) = 0;
   virtual std::vector<model::Job> listJobs(const JobFilter& filter) = 0;  // newest first
@@ -103,28 +130,30 @@ class Store {
                                                             std::int64_t afterSequence,
                                                             int limit) = 0;
 
-  // The Pending job to run next: highest priority, then oldest; only jobs whose
-  // availableAt has passed.
-  virtual std::optional<model::Job> nextRunnableJob(std::int64_t now) = 0;
-
   // Replaces a video's transcript / embeddings.
   virtual void saveTranscript(const std::string& videoId,
                               const std::vector<model::TranscriptSegment>& segments) = 0;
   virtual std::vector<model::TranscriptSegment> transcript(const std::string& videoId) = 0;
   virtual void saveEmbeddings(const std::string& videoId, const std::string& model,
                               const std::vector<std::vector<float>>& vectors) = 0;
-  virtual std::size_t embeddingCount(const std::string& videoId) = 0;
 
-  // Group commit: changes between beginBatch and commitBatch are written in one
-  // transaction (each operation inside stays atomic on its own). Without a batch, every
-  // operation commits by itself.
+  // Group commit (see the contract above). Batches do not nest.
   virtual void beginBatch() = 0;
   virtual void commitBatch() = 0;
   virtual void rollbackBatch() = 0;
 
-  // Inserts or replaces the video with its stages.
+  // Inserts or replaces the video with its stages (last writer wins; use updateVideo when
+  // the new state depends on the stored one).
   virtual void saveVideo(const model::Video& video) = 0;
   virtual std::optional<model::Video> getVideo(const std::string& id) = 0;
+
+  // Read-modify-write of a video: `mutate` gets the stored video (nullopt if none; it may
+  // emplace one to create it) and returns false to write nothing. Returns the video as
+  // stored afterwards (nullopt if none). The video's id is `videoId` (an emplaced video's
+  // empty id is filled in); resetting a stored video (deleting it) throws StoreError.
+  virtual std::optional<model::Video> updateVideo(
+      const std::string& videoId,
+      const std::function<bool(std::optional<model::Video>&)>& mutate) = 0;
 };
 
 using StorePtr = std::unique_ptr<Store>;

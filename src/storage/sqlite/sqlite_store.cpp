@@ -1,538 +1,58 @@
 // SqliteStore: the Store interface over one SQLite file, through the C API.
 //
 // Design notes:
-// - One connection, used from the single storage executor, so it is opened NOMUTEX.
-// - WAL journal with synchronous=NORMAL: readers (e.g. an operator's sqlite3 shell) never
-//   block the writer, and a commit costs no fsync; a power cut may lose the last commits
-//   but never corrupts the file.
-// - Statements are prepared per call. The header keeps only the connection handle, and
-//   preparing these short statements is cheap next to the fsync-free commit anyway.
-// - Every multi-row write (job + history entry, video + stages) runs in one
-//   BEGIN IMMEDIATE transaction so a failure leaves nothing half-written. IMMEDIATE takes
-//   the write lock up front, so lock contention surfaces (after busy_timeout) at BEGIN
-//   instead of as an unretryable SQLITE_BUSY in the middle of the transaction.
-// - The schema is versioned with PRAGMA user_version; kMigrations[i] upgrades version i to
-//   i + 1, so a later schema change is one more entry in that list.
+// - One connection per store object, used by one thread at a time, so it is opened
+//   NOMUTEX. Several objects and processes may share the file (see store.h's contract).
+// - WAL journal with synchronous=NORMAL: readers never block the writer, and a commit
+//   costs no fsync; a power cut may lose the last commits but never corrupts the file.
+// - Every write runs in one BEGIN IMMEDIATE transaction (a SAVEPOINT inside an open
+//   batch), so a failure leaves nothing half-written. IMMEDIATE takes the write lock up
+//   front, so contention is waited out (busy timeout) at BEGIN instead of surfacing as an
+//   unretryable SQLITE_BUSY in the middle of the transaction. Read-modify-writes
+//   (updateJob, claimNextJob, updateVideo) read inside that transaction, so what the
+//   mutator sees is what is stored until the commit.
+// - Statements are cached per connection (statement.cpp); the schema is migrated on open
+//   (schema.cpp); row mapping lives in rows.cpp.
 #include "storage/sqlite/sqlite_store.h"
 
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <iterator>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <string_view>
 #include <system_error>
 #include <utility>
 
-#include <boost/json/parse.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
+
+#include "storage/sqlite/rows.h"
+#include "storage/sqlite/schema.h"
+#include "storage/sqlite/statement.h"
 
 namespace herald::storage {
+
+using namespace sqlite;  // NOLINT: this file is the SQLite implementation
+
 namespace {
 
-namespace json = boost::json;
+// How long a writer waits for another connection's write lock before StoreError. Our own
+// write transactions last well under a millisecond (a batch, a few milliseconds), so 5 s
+// is only ever reached when something holds the lock for good (e.g. an operator's sqlite3
+// shell left inside BEGIN); then the caller gets an error instead of a hung store thread.
+constexpr int kBusyTimeoutMs = 5000;
 
-[[noreturn]] void fail(std::string_view op, std::string_view what) {
-  std::string msg = "sqlite store: ";
-  msg.append(op).append(": ").append(what);
-  throw StoreError(msg);
-}
+// Bounded: a server with more live jobs than this just reads some of them back.
+constexpr std::size_t kJobCacheLimit = 4096;
 
-[[noreturn]] void failDb(sqlite3* db, std::string_view op) { fail(op, sqlite3_errmsg(db)); }
-
-// Runs SQL that returns no rows we care about (pragmas, DDL, transaction control).
-void exec(sqlite3* db, const char* sql, std::string_view op) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-  if (rc != SQLITE_OK) {
-    std::string what = err ? err : sqlite3_errstr(rc);
-    sqlite3_free(err);
-    fail(op, what);
-  }
-}
-
-// Prepared statements are cached per connection and reused: preparing (parsing and
-// planning) costs more than running these one-row statements, and the progress path runs
-// them for every update. The cache belongs to the store's single thread of use; the
-// mutex only guards the map against stores on other threads (tests).
-struct CachedStatement {
-  sqlite3_stmt* stmt = nullptr;
-  bool inUse = false;
-};
-std::mutex gCacheMutex;
-std::unordered_map<sqlite3*, std::unordered_map<std::string, CachedStatement>> gCache;
-
-// In front of the map, per thread: the entry last found for a given SQL text's address.
-// Hashing the ~250-byte text and copying it into a key cost more than the rest of taking
-// a statement, and nearly every statement is a literal with a fixed address. A hit is
-// still checked against the statement's own text, since a temporary string may later
-// hold other SQL at the same address; the generation drops every hit when any
-// connection's cache is forgotten (its entries are then gone).
-struct FrontEntry {
-  sqlite3* db = nullptr;
-  const char* sql = nullptr;
-  std::size_t size = 0;
-  std::uint64_t generation = 0;
-  CachedStatement* entry = nullptr;
-};
-constexpr std::size_t kFrontSlots = 64;
-thread_local std::array<FrontEntry, kFrontSlots> tFront;
-std::atomic<std::uint64_t> gGeneration{1};
-
-FrontEntry& frontSlot(std::string_view sql) {
-  auto key = reinterpret_cast<std::uintptr_t>(sql.data()) ^ (sql.size() << 4);
-  return tFront[(key >> 3) % kFrontSlots];
-}
-
-void forgetCache(sqlite3* db) {
-  std::lock_guard lock(gCacheMutex);
-  gCache.erase(db);
-  gGeneration.fetch_add(1);
-  // Finalize everything still prepared on this connection (cached or not).
-  while (sqlite3_stmt* stmt = sqlite3_next_stmt(db, nullptr)) sqlite3_finalize(stmt);
-}
-
-// One prepared statement, taken from the connection's cache (or prepared for this use
-// when the cached one is busy). Bind indexes are 1-based, column indexes 0-based, as in
-// the C API. Text is bound SQLITE_TRANSIENT so callers may pass temporaries.
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql, std::string_view op) : db_(db), op_(op) {
-    // A connection is used by one thread at a time (NOMUTEX), so its entries' inUse flags
-    // need no lock; the mutex guards the maps' structure only.
-    auto& front = frontSlot(sql);
-    if (front.db == db && front.sql == sql.data() && front.size == sql.size() &&
-        front.generation == gGeneration.load() && !front.entry->inUse &&
-        std::string_view(sqlite3_sql(front.entry->stmt)) == sql) {
-      front.entry->inUse = true;
-      cached_ = front.entry;
-      stmt_ = front.entry->stmt;
-      return;
-    }
-    {
-      std::lock_guard lock(gCacheMutex);
-      auto& entry = gCache[db][std::string(sql)];
-      if (entry.stmt && !entry.inUse) {
-        entry.inUse = true;
-        cached_ = &entry;
-        stmt_ = entry.stmt;
-        front = {db, sql.data(), sql.size(), gGeneration.load(), &entry};
-        return;
-      }
-      if (!entry.stmt) cached_ = &entry;
-    }
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
-                           cached_ ? SQLITE_PREPARE_PERSISTENT : 0, &stmt_, nullptr) != SQLITE_OK) {
-      cached_ = nullptr;
-      failDb(db, op);
-    }
-    if (cached_) {
-      std::lock_guard lock(gCacheMutex);
-      cached_->stmt = stmt_;
-      cached_->inUse = true;
-    }
-  }
-  ~Statement() {
-    if (cached_) {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-      std::lock_guard lock(gCacheMutex);
-      cached_->inUse = false;
-    } else {
-      sqlite3_finalize(stmt_);
-    }
-  }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  void bind(int i, std::string_view text) {
-    check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
-  }
-  // Text that outlives the statement's run (a field of an object the caller holds): bound
-  // in place, not copied (SQLITE_STATIC); the destructor clears the bindings. For the
-  // per-report statements, whose text binds otherwise cost a malloc and a copy each.
-  void bindInPlace(int i, std::string_view text) {
-    check(sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
-  }
-  void bindInPlace(int i, const std::string& text) { bindInPlace(i, std::string_view(text)); }
-  void bindInPlace(int i, const std::optional<std::string>& text) {
-    if (text)
-      bindInPlace(i, std::string_view(*text));
-    else
-      check(sqlite3_bind_null(stmt_, i));
-  }
-  void bind(int i, const char* text) { bind(i, std::string_view(text)); }
-  void bind(int i, const std::string& text) { bind(i, std::string_view(text)); }
-  void bind(int i, std::int64_t value) { check(sqlite3_bind_int64(stmt_, i, value)); }
-  void bind(int i, int value) { check(sqlite3_bind_int(stmt_, i, value)); }
-  void bind(int i, double value) { check(sqlite3_bind_double(stmt_, i, value)); }
-  void bindBlob(int i, const std::string& bytes) {
-    check(sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()),
-                            SQLITE_TRANSIENT));
-  }
-  template <typename T>
-  void bind(int i, const std::optional<T>& value) {
-    if (value) {
-      bind(i, *value);
-    } else {
-      check(sqlite3_bind_null(stmt_, i));
-    }
-  }
-
-  // True when a row is available, false when the statement has finished.
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    failDb(db_, op_);
-  }
-  // Runs a statement that returns no rows.
-  void run() {
-    while (step()) {
-    }
-  }
-  // Makes the statement runnable again; bindings stay until rebound.
-  void reset() { sqlite3_reset(stmt_); }
-
-  std::string text(int col) const {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    // Length from column_bytes, not strlen, so embedded NULs survive the round trip.
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  std::optional<std::string> optText(int col) const {
-    if (isNull(col)) return std::nullopt;
-    return text(col);
-  }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::optional<std::int64_t> optInt64(int col) const {
-    if (isNull(col)) return std::nullopt;
-    return int64(col);
-  }
-  int integer(int col) const { return sqlite3_column_int(stmt_, col); }
-  double real(int col) const { return sqlite3_column_double(stmt_, col); }
-  bool isNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) failDb(db_, op_);
-  }
-
-  sqlite3* db_;
-  std::string_view op_;
-  sqlite3_stmt* stmt_ = nullptr;
-  CachedStatement* cached_ = nullptr;  // points into gCache (node-stable map)
-};
-
-// Scoped transaction: rolls back unless commit() succeeded.
-// Inside an open batch (beginBatch) it is a SAVEPOINT, so one failed operation rolls
-// back alone and the batch goes on.
-class Transaction {
- public:
-  Transaction(sqlite3* db, std::string_view op, const char* begin = "BEGIN IMMEDIATE")
-      : db_(db), op_(op), nested_(!sqlite3_get_autocommit(db)) {
-    // Prepared (and cached) rather than sqlite3_exec'd: parsing these on every update
-    // cost more than the update itself.
-    Statement(db_, nested_ ? "SAVEPOINT herald_op" : begin, op_).run();
-  }
-  ~Transaction() {
-    if (done_) return;
-    if (nested_) {
-      sqlite3_exec(db_, "ROLLBACK TO herald_op; RELEASE herald_op", nullptr, nullptr, nullptr);
-      return;
-    }
-    // Some errors (SQLITE_FULL, IOERR) already rolled back; ROLLBACK would then fail.
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-
-  // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open; the destructor
-  // then rolls it back.
-  void commit() {
-    Statement(db_, nested_ ? "RELEASE herald_op" : "COMMIT", op_).run();
-    done_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  std::string_view op_;
-  bool nested_;
-  bool done_ = false;
-};
-
-// kMigrations[i] takes the schema from user_version i to i + 1.
-constexpr const char* kMigrations[] = {
-    // 1: initial schema.
-    R"sql(
-CREATE TABLE IF NOT EXISTS jobs (
-  id             TEXT PRIMARY KEY NOT NULL,
-  video_id       TEXT NOT NULL DEFAULT '',
-  user_id        TEXT NOT NULL DEFAULT '',
-  job_type       TEXT NOT NULL,
-  status         TEXT NOT NULL,
-  progress       REAL NOT NULL DEFAULT 0,
-  current_stage  TEXT NOT NULL DEFAULT '',
-  status_message TEXT NOT NULL DEFAULT '',
-  error_message  TEXT,
-  metadata       TEXT NOT NULL DEFAULT '{}',
-  priority       INTEGER NOT NULL DEFAULT 0,
-  attempts       INTEGER NOT NULL DEFAULT 0,
-  max_attempts   INTEGER NOT NULL DEFAULT 3,
-  created_at     INTEGER NOT NULL,
-  updated_at     INTEGER NOT NULL,
-  started_at     INTEGER,
-  completed_at   INTEGER,
-  sequence       INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, priority DESC, created_at);
-CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id);
-CREATE INDEX IF NOT EXISTS jobs_by_video ON jobs (video_id);
-
-CREATE TABLE IF NOT EXISTS job_progress (
-  job_id         TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-  sequence       INTEGER NOT NULL,
-  status         TEXT NOT NULL,
-  progress       REAL NOT NULL DEFAULT 0,
-  current_stage  TEXT NOT NULL DEFAULT '',
-  status_message TEXT NOT NULL DEFAULT '',
-  error_message  TEXT,
-  metadata       TEXT NOT NULL DEFAULT '{}',
-  updated_at     INTEGER NOT NULL,
-  PRIMARY KEY (job_id, sequence)
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS videos (
-  id                   TEXT PRIMARY KEY NOT NULL,
-  user_id              TEXT NOT NULL DEFAULT '',
-  url                  TEXT NOT NULL DEFAULT '',
-  title                TEXT NOT NULL DEFAULT '',
-  duration_seconds     REAL NOT NULL DEFAULT 0,
-  processing_status    TEXT NOT NULL,
-  transcription_status TEXT NOT NULL,
-  embedding_status     TEXT NOT NULL,
-  overall_progress     REAL NOT NULL DEFAULT 0,
-  created_at           INTEGER NOT NULL,
-  updated_at           INTEGER NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS video_stages (
-  video_id      TEXT NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
-  ordinal       INTEGER NOT NULL,
-  name          TEXT NOT NULL,
-  status        TEXT NOT NULL,
-  progress      REAL NOT NULL DEFAULT 0,
-  started_at    INTEGER,
-  completed_at  INTEGER,
-  error_message TEXT,
-  PRIMARY KEY (video_id, ordinal)
-);
-)sql",
-    // 2: the job queue (retry backoff), transcripts and embeddings.
-    R"sql(
-ALTER TABLE jobs ADD COLUMN available_at INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE jobs ADD COLUMN runner TEXT NOT NULL DEFAULT '';
-CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (status, priority DESC, created_at, available_at);
-
-CREATE TABLE IF NOT EXISTS transcript_segments (
-  video_id      TEXT NOT NULL,
-  idx           INTEGER NOT NULL,
-  start_seconds REAL NOT NULL,
-  end_seconds   REAL NOT NULL,
-  text          TEXT NOT NULL,
-  PRIMARY KEY (video_id, idx)
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS embeddings (
-  video_id  TEXT NOT NULL,
-  idx       INTEGER NOT NULL,
-  model     TEXT NOT NULL,
-  dimension INTEGER NOT NULL,
-  vector    BLOB NOT NULL,
-  PRIMARY KEY (video_id, idx)
-) WITHOUT ROWID;
-)sql",
-};
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
-
-void migrate(sqlite3* db) {
-  constexpr std::string_view op = "open (schema)";
-  int version = 0;
-  {
-    Statement st(db, "PRAGMA user_version", op);
-    if (st.step()) version = st.integer(0);
-  }
-  if (version > kSchemaVersion) {
-    // Written by a newer Herald; guessing at its layout could corrupt it.
-    fail(op, "database schema version " + std::to_string(version) +
-                 " is newer than this build supports (" + std::to_string(kSchemaVersion) + ")");
-  }
-  for (; version < kSchemaVersion; ++version) {
-    Transaction tx(db, op);
-    exec(db, kMigrations[version], op);
-    // user_version lives in the file header and is transactional: it moves with the DDL.
-    exec(db, ("PRAGMA user_version = " + std::to_string(version + 1)).c_str(), op);
-    tx.commit();
-  }
-}
-
-std::string metadataText(const json::object& metadata) { return json::serialize(metadata); }
-
-// Corrupt or non-object metadata must not make the whole job unreadable.
-json::object parseMetadata(const std::string& text) {
-  std::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return std::move(v.as_object());
-}
-
-model::JobStatus parseStatus(const std::string& text, std::string_view op) {
-  auto status = model::parseJobStatus(text);
-  if (!status) fail(op, "unknown job status '" + text + "' in database");
-  return *status;
-}
-
-// Column order shared by INSERT, UPDATE and SELECT on jobs; bindJob/readJob follow it.
-constexpr const char* kJobColumns =
-    "id, video_id, user_id, job_type, status, progress, current_stage, status_message, "
-    "error_message, metadata, priority, attempts, max_attempts, created_at, updated_at, "
-    "started_at, completed_at, sequence, available_at, runner";
-
-void bindJob(Statement& st, const model::Job& job) {
-  st.bind(1, job.id);
-  st.bind(2, job.videoId);
-  st.bind(3, job.userId);
-  st.bind(4, job.jobType);
-  st.bind(5, model::toString(job.status));
-  st.bind(6, job.progress);
-  st.bind(7, job.currentStage);
-  st.bind(8, job.statusMessage);
-  st.bind(9, job.errorMessage);
-  st.bind(10, metadataText(job.metadata));
-  st.bind(11, job.priority);
-  st.bind(12, job.attempts);
-  st.bind(13, job.maxAttempts);
-  st.bind(14, job.createdAt);
-  st.bind(15, job.updatedAt);
-  st.bind(16, job.startedAt);
-  st.bind(17, job.completedAt);
-  st.bind(18, job.sequence);
-  st.bind(19, job.availableAt);
-  st.bind(20, job.runner);
-}
-
-model::Job readJob(const Statement& st, std::string_view op) {
-  model::Job job;
-  job.id = st.text(0);
-  job.videoId = st.text(1);
-  job.userId = st.text(2);
-  job.jobType = st.text(3);
-  job.status = parseStatus(st.text(4), op);
-  job.progress = st.real(5);
-  job.currentStage = st.text(6);
-  job.statusMessage = st.text(7);
-  job.errorMessage = st.optText(8);
-  job.metadata = parseMetadata(st.text(9));
-  job.priority = st.integer(10);
-  job.attempts = st.integer(11);
-  job.maxAttempts = st.integer(12);
-  job.createdAt = st.int64(13);
-  job.updatedAt = st.int64(14);
-  job.startedAt = st.optInt64(15);
-  job.completedAt = st.optInt64(16);
-  job.sequence = st.int64(17);
-  job.availableAt = st.int64(18);
-  job.runner = st.text(19);
-  return job;
-}
-
-void insertJob(sqlite3* db, const model::Job& job, std::string_view op) {
-  Statement st(db,
-               std::string("INSERT INTO jobs (") + kJobColumns +
-                   ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                   "?16, ?17, ?18, ?19, ?20)",
-               op);
-  bindJob(st, job);
-  st.run();
-}
-
-// Returns false when no job has this id.
-bool updateJob(sqlite3* db, const model::Job& job, std::string_view op) {
-  Statement st(db,
-               "UPDATE jobs SET video_id = ?2, user_id = ?3, job_type = ?4, status = ?5, "
-               "progress = ?6, current_stage = ?7, status_message = ?8, error_message = ?9, "
-               "metadata = ?10, priority = ?11, attempts = ?12, max_attempts = ?13, "
-               "created_at = ?14, updated_at = ?15, started_at = ?16, completed_at = ?17, "
-               "sequence = ?18, available_at = ?19, runner = ?20 WHERE id = ?1",
-               op);
-  bindJob(st, job);
-  st.run();
-  return sqlite3_changes(db) > 0;
-}
-
-// Writes only what a progress update can change. Leaving the identity columns (video,
-// user, type, priority, creation time, runner) out of the SET keeps SQLite from rewriting
-// the indexes built on them at every update; with `withStatus` false, status and
-// available_at stay out too (the common report that keeps the status then leaves the
-// status and runnable indexes alone). `metadata` is the job's metadata serialised (the
-// history entry written beside it stores the same text). Returns false when no job has
-// this id.
-bool updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
-                       bool withStatus, std::string_view op) {
-  Statement st(db,
-               withStatus
-                   ? "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
-                     "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
-                     "started_at = ?9, completed_at = ?10, sequence = ?11, status = ?12, "
-                     "available_at = ?13 WHERE id = ?1"
-                   : "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
-                     "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
-                     "started_at = ?9, completed_at = ?10, sequence = ?11 WHERE id = ?1",
-               op);
-  st.bindInPlace(1, job.id);
-  st.bind(2, job.progress);
-  st.bindInPlace(3, job.currentStage);
-  st.bindInPlace(4, job.statusMessage);
-  st.bindInPlace(5, job.errorMessage);
-  st.bindInPlace(6, metadata);
-  st.bind(7, job.attempts);
-  st.bind(8, job.updatedAt);
-  st.bind(9, job.startedAt);
-  st.bind(10, job.completedAt);
-  st.bind(11, job.sequence);
-  if (withStatus) {
-    st.bind(12, model::toString(job.status));
-    st.bind(13, job.availableAt);
-  }
-  st.run();
-  return sqlite3_changes(db) > 0;
-}
-
-// `metadata`: the entry's metadata serialised.
-void insertEntry(sqlite3* db, const model::ProgressEntry& e, const std::string& metadata,
-                 std::string_view op) {
-  Statement st(db,
-               "INSERT INTO job_progress (job_id, sequence, status, progress, current_stage, "
-               "status_message, error_message, metadata, updated_at) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-               op);
-  st.bindInPlace(1, e.jobId);
-  st.bind(2, e.sequence);
-  st.bindInPlace(3, model::toString(e.status));
-  st.bind(4, e.progress);
-  st.bindInPlace(5, e.currentStage);
-  st.bindInPlace(6, e.statusMessage);
-  st.bindInPlace(7, e.errorMessage);
-  st.bindInPlace(8, metadata);
-  st.bind(9, e.updatedAt);
-  st.run();
+// Whether a mutator left every column a progress update does not write as stored.
+bool sameIdentity(const model::Job& a, const model::Job& b) {
+  return a.videoId == b.videoId && a.userId == b.userId && a.jobType == b.jobType &&
+         a.priority == b.priority && a.maxAttempts == b.maxAttempts && a.createdAt == b.createdAt &&
+         a.runner == b.runner;
 }
 
 }  // namespace
@@ -566,10 +86,8 @@ SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
   try {
     sqlite3_extended_result_codes(db_, 1);
     // busy_timeout first so that switching to WAL waits out another process's lock.
-    exec(db_,
-         "PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-         "PRAGMA foreign_keys=ON;",
-         op);
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", op);
     migrate(db_);
     exec(db_, ("PRAGMA wal_autocheckpoint=" + std::to_string(checkpointPages)).c_str(), op);
   } catch (...) {
@@ -633,16 +151,8 @@ model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
   }
 }
 
-void SqliteStore::saveJobQuietly(const model::Job& job) {
-  constexpr std::string_view op = "saveJobQuietly";
-  jobCache_.erase(job.id);
-  if (!herald::storage::updateJob(db_, job, op)) fail(op, "unknown job '" + job.id + "'");
-  remember(job);
-}
-
 void SqliteStore::remember(const model::Job& job) {
-  // Bounded: a server with more live jobs than this just reads some of them back.
-  if (jobCache_.size() >= 4096 && !jobCache_.contains(job.id)) jobCache_.clear();
+  if (jobCache_.size() >= kJobCacheLimit && !jobCache_.contains(job.id)) jobCache_.clear();
   jobCache_.insert_or_assign(job.id, job);
 }
 
@@ -667,8 +177,9 @@ void SqliteStore::rememberProgress(const model::Job& job) {
 }
 
 void SqliteStore::dropCacheIfChangedElsewhere() {
-  // Inside a write transaction (a batch, BEGIN IMMEDIATE) no other connection can have
-  // committed since it began, and beginBatch checked then.
+  // Called at the start of every read, and by every write transaction once it holds the
+  // write lock (no other connection can commit after that until it ends). Inside a batch
+  // the lock is held since beginBatch, which checked then.
   if (inWriteTransaction_) return;
   Statement st(db_, "PRAGMA data_version", "dataVersion");
   const std::int64_t version = st.step() ? st.int64(0) : -1;
@@ -679,13 +190,7 @@ void SqliteStore::dropCacheIfChangedElsewhere() {
 std::optional<model::Job> SqliteStore::getJob(const std::string& id) {
   constexpr std::string_view op = "getJob";
   dropCacheIfChangedElsewhere();
-  if (auto it = jobCache_.find(id); it != jobCache_.end()) return it->second;
-  Statement st(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1", op);
-  st.bind(1, id);
-  if (!st.step()) return std::nullopt;
-  auto job = readJob(st, op);
-  remember(job);
-  return job;
+  return loadJob(id, op);
 }
 
 std::vector<model::Job> SqliteStore::listJobs(const JobFilter& filter) {
@@ -748,64 +253,152 @@ std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string
   return entries;
 }
 
+// ---------------------------------------------------------------------------------------
+// Read-modify-writes: the multi-writer API
+// ---------------------------------------------------------------------------------------
+
+std::optional<model::Job> SqliteStore::loadJob(const std::string& id, std::string_view op) {
+  if (auto it = jobCache_.find(id); it != jobCache_.end()) return it->second;
+  Statement st(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1", op);
+  st.bind(1, id);
+  if (!st.step()) return std::nullopt;
+  auto job = readJob(st, op);
+  remember(job);
+  return job;
+}
+
+JobChange SqliteStore::updateJob(const std::string& jobId, const JobMutator& mutate) {
+  constexpr std::string_view op = "updateJob";
+  JobChange change;
+  try {
+    Transaction tx(db_, op);
+    // We hold the write lock now: after this check the cache is the database until commit.
+    dropCacheIfChangedElsewhere();
+    auto stored = loadJob(jobId, op);
+    if (!stored) return change;  // NotFound
+    model::Job job = *stored;
+    if (!mutate(job)) {
+      change.outcome = JobChange::Outcome::Unchanged;
+      change.job = std::move(*stored);
+      return change;  // nothing written: the transaction just ends
+    }
+    if (job.id != stored->id) fail(op, "the mutator changed the id of job '" + jobId + "'");
+    job.sequence = stored->sequence + 1;
+    // Serialised once for the row and its history entry.
+    const auto metadata = metadataText(job.metadata);
+    if (sameIdentity(job, *stored)) {
+      const bool statusChanged =
+          job.status != stored->status || job.availableAt != stored->availableAt;
+      updateJobProgress(db_, job, metadata, statusChanged, op);
+    } else {
+      updateJobRow(db_, job, op);
+    }
+    change.entry = model::snapshotOf(job);
+    insertEntry(db_, change.entry, metadata, op);
+    tx.commit();
+    change.outcome = JobChange::Outcome::Updated;
+    change.job = std::move(job);
+  } catch (...) {
+    jobCache_.erase(jobId);
+    throw;
+  }
+  remember(change.job);
+  return change;
+}
+
+std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const ClaimFilter& filter,
+                                                   const JobMutator& mutate) {
+  constexpr std::string_view op = "claimNextJob";
+  JobChange change;
+  std::string claimedId;
+  try {
+    Transaction tx(db_, op);
+    dropCacheIfChangedElsewhere();
+    std::optional<model::Job> stored;
+    {
+      // The job types go in as one JSON array, so the SQL text (and its cached statement)
+      // is the same whatever their number.
+      Statement st(db_,
+                   std::string("SELECT ") + kJobColumns +
+                       " FROM jobs WHERE status = 'Pending' AND available_at <= ?1 AND "
+                       "runner = ?2 AND (?3 IS NULL OR job_type IN "
+                       "(SELECT value FROM json_each(?3))) "
+                       "ORDER BY priority DESC, created_at, rowid LIMIT 1",
+                   op);
+      st.bind(1, now);
+      st.bind(2, filter.runner);
+      if (!filter.jobTypes.empty()) {
+        boost::json::array types;
+        for (const auto& t : filter.jobTypes) types.emplace_back(t);
+        st.bind(3, boost::json::serialize(types));
+      }
+      if (!st.step()) return std::nullopt;
+      stored = readJob(st, op);
+    }
+    claimedId = stored->id;
+    model::Job job = *stored;
+    if (!mutate(job)) {
+      change.outcome = JobChange::Outcome::Unchanged;
+      change.job = std::move(*stored);
+      return change;
+    }
+    if (job.id != stored->id) fail(op, "the mutator changed the id of job '" + claimedId + "'");
+    job.sequence = stored->sequence + 1;
+    {
+      // Conditional on the job being as we read it: under the write lock it always is,
+      // and the condition makes that an assertion rather than an assumption (a second
+      // claim of the same job cannot succeed even if the locking were ever weakened).
+      Statement st(db_,
+                   "UPDATE jobs SET video_id = ?2, user_id = ?3, job_type = ?4, status = ?5, "
+                   "progress = ?6, current_stage = ?7, status_message = ?8, "
+                   "error_message = ?9, metadata = ?10, priority = ?11, attempts = ?12, "
+                   "max_attempts = ?13, created_at = ?14, updated_at = ?15, started_at = ?16, "
+                   "completed_at = ?17, sequence = ?18, available_at = ?19, runner = ?20 "
+                   "WHERE id = ?1 AND status = 'Pending' AND sequence = ?21 RETURNING sequence",
+                   op);
+      bindJob(st, job);
+      st.bind(21, stored->sequence);
+      if (!st.step()) fail(op, "job '" + claimedId + "' changed while claimed");
+    }
+    change.entry = model::snapshotOf(job);
+    insertEntry(db_, change.entry, metadataText(job.metadata), op);
+    tx.commit();
+    change.outcome = JobChange::Outcome::Updated;
+    change.job = std::move(job);
+  } catch (...) {
+    if (!claimedId.empty()) jobCache_.erase(claimedId);
+    throw;
+  }
+  remember(change.job);
+  return change;
+}
+
+std::optional<model::Video> SqliteStore::updateVideo(
+    const std::string& videoId, const std::function<bool(std::optional<model::Video>&)>& mutate) {
+  constexpr std::string_view op = "updateVideo";
+  Transaction tx(db_, op);
+  auto stored = readVideo(db_, videoId, op);
+  auto video = stored;
+  if (!mutate(video)) return stored;
+  if (!video) {
+    if (stored) fail(op, "deleting video '" + videoId + "' is not supported");
+    return std::nullopt;
+  }
+  if (video->id.empty()) video->id = videoId;
+  if (video->id != videoId) fail(op, "the mutator changed the id of video '" + videoId + "'");
+  writeVideo(db_, *video, op);
+  tx.commit();
+  return video;
+}
+
+// ---------------------------------------------------------------------------------------
+// Videos
+// ---------------------------------------------------------------------------------------
+
 void SqliteStore::saveVideo(const model::Video& video) {
   constexpr std::string_view op = "saveVideo";
   Transaction tx(db_, op);
-  {
-    // An upsert rather than INSERT OR REPLACE: REPLACE deletes the old row first, which
-    // with foreign keys on would cascade into video_stages behind our back. The effect on
-    // the row is the same: every column takes the new value.
-    Statement st(db_,
-                 "INSERT INTO videos (id, user_id, url, title, duration_seconds, "
-                 "processing_status, transcription_status, embedding_status, overall_progress, "
-                 "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-                 "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, "
-                 "url = excluded.url, title = excluded.title, "
-                 "duration_seconds = excluded.duration_seconds, "
-                 "processing_status = excluded.processing_status, "
-                 "transcription_status = excluded.transcription_status, "
-                 "embedding_status = excluded.embedding_status, "
-                 "overall_progress = excluded.overall_progress, "
-                 "created_at = excluded.created_at, updated_at = excluded.updated_at",
-                 op);
-    st.bind(1, video.id);
-    st.bind(2, video.userId);
-    st.bind(3, video.url);
-    st.bind(4, video.title);
-    st.bind(5, video.durationSeconds);
-    st.bind(6, model::toString(video.processingStatus));
-    st.bind(7, model::toString(video.transcriptionStatus));
-    st.bind(8, model::toString(video.embeddingStatus));
-    st.bind(9, video.overallProgress);
-    st.bind(10, video.createdAt);
-    st.bind(11, video.updatedAt);
-    st.run();
-  }
-  {
-    Statement st(db_, "DELETE FROM video_stages WHERE video_id = ?1", op);
-    st.bind(1, video.id);
-    st.run();
-  }
-  if (!video.stages.empty()) {
-    Statement st(db_,
-                 "INSERT INTO video_stages (video_id, ordinal, name, status, progress, "
-                 "started_at, completed_at, error_message) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                 op);
-    for (std::size_t i = 0; i < video.stages.size(); ++i) {
-      const auto& stage = video.stages[i];
-      st.bind(1, video.id);
-      st.bind(2, static_cast<std::int64_t>(i));
-      st.bind(3, stage.name);
-      st.bind(4, model::toString(stage.status));
-      st.bind(5, stage.progress);
-      st.bind(6, stage.startedAt);
-      st.bind(7, stage.completedAt);
-      st.bind(8, stage.errorMessage);
-      st.run();
-      st.reset();
-    }
-  }
+  writeVideo(db_, video, op);
   tx.commit();
 }
 
@@ -814,56 +407,10 @@ std::optional<model::Video> SqliteStore::getVideo(const std::string& id) {
   // A read transaction so the row and its stages come from the same snapshot even if
   // another process writes in between.
   Transaction tx(db_, op, "BEGIN");
-  model::Video video;
-  {
-    Statement st(db_,
-                 "SELECT id, user_id, url, title, duration_seconds, processing_status, "
-                 "transcription_status, embedding_status, overall_progress, created_at, "
-                 "updated_at FROM videos WHERE id = ?1",
-                 op);
-    st.bind(1, id);
-    if (!st.step()) return std::nullopt;
-    video.id = st.text(0);
-    video.userId = st.text(1);
-    video.url = st.text(2);
-    video.title = st.text(3);
-    video.durationSeconds = st.real(4);
-    // An unknown name (a corrupt row) reads as the initial state rather than failing the
-    // whole video: the next stage update recomputes the summary.
-    video.processingStatus =
-        model::parseProcessingStatus(st.text(5)).value_or(model::ProcessingStatus::Pending);
-    video.transcriptionStatus = model::parseTranscriptionStatus(st.text(6))
-                                    .value_or(model::TranscriptionStatus::NotStarted);
-    video.embeddingStatus =
-        model::parseEmbeddingStatus(st.text(7)).value_or(model::EmbeddingStatus::NotStarted);
-    video.overallProgress = st.real(8);
-    video.createdAt = st.int64(9);
-    video.updatedAt = st.int64(10);
-  }
-  {
-    Statement st(db_,
-                 "SELECT name, status, progress, started_at, completed_at, error_message "
-                 "FROM video_stages WHERE video_id = ?1 ORDER BY ordinal ASC",
-                 op);
-    st.bind(1, id);
-    while (st.step()) {
-      model::VideoStage stage;
-      stage.name = st.text(0);
-      stage.status = model::parseStageStatus(st.text(1)).value_or(model::StageStatus::Pending);
-      stage.progress = st.real(2);
-      stage.startedAt = st.optInt64(3);
-      stage.completedAt = st.optInt64(4);
-      stage.errorMessage = st.optText(5);
-      video.stages.push_back(std::move(stage));
-    }
-  }
+  auto video = readVideo(db_, id, op);
   tx.commit();
   return video;
 }
-
-}  // namespace herald::storage
-
-namespace herald::storage {
 
 std::optional<model::Job> SqliteStore::nextRunnableJob(std::int64_t now) {
   constexpr std::string_view op = "nextRunnableJob";
@@ -950,16 +497,9 @@ void SqliteStore::saveEmbeddings(const std::string& videoId, const std::string& 
       "saveEmbeddings");
 }
 
-std::size_t SqliteStore::embeddingCount(const std::string& videoId) {
-  constexpr std::string_view op = "embeddingCount";
-  Statement st(db_, "SELECT COUNT(*) FROM embeddings WHERE video_id = ?1", op);
-  st.bind(1, videoId);
-  return st.step() ? static_cast<std::size_t>(st.int64(0)) : 0;
-}
-
-}  // namespace herald::storage
-
-namespace herald::storage {
+// ---------------------------------------------------------------------------------------
+// Group commit
+// ---------------------------------------------------------------------------------------
 
 void SqliteStore::beginBatch() {
   // Prepared once and cached, like every statement here: sqlite3_exec would parse

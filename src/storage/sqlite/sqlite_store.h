@@ -1,7 +1,15 @@
 #pragma once
 // SQLite implementation of Store: one file, WAL journal, schema created on open.
+//
+// Several SqliteStore objects (threads or processes) may share one file: every write runs
+// in a BEGIN IMMEDIATE transaction (the database's single write lock), and a writer that
+// finds the lock taken waits up to kBusyTimeoutMs for it (sqlite_store.cpp).
+//
+// Thread safety: one object is used by one thread at a time (its connection is opened
+// NOMUTEX); give each thread its own object.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "storage/store.h"
@@ -20,31 +28,39 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   void createJob(model::Job& job) override;
+  JobChange updateJob(const std::string& jobId, const JobMutator& mutate) override;
+  std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter& filter,
+                                        const JobMutator& mutate) override;
   model::ProgressEntry recordUpdate(model::Job& job) override;
-  void saveJobQuietly(const model::Job& job) override;
+  std::optional<model::Job> nextRunnableJob(std::int64_t now) override;
   std::optional<model::Job> getJob(const std::string& id) override;
   std::vector<model::Job> listJobs(const JobFilter& filter) override;
   std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,
                                                     std::int64_t afterSequence, int limit) override;
-  std::optional<model::Job> nextRunnableJob(std::int64_t now) override;
   void saveTranscript(const std::string& videoId,
                       const std::vector<model::TranscriptSegment>& segments) override;
   std::vector<model::TranscriptSegment> transcript(const std::string& videoId) override;
   void saveEmbeddings(const std::string& videoId, const std::string& model,
                       const std::vector<std::vector<float>>& vectors) override;
-  std::size_t embeddingCount(const std::string& videoId) override;
   void beginBatch() override;
   void commitBatch() override;
   void rollbackBatch() override;
   void saveVideo(const model::Video& video) override;
   std::optional<model::Video> getVideo(const std::string& id) override;
+  std::optional<model::Video> updateVideo(
+      const std::string& videoId,
+      const std::function<bool(std::optional<model::Video>&)>& mutate) override;
 
  private:
   // Recently written or read jobs, so a progress report does not SELECT the row it
-  // wrote a moment ago. Every job write here updates its entry; a rollback empties the
-  // cache, and so does a commit by any other connection to the file (PRAGMA
-  // data_version), so a cached job is never older than the database.
+  // wrote a moment ago. Every job write here updates its entry after it commits; a
+  // rollback empties the cache, and so does a commit by any other connection to the file
+  // (PRAGMA data_version), so a cached job is never older than the database. A write
+  // transaction checks data_version after it holds the write lock (nobody else can commit
+  // until it ends), so a mutator always starts from the committed job.
   void dropCacheIfChangedElsewhere();
+  // The job, from the cache or the database (then cached); a copy.
+  std::optional<model::Job> loadJob(const std::string& id, std::string_view op);
   void remember(const model::Job& job);
   void rememberProgress(const model::Job& job);
 

@@ -35,7 +35,7 @@ TEST(Config, JsonThenEnvironmentOverrides) {
   EXPECT_FALSE(c.signalr.enableDetailedErrors);  // production default
   EXPECT_EQ(c.signalr.keepAliveInterval.count(), 10);
   EXPECT_EQ(c.app.allowedOrigins, std::vector<std::string>{"http://c"});
-  EXPECT_EQ(c.sqlitePath(), "/tmp/x.db");
+  EXPECT_EQ(c.connectionStrings.defaultConnection, "Data Source=/tmp/x.db");
   EXPECT_EQ(c.server.host, "127.0.0.1");
   EXPECT_EQ(c.server.port, 6000);
 }
@@ -73,7 +73,9 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(fromExample.server.port, defaults.server.port);
   EXPECT_EQ(fromExample.server.dedicatedStoreThread, defaults.server.dedicatedStoreThread);
   EXPECT_EQ(fromExample.server.sqliteCheckpointPages, defaults.server.sqliteCheckpointPages);
-  EXPECT_EQ(fromExample.sqlitePath(), defaults.sqlitePath());
+  EXPECT_EQ(fromExample.connectionStrings.defaultConnection,
+            defaults.connectionStrings.defaultConnection);
+  EXPECT_EQ(fromExample.server.dataDir, defaults.server.dataDir);
 }
 
 TEST(ConfigTest, DedicatedStoreThreadIsAutoUnlessSetAndAcceptsAuto) {

@@ -276,23 +276,6 @@ TEST_F(SqliteStoreTest, RecordUpdateRollsBackJobRowWhenHistoryInsertFails) {
   EXPECT_EQ(got->sequence, 1);
 }
 
-TEST_F(SqliteStoreTest, SaveJobQuietlyWritesWithoutHistory) {
-  auto store = open();
-  Job job = makeJob("job-1");
-  store->createJob(job);
-
-  job.attempts = 2;
-  job.priority = 3;
-  store->saveJobQuietly(job);
-
-  auto got = store->getJob("job-1");
-  ASSERT_TRUE(got);
-  EXPECT_EQ(got->attempts, 2);
-  EXPECT_EQ(got->priority, 3);
-  EXPECT_EQ(got->sequence, 1);
-  EXPECT_EQ(store->progressHistory("job-1", 0, 100).size(), 1u);
-}
-
 TEST_F(SqliteStoreTest, CachedJobsFollowWritesByOtherConnections) {
   auto store = open();
   Job job = makeJob("job-1");

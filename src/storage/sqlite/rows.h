@@ -1,0 +1,44 @@
+#pragma once
+// Row mapping for the SQLite store: how jobs, history entries and videos are bound to and
+// read from their tables. Every function runs inside the caller's transaction.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/object.hpp>
+
+#include "model/job.h"
+#include "model/video.h"
+#include "storage/sqlite/statement.h"
+
+namespace herald::storage::sqlite {
+
+// Column order shared by INSERT, UPDATE and SELECT on jobs; bindJob/readJob follow it.
+extern const char* const kJobColumns;
+
+std::string metadataText(const boost::json::object& metadata);
+// Corrupt or non-object metadata must not make the whole job unreadable: it reads as {}.
+boost::json::object parseMetadata(const std::string& text);
+model::JobStatus parseStatus(const std::string& text, std::string_view op);
+
+void bindJob(Statement& st, const model::Job& job);
+// Reads a row selected with kJobColumns (in that order, from column 0).
+model::Job readJob(const Statement& st, std::string_view op);
+
+void insertJob(sqlite3* db, const model::Job& job, std::string_view op);
+// Writes every column. Returns false when no job has this id.
+bool updateJobRow(sqlite3* db, const model::Job& job, std::string_view op);
+// Writes only what a progress update can change (see rows.cpp). Returns false when no job
+// has this id.
+bool updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
+                       bool withStatus, std::string_view op);
+// `metadata`: the entry's metadata serialised.
+void insertEntry(sqlite3* db, const model::ProgressEntry& e, const std::string& metadata,
+                 std::string_view op);
+
+std::optional<model::Video> readVideo(sqlite3* db, const std::string& id, std::string_view op);
+// Inserts or replaces the video row and all its stages.
+void writeVideo(sqlite3* db, const model::Video& video, std::string_view op);
+
+}  // namespace herald::storage::sqlite
