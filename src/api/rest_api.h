@@ -6,6 +6,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "api/router.h"
+#include "auth/request_context.h"
 #include "config/config.h"
 #include "core/http_types.h"
 #include "hub/hub_lifetime_manager.h"
@@ -19,9 +21,13 @@ class RestApi {
   RestApi(const config::Config& config, jobs::ProgressService& service,
           hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine);
 
-  // Answers a request under /api/ or /health; nullopt when no route matches the path.
+  // Answers a request the route table (rest_api.cpp) knows, and a 404 problem for any
+  // other path under /api/v1/; nullopt for other paths (static files are tried next).
   boost::asio::awaitable<std::optional<core::HttpResponse>> handle(
-      const core::HttpRequest& request);
+      const auth::RequestContext& context);
+
+  // The route table, for the OpenAPI description and tests.
+  const Router& router() const { return router_; }
 
  private:
   boost::asio::awaitable<core::HttpResponse> createJob(const core::HttpRequest& request);
@@ -36,7 +42,7 @@ class RestApi {
   boost::asio::awaitable<core::HttpResponse> transcript(const std::string& videoId);
   boost::asio::awaitable<core::HttpResponse> cancel(const std::string& jobId);
   boost::asio::awaitable<core::HttpResponse> retry(const std::string& jobId);
-  core::HttpResponse connectionInfo(const core::HttpRequest& request) const;
+  core::HttpResponse connectionInfo(const auth::RequestContext& context) const;
   core::HttpResponse health() const;
   core::HttpResponse metrics() const;
 
@@ -44,6 +50,7 @@ class RestApi {
   jobs::ProgressService& service_;
   hub::HubLifetimeManager& lifetime_;
   jobs::JobEngine& engine_;
+  Router router_;
 };
 
 }  // namespace herald::api

@@ -278,6 +278,14 @@ void applyUrls(Config& config, const std::string& urls) {
 }
 
 void finalize(Config& config) {
+  // A setting the server cannot honour stops it at start (spec section 7): running with
+  // EnableAuth=true but no token verification would leave everything open while the
+  // operator believes it is protected.
+  if (config.app.enableAuth) {
+    throw ConfigError(
+        "AppSettings:EnableAuth=true is not supported yet: JWT authentication is not built; "
+        "refusing to start rather than run without it");
+  }
   if (!config.app.allowLocalFilesSet) config.app.allowLocalFiles = !config.app.isProduction;
   if (!config.signalr.detailedErrorsSet) {
     config.signalr.enableDetailedErrors = !config.app.isProduction;

@@ -17,6 +17,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/router.h"
 #include "core/strings.h"
 #include "http/cors.h"
 #include "protocol/websocket/accept_key.h"
@@ -34,6 +35,7 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kHubPath = "/hubs/job-progress";
+constexpr std::string_view kNegotiatePath = "/hubs/job-progress/negotiate";
 // A client gets this long to send a whole request; bounds idle keep-alive sockets too.
 constexpr auto kRequestTimeout = 30s;
 
@@ -173,6 +175,20 @@ asio::awaitable<boost::system::error_code> readRequest(
     if (ec) co_return ec;
     buffer.commit(n);
   }
+}
+
+enum class HubPath { None, Hub, Negotiate };
+
+// Which hub endpoint `path` names, matched as the REST routes are (case-insensitive, one
+// optional trailing slash): "/Hubs/Job-Progress/" is the hub.
+HubPath hubPath(std::string_view path) {
+  // Most requests are REST calls: one cheap comparison rules them out.
+  if (path.size() < kHubPath.size() || !core::iequals(path.substr(0, 6), "/hubs/")) {
+    return HubPath::None;
+  }
+  if (api::pathMatches(kHubPath, path)) return HubPath::Hub;
+  if (api::pathMatches(kNegotiatePath, path)) return HubPath::Negotiate;
+  return HubPath::None;
 }
 
 core::HttpResponse textResponse(int status, std::string text) {
@@ -326,12 +342,16 @@ struct HttpServer::Impl {
       auto req = parser.release();
       auto path = decodePath(req.target());
       state->busy = true;
+      const auto hub = hubPath(path);
+      // The request context: the request and its principal, worked out here and only here.
+      auth::RequestContext context{toCore(req, path, remoteAddress), {}};
+      context.principal = routes.authenticator.authenticate(context.request);
 
-      if (beast::websocket::is_upgrade(req) && path == kHubPath) {
+      if (beast::websocket::is_upgrade(req) && hub == HubPath::Hub) {
         // The WebSocket runs in its own coroutine so that this session's frame (parse
         // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
         core::HttpResponse refusal;
-        auto attach = attachWebSocket(req, stream.get_executor(), refusal);
+        auto attach = attachWebSocket(req, context.principal, stream.get_executor(), refusal);
         if (attach.result != transport::AttachResult::Ok) {
           auto writing =
               writeResponse(stream, serializeResponse(refusal, req.version(), false, false));
@@ -344,9 +364,9 @@ struct HttpServer::Impl {
         co_return;
       }
 
-      auto parsed = toCore(req, path, remoteAddress);
+      const auto& parsed = context.request;
       auto cors = corsHeaders(config.app.allowedOrigins, parsed);
-      if (path == kHubPath && req.method() != bhttp::verb::options) {
+      if (hub == HubPath::Hub && req.method() != bhttp::verb::options) {
         Counter inflight(owner.activeRequests_);
         bool reuse =
             co_await transport::serveTransportRequest(stream, req, parsed, routes.transport, cors);
@@ -362,7 +382,7 @@ struct HttpServer::Impl {
           if (req.method() == bhttp::verb::options) {
             response = preflight(config.app.allowedOrigins, parsed);
           } else {
-            response = co_await route(parsed);
+            response = co_await route(context, hub);
           }
         } catch (const std::exception& e) {
           spdlog::error("{} {} failed: {}", std::string(req.method_string()), path, e.what());
@@ -381,13 +401,15 @@ struct HttpServer::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  asio::awaitable<core::HttpResponse> route(const core::HttpRequest& request) {
-    if (request.path == std::string(kHubPath) + "/negotiate") {
+  asio::awaitable<core::HttpResponse> route(const auth::RequestContext& context, HubPath hub) {
+    const auto& request = context.request;
+    if (hub == HubPath::Negotiate) {
       if (stopping) co_return textResponse(503, "Server is shutting down");
+      // The connection keeps the negotiate request's principal for its life.
       co_return transport::negotiate(request, routes.transport.connections,
-                                     routes.transport.options, "");
+                                     routes.transport.options, context.principal);
     }
-    if (auto r = co_await routes.rest.handle(request)) co_return std::move(*r);
+    if (auto r = co_await routes.rest.handle(context)) co_return std::move(*r);
     if (request.method == "GET" || request.method == "HEAD") {
       if (auto f = staticFile(routes.webRoot, request.path)) co_return std::move(*f);
     }
@@ -397,7 +419,10 @@ struct HttpServer::Impl {
   // Decides a WebSocket upgrade: an Ok attach, or the status and text to refuse with.
   // Checks the upgrade request, then attaches it to its connection. A refused upgrade
   // attaches nothing (its answer is in `refusal`), so no connection is set up and undone.
+  // `principal` is the upgrade request's: it only matters when negotiation was skipped (a
+  // negotiated connection has its negotiate request's principal already).
   transport::Attach attachWebSocket(const bhttp::request<bhttp::string_body>& req,
+                                    const auth::Principal& principal,
                                     const asio::any_io_executor& executor,
                                     core::HttpResponse& refusal) {
     auto& connections = routes.transport.connections;
@@ -427,7 +452,7 @@ struct HttpServer::Impl {
       token = *id;
     } else {
       // skipNegotiation: a version-0 connection made on the spot, never stateful.
-      token = connections.create(0, "", false)->token;
+      token = connections.create(0, principal, false)->token;
     }
     attach = connections.attach(token, transport::TransportKind::WebSockets, executor);
     switch (attach.result) {

@@ -1,7 +1,10 @@
 #pragma once
 // The HTTP listener: accepts on one io_context and spreads sessions over all of them
-// (one per core), parses requests with Beast, and routes them: negotiate and the hub's
-// WebSocket upgrade, the REST API, static files.
+// (one per core), parses requests with Beast, builds each request's context (the
+// request and its principal, from the Authenticator) and routes it: negotiate and the
+// hub's transports (WebSocket upgrade, SSE, long polling), the REST API's route table,
+// static files. Hub and REST paths match case-insensitively, with or without a trailing
+// slash (as ASP.NET Core's routing); static files are files, matched as written.
 //
 // Thread safety: start/stop from the owning thread; sessions run on their io_context.
 #include <atomic>
@@ -12,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "api/rest_api.h"
+#include "auth/authenticator.h"
 #include "config/config.h"
 #include "hub/connection_handler.h"
 #include "transport/http_connection.h"
@@ -22,6 +26,8 @@ namespace herald::http {
 
 struct Routes {
   api::RestApi& rest;
+  // Fills the principal of every request, once, right after it is parsed.
+  const auth::Authenticator& authenticator;
   transport::TransportContext transport;
   std::string webRoot;
 };

@@ -4,12 +4,25 @@
 
 namespace herald::hub {
 
-HubConnection::HubConnection(std::string connectionId, std::string userId,
+HubConnection::HubConnection(std::string connectionId, auth::Principal principal,
                              std::size_t maxQueueBytes)
     : id_(std::move(connectionId)),
-      userId_(std::move(userId)),
+      principal_(std::move(principal)),
       maxQueueBytes_(maxQueueBytes),
       lastEnqueue_(std::chrono::steady_clock::now()) {}
+
+namespace {
+auth::Principal userPrincipal(std::string userId) {
+  auth::Principal p;
+  p.authenticated = !userId.empty();
+  p.userId = std::move(userId);
+  return p;
+}
+}  // namespace
+
+HubConnection::HubConnection(std::string connectionId, std::string userId,
+                             std::size_t maxQueueBytes)
+    : HubConnection(std::move(connectionId), userPrincipal(std::move(userId)), maxQueueBytes) {}
 
 void HubConnection::setProtocol(const protocol::HubProtocol* protocol) {
   std::lock_guard lock(mutex_);

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/principal.h"
 #include "hub/serialized_message.h"
 #include "protocol/signalr/hub_protocol.h"
 
@@ -38,10 +39,15 @@ enum class SendMode {
 
 class HubConnection {
  public:
+  // `principal`: who negotiated this connection (fixed for its life).
+  HubConnection(std::string connectionId, auth::Principal principal, std::size_t maxQueueBytes);
+  // Shorthand (tests): a principal with just this user id, authenticated when non-empty.
   HubConnection(std::string connectionId, std::string userId, std::size_t maxQueueBytes);
 
   const std::string& id() const { return id_; }
-  const std::string& userId() const { return userId_; }
+  const auth::Principal& principal() const { return principal_; }
+  // The principal's user id; empty for an anonymous connection (no user group).
+  const std::string& userId() const { return principal_.userId; }
 
   // Set once, at the handshake; before that no hub message may be queued.
   void setProtocol(const protocol::HubProtocol* protocol);
@@ -113,7 +119,7 @@ class HubConnection {
   EnqueueResult enqueueLocked(OutFrame frame, std::unique_lock<std::mutex>& lock);
 
   const std::string id_;
-  const std::string userId_;
+  const auth::Principal principal_;
   const std::size_t maxQueueBytes_;
 
   mutable std::mutex mutex_;

@@ -18,6 +18,7 @@
 #include "api/job_progress_events.h"
 #include "api/job_progress_hub.h"
 #include "api/rest_api.h"
+#include "auth/authenticator.h"
 #include "backplane/backplane.h"
 #include "http/http_server.h"
 #include "hub/hub_dispatcher.h"
@@ -155,13 +156,16 @@ int runServer(const config::Config& config) {
   }
 
   api::RestApi rest(config, progress, lifetime, engine);
+  // The only authenticator until JWT support exists: every caller is anonymous
+  // (config::finalize refuses EnableAuth=true rather than run without it).
+  auth::AnonymousAuthenticator authenticator;
   transport::ConnectionManager connections;
   transport::NegotiateOptions negotiateOptions;
   negotiateOptions.webSockets = config.app.enableWebSockets;
   negotiateOptions.statefulReconnect = config.signalr.allowStatefulReconnects;
   http::HttpServer httpServer(
       contextPtrs, config,
-      http::Routes{rest,
+      http::Routes{rest, authenticator,
                    transport::TransportContext{connections, hubServices, negotiateOptions,
                                                config.signalr.longPollTimeout},
                    resolveWebRoot(config)});

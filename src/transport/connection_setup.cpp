@@ -70,7 +70,7 @@ asio::awaitable<void> tickAll() {
 
 void setUpConnection(const HttpConnectionPtr& c, const hub::HubServices& services,
                      hub::TransportFeatures features, ConnectionManager& manager) {
-  c->hub = std::make_shared<hub::HubConnection>(c->connectionId, c->userId,
+  c->hub = std::make_shared<hub::HubConnection>(c->connectionId, c->principal,
                                                 services.settings.maxOutboundQueueBytes);
   features.statefulReconnect = c->statefulReconnect && features.statefulReconnect;
   c->handler = std::make_unique<hub::ConnectionHandler>(c->hub, services, features);

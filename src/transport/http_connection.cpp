@@ -7,13 +7,13 @@
 
 namespace herald::transport {
 
-HttpConnectionPtr ConnectionManager::create(int negotiateVersion, std::string userId,
+HttpConnectionPtr ConnectionManager::create(int negotiateVersion, auth::Principal principal,
                                             bool statefulReconnect) {
   auto c = std::make_shared<HttpConnection>();
   c->connectionId = core::newConnectionId();
   c->token = negotiateVersion >= 1 ? core::newConnectionId() : c->connectionId;
   c->negotiateVersion = negotiateVersion;
-  c->userId = std::move(userId);
+  c->principal = std::move(principal);
   c->statefulReconnect = statefulReconnect;
   std::lock_guard lock(mutex_);
   byToken_[c->token] = c;

@@ -21,6 +21,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "auth/principal.h"
 #include "hub/connection_handler.h"
 
 namespace herald::transport {
@@ -35,7 +36,9 @@ class HttpConnection {
   std::string token;
   int negotiateVersion = 1;
   bool statefulReconnect = false;  // negotiated
-  std::string userId;
+  // Who negotiated the connection (the negotiate request's principal); the hub side
+  // (HubConnection) is given it when the first transport request sets it up.
+  auth::Principal principal;
 
   // Set by the first transport request (under the manager's mutex), then fixed.
   TransportKind transport = TransportKind::None;
@@ -91,7 +94,7 @@ struct Attach {
 
 class ConnectionManager {
  public:
-  HttpConnectionPtr create(int negotiateVersion, std::string userId, bool statefulReconnect);
+  HttpConnectionPtr create(int negotiateVersion, auth::Principal principal, bool statefulReconnect);
   HttpConnectionPtr find(const std::string& token) const;
 
   // A transport request for `token`. `executor` becomes the home executor on the

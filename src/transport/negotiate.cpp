@@ -10,7 +10,7 @@ namespace herald::transport {
 namespace json = boost::json;
 
 core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager& connections,
-                             const NegotiateOptions& options, const std::string& userId) {
+                             const NegotiateOptions& options, const auth::Principal& principal) {
   core::HttpResponse response;
   if (request.method != "POST") {
     response.status = 405;
@@ -42,7 +42,7 @@ core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager
   if (auto v = core::queryValue(request.query, "useStatefulReconnect")) {
     stateful = options.statefulReconnect && core::iequals(*v, "true");
   }
-  auto connection = connections.create(version, userId, stateful);
+  auto connection = connections.create(version, principal, stateful);
   json::object body;
   body["negotiateVersion"] = version;
   body["connectionId"] = connection->connectionId;

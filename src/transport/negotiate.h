@@ -1,6 +1,7 @@
 #pragma once
 // POST {hub}/negotiate: picks the negotiate version, creates the connection and lists
 // the transports in preference order (signalr-protocol.md section 1).
+#include "auth/principal.h"
 #include "core/http_types.h"
 #include "transport/http_connection.h"
 
@@ -13,7 +14,8 @@ struct NegotiateOptions {
   bool statefulReconnect = true;  // allowed when a client asks for it
 };
 
+// `principal`: the negotiate request's (auth::RequestContext); the connection keeps it.
 core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager& connections,
-                             const NegotiateOptions& options, const std::string& userId);
+                             const NegotiateOptions& options, const auth::Principal& principal);
 
 }  // namespace herald::transport

@@ -40,6 +40,26 @@ TEST(Config, JsonThenEnvironmentOverrides) {
   EXPECT_EQ(c.server.port, 6000);
 }
 
+TEST(Config, EnableAuthRefusesToStartUntilJwtExists) {
+  // Nothing fails open: without token verification, EnableAuth=true must not start a
+  // server that everyone could use while its operator believes it protected.
+  Config c;
+  applyJson(c, R"({"AppSettings":{"EnableAuth":true}})");
+  try {
+    finalize(c);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("EnableAuth=true is not supported yet: JWT authentication "
+                                         "is not built; refusing to start rather than run "
+                                         "without it"),
+              std::string::npos)
+        << e.what();
+  }
+  Config fromEnv;
+  applyEnvironment(fromEnv, {{"AppSettings__EnableAuth", "true"}});
+  EXPECT_THROW(finalize(fromEnv), ConfigError);
+}
+
 TEST(Config, BadValuesNameTheirKey) {
   Config c;
   try {

@@ -43,6 +43,10 @@ describe('REST API', () => {
       assert.equal(typeof v, 'string', `instructions.${k}`);
       assert.ok(v.trim().length > 0, `instructions.${k} is empty`);
     }
+    // Without authentication the server asks for no token (it would ignore one), and no user
+    // stands behind the request.
+    assert.match(info.instructions.authentication, /no authentication is required/i);
+    assert.doesNotMatch(info.instructions.authentication, /accessTokenFactory|JWT|Bearer/i);
     const names = ['JobProgressUpdate', 'JobCompleted', 'JobFailed', 'VideoProgressUpdate', 'UserNotification',
       'BroadcastNotification', 'Error'];
     assert.ok(Array.isArray(info.events));
