@@ -6,10 +6,7 @@ namespace herald::hub {
 
 HubConnection::HubConnection(std::string connectionId, std::string userId,
                              std::size_t maxQueueBytes)
-    : id_(std::move(connectionId)),
-      userId_(std::move(userId)),
-      maxQueueBytes_(maxQueueBytes),
-      lastEnqueue_(std::chrono::steady_clock::now()) {}
+    : id_(std::move(connectionId)), userId_(std::move(userId)), maxQueueBytes_(maxQueueBytes) {}
 
 void HubConnection::setProtocol(const protocol::HubProtocol* protocol) {
   std::lock_guard lock(mutex_);
@@ -35,13 +32,12 @@ EnqueueResult HubConnection::enqueueLocked(OutFrame frame, std::unique_lock<std:
     // catches up from the store with afterSequence) rather than grow without bound.
     overflowed_ = true;
     closing_ = true;
-    closingSince_ = std::chrono::steady_clock::now();
   }
   bool wasEmpty = queue_.empty();
   if (!overflowed_) {
     queuedBytes_ += frame.bytes->size();
     queue_.push_back(std::move(frame));
-    lastEnqueue_ = std::chrono::steady_clock::now();
+    ++enqueued_;
   }
   auto wakeup = (wasEmpty || overflowed_) ? wakeup_ : nullptr;
   auto result = overflowed_ ? EnqueueResult::Overflow : EnqueueResult::Queued;
@@ -133,7 +129,6 @@ void HubConnection::close(std::optional<protocol::CloseMessage> close) {
     queue_.push_back(OutFrame{std::move(frame), false});
   }
   closing_ = true;
-  closingSince_ = std::chrono::steady_clock::now();
   auto w = wakeup_;
   lock.unlock();
   if (w) (*w)();
@@ -142,11 +137,6 @@ void HubConnection::close(std::optional<protocol::CloseMessage> close) {
 bool HubConnection::closing() const {
   std::lock_guard lock(mutex_);
   return closing_;
-}
-
-std::chrono::steady_clock::time_point HubConnection::closingSince() const {
-  std::lock_guard lock(mutex_);
-  return closingSince_;
 }
 
 bool HubConnection::overflowed() const {
@@ -196,9 +186,9 @@ void HubConnection::prepareReplay() {
   if (w) (*w)();
 }
 
-std::chrono::steady_clock::time_point HubConnection::lastEnqueue() const {
+std::uint64_t HubConnection::enqueuedCount() const {
   std::lock_guard lock(mutex_);
-  return lastEnqueue_;
+  return enqueued_;
 }
 
 void HubConnection::addGroup(const std::string& group) {
