@@ -10,6 +10,13 @@ std::int64_t nowMillis() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+std::int64_t SystemClock::systemNowMillis() const { return nowMillis(); }
+
+const Clock& systemClock() {
+  static const SystemClock clock;
+  return clock;
+}
+
 namespace {
 
 // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil_from_days).

@@ -10,7 +10,16 @@ namespace asio = boost::asio;
 
 ConnectionHandler::ConnectionHandler(HubConnectionPtr connection, HubServices services,
                                      TransportFeatures features)
-    : connection_(std::move(connection)), services_(services), features_(features) {}
+    : connection_(std::move(connection)), services_(services), features_(features) {
+  started_ = lastReceived_ = lastSent_ = services_.clock.steadyNow();
+}
+
+void ConnectionHandler::noteSent(TimePoint now) {
+  const auto count = connection_->enqueuedCount();
+  if (count == sentCount_) return;
+  sentCount_ = count;
+  lastSent_ = now;
+}
 
 bool ConnectionHandler::acceptTrackable() {
   if (!connection_->statefulReconnect()) return true;
@@ -22,7 +31,7 @@ bool ConnectionHandler::acceptTrackable() {
 
 void ConnectionHandler::onReattached() {
   inbound_.clear();
-  lastReceived_ = Clock::now();
+  lastReceived_ = services_.clock.steadyNow();
 }
 
 void ConnectionHandler::closeWithError(const std::string& detail) {
@@ -97,6 +106,7 @@ asio::awaitable<bool> ConnectionHandler::onHandshake() {
     connection_->close(close);
     co_return false;
   }
+  noteSent(services_.clock.steadyNow());  // the handshake response, whatever OnConnected sent
   co_return true;
 }
 
@@ -114,7 +124,8 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
   inbound_.erase(0, result.consumed);
   // Keep idle connections small: a burst's buffer is not held for the connection's life.
   if (inbound_.empty() && inbound_.capacity() > 1024) std::string().swap(inbound_);
-  if (!messages.empty()) lastReceived_ = Clock::now();
+  TimePoint now{};
+  if (!messages.empty()) lastReceived_ = now = services_.clock.steadyNow();
 
   for (auto& message : messages) {
     if (protocol::isTrackable(message) && !acceptTrackable()) continue;
@@ -123,7 +134,7 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
       dispatching_ = true;
       co_await services_.dispatcher.invoke(context, *inv, services_.settings.enableDetailedErrors);
       dispatching_ = false;
-      lastReceived_ = Clock::now();
+      lastReceived_ = now = services_.clock.steadyNow();
     } else if (std::holds_alternative<protocol::PingMessage>(message)) {
       clientPinged_ = true;
     } else if (auto* close = std::get_if<protocol::CloseMessage>(&message)) {
@@ -162,11 +173,16 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
                                                    : ""));
     co_return false;
   }
+  if (!messages.empty()) noteSent(now);  // completions count as traffic for the keep-alive
   co_return true;
 }
 
-bool ConnectionHandler::onTick(Clock::time_point now) {
-  if (closed_ || connection_->closing()) return !closed_;
+TickResult ConnectionHandler::onTick(TimePoint now) {
+  if (closed_) return TickResult::Ending;
+  if (connection_->closing()) {
+    if (!closingSince_) closingSince_ = now;
+    return now - *closingSince_ > kCloseTimeout ? TickResult::Abort : TickResult::Ending;
+  }
   const auto& s = services_.settings;
   if (!handshakeDone_) {
     if (now - started_ >= s.handshakeTimeout) {
@@ -174,26 +190,30 @@ bool ConnectionHandler::onTick(Clock::time_point now) {
       connection_->sendRaw(
           std::make_shared<Frame>(protocol::handshakeError("Handshake was canceled.")));
       connection_->close(std::nullopt);
-      return false;
+      closingSince_ = now;
+      return TickResult::Ending;
     }
-    return true;
+    return TickResult::Open;
   }
   if (connection_->statefulReconnect() && latestReceived_ > lastAcked_) {
     // Once a second at most (the tick), as the .NET server and JS client do.
     lastAcked_ = latestReceived_;
     connection_->send(protocol::HubMessage(protocol::AckMessage{lastAcked_}));
   }
-  if (features_.inherentKeepAlive) return true;  // long polling: the poll cycle is liveness
+  if (features_.inherentKeepAlive) return TickResult::Open;  // long polling: polls are liveness
   if (clientPinged_ && !dispatching_ && now - lastReceived_ >= s.clientTimeoutInterval) {
     spdlog::info("connection {}: client timeout, nothing received for {} s", connection_->id(),
                  s.clientTimeoutInterval.count());
     closeWithError("Server timeout elapsed without receiving a message from the client.");
-    return false;
+    closingSince_ = now;
+    return TickResult::Ending;
   }
-  if (now - connection_->lastEnqueue() >= s.keepAliveInterval) {
+  noteSent(now);  // anything queued since the last tick (broadcasts, the Ack above)
+  if (now - lastSent_ >= s.keepAliveInterval) {
     connection_->send(protocol::HubMessage(protocol::PingMessage{}));
+    noteSent(now);
   }
-  return true;
+  return TickResult::Open;
 }
 
 void ConnectionHandler::onClosed() {

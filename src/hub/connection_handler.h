@@ -4,14 +4,24 @@
 // (ASP.NET's MaximumParallelInvocationsPerClient = 1), keep-alive pings and the client
 // timeout. Transport-agnostic: WebSockets today, SSE and long polling feed it the same.
 //
+// Time: every decision (handshake timeout, client timeout, keep-alive, close timeout)
+// reads HubServices::clock, never std::chrono directly. The transport's once-a-second
+// ticker calls onTick(now) with that clock's time; a test calls onTick() after advancing
+// a ManualClock, so no test sleeps. Sends are observed through
+// HubConnection::enqueuedCount() at each tick, so a keep-alive Ping may leave up to one
+// tick after KeepAliveInterval of silence, never before.
+//
 // Thread safety: not thread-safe; a transport calls it from one executor only.
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "config/config.h"
+#include "core/clock.h"
 #include "hub/hub_dispatcher.h"
 
 namespace herald::hub {
@@ -23,6 +33,8 @@ struct HubServices {
   const config::SignalRSettings& settings;
   const protocol::HubProtocol& json;
   const protocol::HubProtocol& messagePack;
+  // Where timeouts and keep-alives read the time; tests pass a ManualClock.
+  const core::Clock& clock = core::systemClock();
 };
 
 // What the transport under a connection can do.
@@ -32,9 +44,22 @@ struct TransportFeatures {
   bool statefulReconnect = false;  // negotiated (WebSockets only)
 };
 
+// What a tick found; the transport acts on Abort.
+enum class TickResult {
+  Open,    // the connection goes on
+  Ending,  // it is ending: the writer flushes what is queued (a Close last) and closes
+  Abort,   // it has been ending for longer than kCloseTimeout: drop the transport now
+};
+
 class ConnectionHandler {
  public:
-  using Clock = std::chrono::steady_clock;
+  using TimePoint = core::Clock::SteadyTime;
+
+  // A connection that is ending gets this long to flush its Close and finish the closing
+  // handshake (ASP.NET's CloseTimeout); a client that stopped reading cannot hold its
+  // socket and buffers for longer than that. Counted from the first tick that sees the
+  // connection closing, so it may run up to one tick longer.
+  static constexpr std::chrono::seconds kCloseTimeout{5};
 
   ConnectionHandler(HubConnectionPtr connection, HubServices services, TransportFeatures features);
 
@@ -42,8 +67,12 @@ class ConnectionHandler {
   // handshake error has been queued already, or the client closed).
   boost::asio::awaitable<bool> onData(std::string_view bytes);
 
-  // Called about once a second. Returns false when the connection must end.
-  bool onTick(Clock::time_point now);
+  // Called about once a second with `now` read from services.clock (the ticker reads
+  // it once for many connections): handshake and client timeouts, keep-alive Ping,
+  // stateful Acks, the close timeout.
+  TickResult onTick(TimePoint now);
+  // The same, reading services.clock itself (for tests).
+  TickResult onTick() { return onTick(services_.clock.steadyNow()); }
 
   // The transport is gone: leave groups, unregister. Idempotent.
   void onClosed();
@@ -60,6 +89,8 @@ class ConnectionHandler {
 
   // Stateful reconnect, receiving side: duplicates of replayed messages are dropped.
   bool acceptTrackable();
+  // Records `now` as the last send if frames were queued since the last look.
+  void noteSent(TimePoint now);
 
   HubConnectionPtr connection_;
   HubServices services_;
@@ -73,8 +104,11 @@ class ConnectionHandler {
   bool closed_ = false;
   bool clientPinged_ = false;  // ASP.NET arms the client timeout after the first ping
   bool dispatching_ = false;
-  Clock::time_point started_ = Clock::now();
-  Clock::time_point lastReceived_ = Clock::now();
+  TimePoint started_;
+  TimePoint lastReceived_;
+  TimePoint lastSent_;
+  std::uint64_t sentCount_ = 0;            // connection_->enqueuedCount() at lastSent_
+  std::optional<TimePoint> closingSince_;  // the first tick that saw the connection ending
 };
 
 }  // namespace herald::hub

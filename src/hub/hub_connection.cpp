@@ -8,8 +8,7 @@ HubConnection::HubConnection(std::string connectionId, auth::Principal principal
                              std::size_t maxQueueBytes)
     : id_(std::move(connectionId)),
       principal_(std::move(principal)),
-      maxQueueBytes_(maxQueueBytes),
-      lastEnqueue_(std::chrono::steady_clock::now()) {}
+      maxQueueBytes_(maxQueueBytes) {}
 
 namespace {
 auth::Principal userPrincipal(std::string userId) {
@@ -49,13 +48,12 @@ EnqueueResult HubConnection::enqueueLocked(OutFrame frame, std::unique_lock<std:
     // catches up from the store with afterSequence) rather than grow without bound.
     overflowed_ = true;
     closing_ = true;
-    closingSince_ = std::chrono::steady_clock::now();
   }
   bool wasEmpty = queue_.empty();
   if (!overflowed_) {
     queuedBytes_ += frame.bytes->size();
     queue_.push_back(std::move(frame));
-    lastEnqueue_ = std::chrono::steady_clock::now();
+    ++enqueued_;
   }
   auto wakeup = (wasEmpty || overflowed_) ? wakeup_ : nullptr;
   auto result = overflowed_ ? EnqueueResult::Overflow : EnqueueResult::Queued;
@@ -203,7 +201,6 @@ void HubConnection::close(std::optional<protocol::CloseMessage> close) {
     queue_.push_back(OutFrame{std::move(frame), false});
   }
   closing_ = true;
-  closingSince_ = std::chrono::steady_clock::now();
   auto w = wakeup_;
   lock.unlock();
   if (w) (*w)();
@@ -212,11 +209,6 @@ void HubConnection::close(std::optional<protocol::CloseMessage> close) {
 bool HubConnection::closing() const {
   std::lock_guard lock(mutex_);
   return closing_;
-}
-
-std::chrono::steady_clock::time_point HubConnection::closingSince() const {
-  std::lock_guard lock(mutex_);
-  return closingSince_;
 }
 
 bool HubConnection::overflowed() const {
@@ -266,9 +258,9 @@ void HubConnection::prepareReplay() {
   if (w) (*w)();
 }
 
-std::chrono::steady_clock::time_point HubConnection::lastEnqueue() const {
+std::uint64_t HubConnection::enqueuedCount() const {
   std::lock_guard lock(mutex_);
-  return lastEnqueue_;
+  return enqueued_;
 }
 
 void HubConnection::addGroup(const std::string& group) {

@@ -10,7 +10,6 @@
 // Thread safety: every public member may be called from any thread (the state is
 // guarded by a mutex that is never held across I/O or a callback). Owned by
 // shared_ptr: the transport connection holds it; registries hold weak_ptrs.
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -88,8 +87,6 @@ class HubConnection {
   void close(std::optional<protocol::CloseMessage> close);
   bool closing() const;
   bool overflowed() const;
-  // When close() (or an overflow) started the end of this connection.
-  std::chrono::steady_clock::time_point closingSince() const;
 
   // Stateful reconnect (server side of the message buffer).
   void enableStatefulReconnect();
@@ -99,7 +96,10 @@ class HubConnection {
   // unacknowledged frames at the front of the queue, before anything still queued.
   void prepareReplay();
 
-  std::chrono::steady_clock::time_point lastEnqueue() const;
+  // Frames queued so far. The connection handler compares it between its ticks to know
+  // whether anything was sent (keep-alive): a counter rather than a timestamp, so the
+  // fan-out reads no clock per recipient and the handler's injected clock alone decides.
+  std::uint64_t enqueuedCount() const;
 
   // Group names this connection joined, so disconnect can leave them all.
   void addGroup(const std::string& group);
@@ -128,7 +128,6 @@ class HubConnection {
   std::size_t queuedBytes_ = 0;
   bool closing_ = false;
   bool overflowed_ = false;
-  std::chrono::steady_clock::time_point closingSince_;
   // Shared, not copied: a fan-out calls it once per recipient, and copying a
   // std::function (with its captures) cost more than the rest of the enqueue.
   std::shared_ptr<const std::function<void()>> wakeup_;
@@ -141,7 +140,7 @@ class HubConnection {
   std::unordered_map<std::string, std::vector<Held>> held_;
   std::size_t heldBytes_ = 0;
   std::set<std::string> groups_;
-  std::chrono::steady_clock::time_point lastEnqueue_;
+  std::uint64_t enqueued_ = 0;
 
   bool stateful_ = false;
   std::int64_t totalSent_ = 0;

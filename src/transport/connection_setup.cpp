@@ -16,16 +16,15 @@ namespace {
 // One ticker per I/O thread drives the once-a-second duties (keep-alive pings, client
 // and handshake timeouts, stateful Acks) of every connection homed on that thread:
 // thousands of idle connections cost one timer, not thousands.
+// The Asio timer only paces the ticks (real waiting); the time each tick passes to the
+// handlers comes from HubServices::clock, which takes every decision.
 struct ThreadTicker {
   std::vector<std::weak_ptr<HttpConnection>> connections;
   ConnectionManager* manager = nullptr;
+  const core::Clock* clock = nullptr;
   bool running = false;
 };
 
-// A connection that is ending gets this long to flush its Close and finish the closing
-// handshake (ASP.NET's CloseTimeout); a client that stopped reading cannot hold its
-// socket and buffers for longer than that.
-constexpr auto kCloseTimeout = std::chrono::seconds(5);
 thread_local ThreadTicker ticker;
 
 // Each connection is visited once a second, but in ten slices 100 ms apart: pings due
@@ -40,7 +39,7 @@ asio::awaitable<void> tickAll() {
     next += std::chrono::milliseconds(1000 / kSlices);
     timer.expires_at(next);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    auto now = std::chrono::steady_clock::now();
+    const auto now = ticker.clock->steadyNow();  // one clock read per slice
     auto& list = ticker.connections;
     const std::size_t from = list.size() * static_cast<std::size_t>(slice) / kSlices;
     const std::size_t to = list.size() * static_cast<std::size_t>(slice + 1) / kSlices;
@@ -50,10 +49,9 @@ asio::awaitable<void> tickAll() {
         list[i].reset();  // removed when the cycle ends
         continue;
       }
-      c->handler->onTick(now);
-      if (c->hub->closing() && now - c->hub->closingSince() > kCloseTimeout) {
+      if (c->handler->onTick(now) == hub::TickResult::Abort) {
         spdlog::info("connection {}: not closed {} s after it ended; aborting the socket",
-                     c->connectionId, kCloseTimeout.count());
+                     c->connectionId, hub::ConnectionHandler::kCloseTimeout.count());
         c->detachCurrent();
         if (ticker.manager) ticker.manager->dispose(c);
         list[i].reset();
@@ -78,6 +76,7 @@ void setUpConnection(const HttpConnectionPtr& c, const hub::HubServices& service
   // this ticker.
   ticker.connections.push_back(c);
   ticker.manager = &manager;
+  ticker.clock = &services.clock;  // the same for every connection of a server
   if (!ticker.running) {
     ticker.running = true;
     asio::co_spawn(c->home, tickAll(), asio::detached);
