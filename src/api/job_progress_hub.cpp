@@ -20,10 +20,10 @@ namespace {
 
 // Ids are opaque but bounded: nothing longer is ever issued, so nothing longer exists.
 constexpr std::size_t kMaxIdLength = 128;
-// A replay reads the history this many entries at a time, and reads the next page only
-// once the writer has taken the connection's queue below half its limit: a subscriber
-// replaying a million updates holds one page in memory, not a million, and is never
-// closed as a slow consumer by its own replay.
+// A replay reads the history this many entries at a time, and whenever the connection's
+// queue passes half its limit it waits for the writer to take it below again: a
+// subscriber replaying a million updates holds one page in memory, not a million, and is
+// never closed as a slow consumer by its own replay.
 constexpr int kReplayPage = 500;
 constexpr auto kReplayPollInterval = std::chrono::milliseconds(5);
 
@@ -115,11 +115,13 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
         hub::SerializedMessage m(event(names::kJobProgressUpdate, model::jobProgressUpdate(*job, e)),
                                  hub::OrderKey{jobId, e.sequence});
         c->send(m, hub::SendMode::Replay);
+        if (c->queuedBytes() > c->maxQueueBytes() / 2) {
+          auto waiting = drained(c);
+          if (!co_await std::move(waiting)) co_return nullptr;
+        }
       }
       if (page.size() < static_cast<std::size_t>(kReplayPage)) break;
       cursor = page.back().sequence;
-      auto waiting = drained(c);
-      if (!co_await std::move(waiting)) co_return nullptr;
     }
   }
   // The current state; dropped when the replay or a live update already gave it.

@@ -44,6 +44,25 @@ FakeTransport::~FakeTransport() {
 
 // ---- Inbound ---------------------------------------------------------------------
 
+std::string FakeTransport::startInvoke(std::string target, boost::json::array arguments) {
+  protocol::InvocationMessage m;
+  m.invocationId = std::to_string(nextInvocationId_++);
+  m.target = std::move(target);
+  m.arguments = std::move(arguments);
+  std::string bytes;
+  connection_->protocol()->write(protocol::HubMessage(m), bytes);
+  auto* handler = handler_.get();
+  asio::co_spawn(
+      io_,
+      [handler, data = std::move(bytes)]() -> asio::awaitable<bool> {
+        co_return co_await handler->onData(data);
+      },
+      [](std::exception_ptr e, bool) {
+        if (e) ADD_FAILURE() << "ConnectionHandler::onData threw";
+      });
+  return *m.invocationId;
+}
+
 bool FakeTransport::receive(std::string_view bytes) {
   auto result = std::make_shared<std::optional<bool>>();
   auto* handler = handler_.get();

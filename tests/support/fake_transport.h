@@ -71,6 +71,9 @@ class FakeTransport : public std::enable_shared_from_this<FakeTransport> {
   bool send(const protocol::HubMessage& message);
   // A blocking invocation with a fresh id ("1", "2", ...); returns the id.
   std::string invoke(std::string target, boost::json::array arguments = {});
+  // The same without waiting for the handler: the test runs the io_context (and any
+  // other executor the method awaits) itself, to interleave other work with it.
+  std::string startInvoke(std::string target, boost::json::array arguments = {});
   // A non-blocking invocation (no id: the server sends no Completion).
   bool sendInvocation(std::string target, boost::json::array arguments = {});
   bool ping();
@@ -151,9 +154,6 @@ class FakeTransport : public std::enable_shared_from_this<FakeTransport> {
   bool transportClosed_ = false;
 };
 
-// Everything a hub connection needs, wired as server.cpp wires it but with a manual
-// clock and an io_context the tests run: the services for FakeTransports. Change
-// `settings` or register `dispatcher` methods before connecting.
 // A hub invocation as the backplane carries it (arguments as JSON text).
 inline backplane::Envelope envelopeOf(backplane::Target target,
                                       const protocol::InvocationMessage& message) {
@@ -164,6 +164,9 @@ inline backplane::Envelope envelopeOf(backplane::Target target,
   return e;
 }
 
+// Everything a hub connection needs, wired as server.cpp wires it but with a manual
+// clock and an io_context the tests run: the services for FakeTransports. Change
+// `settings` or register `dispatcher` methods before connecting.
 struct HubHarness {
   HubHarness();
   ~HubHarness();
@@ -173,7 +176,7 @@ struct HubHarness {
   protocol::JsonHubProtocol json;
   protocol::MessagePackHubProtocol messagePack;
   backplane::InProcessBackplane backplane;  // delivers to `lifetime`
-  hub::HubLifetimeManager lifetime;
+  hub::HubLifetimeManager lifetime{&backplane};
   hub::HubDispatcher dispatcher;
   boost::asio::io_context io;
 
