@@ -19,9 +19,7 @@ inline constexpr const char* kError = "Error";
 // Groups: a job's subscribers, a video's subscribers, and every connection of a user
 // (joined on connect; users are targeted as this group).
 inline std::string jobGroup(std::string_view jobId) { return "job-" + std::string(jobId); }
-inline std::string videoGroup(std::string_view videoId) {
-  return "video-" + std::string(videoId);
-}
+inline std::string videoGroup(std::string_view videoId) { return "video-" + std::string(videoId); }
 inline std::string userGroup(std::string_view userId) { return "user-" + std::string(userId); }
 
 }  // namespace herald::api::names

@@ -50,9 +50,8 @@ jobs::Delivery JobProgressEvents::jobChanged(const model::Job& job,
   model::appendJobProgressUpdateJson(update.argumentsJson, job, entry);
   update.argumentsJson += ']';
   update.ordering = backplane::Ordering{job.id, entry.sequence};
-  const bool ended =
-      statusChanged &&
-      (job.status == model::JobStatus::Completed || job.status == model::JobStatus::Failed);
+  const bool ended = statusChanged && (job.status == model::JobStatus::Completed ||
+                                       job.status == model::JobStatus::Failed);
   if (!ended) {
     return [this, update = std::move(update)]() mutable { publish(std::move(update)); };
   }
@@ -60,8 +59,7 @@ jobs::Delivery JobProgressEvents::jobChanged(const model::Job& job,
   Envelope outcome;
   outcome.target = Target::group(names::jobGroup(job.id));
   outcome.event = completed ? names::kJobCompleted : names::kJobFailed;
-  outcome.argumentsJson =
-      argumentsOf(completed ? model::jobCompleted(job) : model::jobFailed(job));
+  outcome.argumentsJson = argumentsOf(completed ? model::jobCompleted(job) : model::jobFailed(job));
   std::vector<Envelope> envelopes{std::move(update), outcome};
   if (!job.userId.empty()) {
     outcome.target = Target::group(names::userGroup(job.userId));

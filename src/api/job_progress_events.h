@@ -22,12 +22,11 @@ class JobProgressEvents final : public jobs::JobEvents {
 
   jobs::Delivery jobChanged(const model::Job& job, const model::ProgressEntry& entry,
                             bool statusChanged) override;
-  jobs::Delivery videoChanged(const model::Video& video,
-                              jobs::VideoTransition transition) override;
+  jobs::Delivery videoChanged(const model::Video& video, jobs::VideoTransition transition) override;
   // Every frame of the batch is queued before any writer starts (backplane::WakeupBatch).
   void deliverBatch(std::vector<jobs::Delivery>& deliveries) override;
 
-  std::uint64_t publishFailures() const { return failures_.load(); }
+  std::uint64_t failures() const override { return failures_.load(); }
 
  private:
   void publish(backplane::Envelope envelope);

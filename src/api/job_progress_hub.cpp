@@ -71,8 +71,7 @@ asio::awaitable<bool> drained(const hub::HubConnectionPtr& c) {
 }
 
 asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubCallContext& ctx,
-                                            std::string jobId,
-                                            std::optional<std::int64_t> after) {
+                                            std::string jobId, std::optional<std::int64_t> after) {
   const auto& c = ctx.connection;
   if (jobId.size() > kMaxIdLength) {
     sendError(c, "NOT_FOUND", "Job " + jobId + " not found");
@@ -112,8 +111,9 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
       });
       auto page = co_await std::move(paging);
       for (const auto& e : page) {
-        hub::SerializedMessage m(event(names::kJobProgressUpdate, model::jobProgressUpdate(*job, e)),
-                                 hub::OrderKey{jobId, e.sequence});
+        hub::SerializedMessage m(
+            event(names::kJobProgressUpdate, model::jobProgressUpdate(*job, e)),
+            hub::OrderKey{jobId, e.sequence});
         c->send(m, hub::SendMode::Replay);
         if (c->queuedBytes() > c->maxQueueBytes() / 2) {
           auto waiting = drained(c);
@@ -131,8 +131,8 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
   co_return nullptr;
 }
 
-asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service,
-                                              HubCallContext& ctx, std::string videoId) {
+asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service, HubCallContext& ctx,
+                                              std::string videoId) {
   const auto& c = ctx.connection;
   if (videoId.size() > kMaxIdLength) {
     sendError(c, "NOT_FOUND", "Video " + videoId + " not found");
@@ -163,14 +163,13 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
     co_return;
   });
 
-  d.addMethod("SubscribeToJob", 1, 2,
-              [&service](HubCallContext& ctx, const json::array& args) {
-                auto jobId = idArg(args);
-                auto after = HubDispatcher::optionalIntArg(args, 1);
-                return guarded(ctx, "SubscribeToJob", [&service, &ctx, jobId, after]() {
-                  return subscribeToJob(service, ctx, jobId, after);
-                });
-              });
+  d.addMethod("SubscribeToJob", 1, 2, [&service](HubCallContext& ctx, const json::array& args) {
+    auto jobId = idArg(args);
+    auto after = HubDispatcher::optionalIntArg(args, 1);
+    return guarded(ctx, "SubscribeToJob", [&service, &ctx, jobId, after]() {
+      return subscribeToJob(service, ctx, jobId, after);
+    });
+  });
 
   d.addMethod("UnsubscribeFromJob", 1, 1,
               [](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
@@ -178,13 +177,11 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
                 co_return nullptr;
               });
 
-  d.addMethod("SubscribeToVideo", 1, 1,
-              [&service](HubCallContext& ctx, const json::array& args) {
-                auto videoId = idArg(args);
-                return guarded(ctx, "SubscribeToVideo", [&service, &ctx, videoId]() {
-                  return subscribeToVideo(service, ctx, videoId);
-                });
-              });
+  d.addMethod("SubscribeToVideo", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
+    auto videoId = idArg(args);
+    return guarded(ctx, "SubscribeToVideo",
+                   [&service, &ctx, videoId]() { return subscribeToVideo(service, ctx, videoId); });
+  });
 
   d.addMethod("UnsubscribeFromVideo", 1, 1,
               [](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
@@ -192,39 +189,37 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
                 co_return nullptr;
               });
 
-  d.addMethod(
-      "GetJobProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
-        auto jobId = idArg(args);
-        return guarded(ctx, "GetJobProgress", [&service, &ctx, jobId]() {
-          return service.onStore([&ctx, jobId](storage::Store& store) -> json::value {
-            auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
-            if (!job) {
-              sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
-              return nullptr;
-            }
-            auto payload = model::jobProgressUpdate(*job);
-            ctx.connection->send(event(names::kJobProgressUpdate, payload));
-            return payload;
-          });
-        });
+  d.addMethod("GetJobProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
+    auto jobId = idArg(args);
+    return guarded(ctx, "GetJobProgress", [&service, &ctx, jobId]() {
+      return service.onStore([&ctx, jobId](storage::Store& store) -> json::value {
+        auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
+        if (!job) {
+          sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
+          return nullptr;
+        }
+        auto payload = model::jobProgressUpdate(*job);
+        ctx.connection->send(event(names::kJobProgressUpdate, payload));
+        return payload;
       });
+    });
+  });
 
-  d.addMethod(
-      "GetVideoProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
-        auto videoId = idArg(args);
-        return guarded(ctx, "GetVideoProgress", [&service, &ctx, videoId]() {
-          return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
-            auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
-            if (!video) {
-              sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
-              return nullptr;
-            }
-            auto payload = model::videoProgressUpdate(*video);
-            ctx.connection->send(event(names::kVideoProgressUpdate, payload));
-            return payload;
-          });
-        });
+  d.addMethod("GetVideoProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
+    auto videoId = idArg(args);
+    return guarded(ctx, "GetVideoProgress", [&service, &ctx, videoId]() {
+      return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
+        auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
+        if (!video) {
+          sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
+          return nullptr;
+        }
+        auto payload = model::videoProgressUpdate(*video);
+        ctx.connection->send(event(names::kVideoProgressUpdate, payload));
+        return payload;
       });
+    });
+  });
 }
 
 }  // namespace herald::api

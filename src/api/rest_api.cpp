@@ -266,7 +266,7 @@ HttpResponse RestApi::metrics() const {
   metric("herald_job_updates_recorded_total", "counter", "Job progress updates stored.",
          static_cast<double>(s.updatesRecorded.load()));
   metric("herald_notify_failures_total", "counter", "Notifications that failed (the job went on).",
-         static_cast<double>(s.notifyFailures.load()));
+         static_cast<double>(service_.notifyFailures()));
   HttpResponse r;
   r.contentType = "text/plain; version=0.0.4; charset=utf-8";
   r.body = std::move(out);

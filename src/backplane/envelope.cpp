@@ -27,7 +27,8 @@ void putString(std::string& out, std::string_view s) {
 bool getU32(std::string_view& in, std::uint32_t& v) {
   if (in.size() < 4) return false;
   v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   in.remove_prefix(4);
   return true;
 }
@@ -35,7 +36,8 @@ bool getU32(std::string_view& in, std::uint32_t& v) {
 bool getI64(std::string_view& in, std::int64_t& v) {
   if (in.size() < 8) return false;
   std::uint64_t u = 0;
-  for (int i = 0; i < 8; ++i) u |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    u |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   in.remove_prefix(8);
   v = static_cast<std::int64_t>(u);
   return true;

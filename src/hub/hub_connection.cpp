@@ -177,11 +177,6 @@ bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary) {
   return closing_;
 }
 
-bool HubConnection::hasQueued() const {
-  std::lock_guard lock(mutex_);
-  return !queue_.empty();
-}
-
 void HubConnection::setWakeup(std::function<void()> wakeup) {
   std::unique_lock lock(mutex_);
   wakeup_ = wakeup ? std::make_shared<const std::function<void()>>(std::move(wakeup)) : nullptr;

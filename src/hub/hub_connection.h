@@ -77,7 +77,6 @@ class HubConnection {
   // transfer format. Returns closing(), read under the same lock: the writer needs both
   // after every write.
   bool takeQueued(std::vector<FramePtr>& out, bool& binary);
-  bool hasQueued() const;
   // Called (from any thread, without locks held) when frames become available or the
   // connection starts closing; the attached transport installs it.
   void setWakeup(std::function<void()> wakeup);

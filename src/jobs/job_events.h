@@ -12,6 +12,7 @@
 // throw into the job: a failure to notify is the implementation's to log and count.
 //
 // Thread safety: called from the storage executor only.
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -36,14 +37,14 @@ class JobEvents {
   virtual void deliverBatch(std::vector<Delivery>& deliveries) {
     for (auto& d : deliveries) d();
   }
+  // Deliveries that failed (logged by the implementation; the changes stand).
+  virtual std::uint64_t failures() const { return 0; }
 };
 
 // Announces nothing: for tools and tests that only need the store's side.
 class NoJobEvents final : public JobEvents {
  public:
-  Delivery jobChanged(const model::Job&, const model::ProgressEntry&, bool) override {
-    return {};
-  }
+  Delivery jobChanged(const model::Job&, const model::ProgressEntry&, bool) override { return {}; }
   Delivery videoChanged(const model::Video&, VideoTransition) override { return {}; }
 };
 

@@ -24,10 +24,8 @@ asio::awaitable<model::Job> ProgressService::createJob(NewJob spec) {
 }
 
 asio::awaitable<ReportResult> ProgressService::report(std::string jobId, ProgressReport report) {
-  return onStoreDurable(
-      [this, jobId = std::move(jobId), report = std::move(report)](storage::Store&) {
-        return reportNow(jobId, report);
-      });
+  return onStoreDurable([this, jobId = std::move(jobId), report = std::move(report)](
+                            storage::Store&) { return reportNow(jobId, report); });
 }
 
 asio::awaitable<model::Job> ProgressService::ingestVideo(NewVideo spec) {

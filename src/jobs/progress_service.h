@@ -156,6 +156,8 @@ class ProgressService {
   VideoPipeline& videos() { return videos_; }
 
   const ServiceStats& stats() const { return stats_; }
+  // Failed announcements: the service's own (a video summary) and the port's.
+  std::uint64_t notifyFailures() const { return stats_.notifyFailures.load() + events_.failures(); }
   boost::asio::any_io_executor storeExecutor() const { return storeExecutor_; }
 
  private:

@@ -28,8 +28,8 @@ struct NewVideo {
   std::string userId;
   int priority = 0;
   int maxAttempts = 3;
-  bool transcribe = true;  // the pipeline runs a Transcription stage
-  bool embed = true;       // ... and an Embedding stage after it
+  bool transcribe = true;        // the pipeline runs a Transcription stage
+  bool embed = true;             // ... and an Embedding stage after it
   boost::json::object metadata;  // the pipeline job's (source, path, ...)
 };
 
@@ -48,8 +48,7 @@ class VideoPipeline {
                           const std::string& message,
                           std::optional<std::string> error = std::nullopt);
   // What ingestion found out about the media.
-  void recordMediaNow(const std::string& videoId, const std::string& title,
-                      double durationSeconds);
+  void recordMediaNow(const std::string& videoId, const std::string& title, double durationSeconds);
   // Queues the pipeline's job of `jobType` (Transcription after ingestion, ...) when
   // the video has the stage for it; returns whether it did.
   bool queueStageJobNow(const model::Job& parent, std::string_view jobType,

@@ -153,7 +153,7 @@ TEST_F(JobProgressHubTest, AnUpdateBetweenJoinAndReadIsNotLostAndTheSnapshotNeve
   hub.io.restart();
   hub.io.poll();  // joined; the read is queued on the store
   storeIo.restart();
-  storeIo.poll();  // the store read the job at sequence 3; the answer is on its way back
+  storeIo.poll();     // the store read the job at sequence 3; the answer is on its way back
   report(jobId, 70);  // sequence 4, published to the group before the snapshot is sent
   std::optional<protocol::CompletionMessage> done;
   runUntil([&] { return (done = client->nextCompletion(id)).has_value(); });
@@ -192,8 +192,8 @@ TEST_F(JobProgressHubTest, AReplayWaitsForASubscriberThatStoppedReading) {
 
 TEST_F(JobProgressHubTest, UnknownIdsAreNotFoundWithANullResultAndNoGroup) {
   auto client = hub.connect();
-  for (const char* method : {"SubscribeToJob", "GetJobProgress", "SubscribeToVideo",
-                             "GetVideoProgress"}) {
+  for (const char* method :
+       {"SubscribeToJob", "GetJobProgress", "SubscribeToVideo", "GetVideoProgress"}) {
     auto id = client->startInvoke(method, {"no-such-id"});
     std::optional<protocol::CompletionMessage> done;
     runUntil([&] { return (done = client->nextCompletion(id)).has_value(); });
