@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 out=build-fuzz
 if [[ ! -f $out/CMakeCache.txt ]]; then
-  cmake --preset fuzz >/dev/null
+  mkdir -p "$out"
+  cmake --preset fuzz >"$out/configure.log" 2>&1 || { cat "$out/configure.log"; exit 1; }
 fi
 echo "fuzz: building the fuzzers (cmake --build --preset fuzz)"
 cmake --build --preset fuzz >"$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }

@@ -20,7 +20,7 @@ fi
 # Only the findings: no colour codes (run-clang-tidy-14 always asks for colour), no
 # per-file command lines, no counts of suppressed warnings from system headers.
 clean() {
-  sed -E 's/\x1b\[[0-9;]*m//g; /^clang-tidy-14 /d; /^[0-9]+ warnings? generated\.$/d;
+  sed -u -E 's/\x1b\[[0-9;]*m//g; /^clang-tidy-14 /d; /^[0-9]+ warnings? generated\.$/d;
           /^Suppressed [0-9]+ warnings/d; /^Use -header-filter/d; /^$/d'
 }
 start=$(date +%s)

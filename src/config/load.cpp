@@ -212,9 +212,10 @@ void applyJson(Config& config, const std::string& jsonText) {
       std::string key(keyName);
       if (value.is_array()) {
         std::string joined;
+        const std::string where = sec + ':' + key;
         for (const auto& item : value.as_array()) {
           if (!joined.empty()) joined += ';';
-          joined += scalarText(sec + ":" + key, item);
+          joined += scalarText(where, item);
         }
         setScalar(config, sec, key, joined);
       } else if (!value.is_object() && !value.is_null()) {
