@@ -12,6 +12,9 @@
 #   e2e-asan   the same suite against the ASan + UBSan server
 #   bench      bench/run --smoke
 # Builds go through ccache and build only the targets their stage needs.
+# Usage: tools/test.sh [STAGE...]   only the named stages, in the order above (a stage
+#   uses what earlier stages built: e2e-asan needs the asan stage's server, tidy needs
+#   build/compile_commands.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,9 +33,11 @@ summary() {
 }
 trap summary EXIT
 # stage NAME COMMAND...: runs one stage and records its wall time.
+ONLY=" $* "
 stage() {
   local name=$1 start
   shift
+  if [[ $ONLY != "  " && $ONLY != *" $name "* ]]; then return 0; fi
   echo "== $name"
   start=$(date +%s)
   "$@"
@@ -68,7 +73,12 @@ tsan() {
 
 fuzz() { tools/fuzz.sh "runs:${HERALD_FUZZ_RUNS:-1000000}"; }
 
-e2e_install() { (cd tests/e2e/node && npm ci --no-audit --no-fund --loglevel=error); }
+e2e_install() {
+  (cd tests/e2e/node &&
+     if [[ ! -d node_modules || package-lock.json -nt node_modules ]]; then
+       npm ci --no-audit --no-fund --loglevel=error && touch node_modules
+     fi)
+}
 e2e_release() {
   e2e_install
   (cd tests/e2e/node && HERALD_BIN="$ROOT/build/src/server/herald" npm test)
@@ -82,6 +92,7 @@ e2e_asan() {
   rm -rf "$reports"
   mkdir -p "$reports"
   local status=0
+  e2e_install
   (cd tests/e2e/node && HERALD_BIN="$ROOT/build-asan/src/server/herald" \
      ASAN_OPTIONS="$ASAN_BASE:log_path=$reports/asan" \
      UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/ubsan" npm test) || status=$?
