@@ -40,9 +40,19 @@ stage() {
   if [[ $ONLY != "  " && $ONLY != *" $name "* ]]; then return 0; fi
   echo "== $name"
   start=$(date +%s)
-  "$@"
-  TIMES+=("$(printf '%-9s %5d' "$name" $(($(date +%s) - start)))")
+  local status=0
+  "$@" || status=$?
+  local note=""
+  ((status)) && note="  FAILED"
+  TIMES+=("$(printf '%-9s %5d%s' "$name" $(($(date +%s) - start)) "$note")")
+  if ((status)); then
+    echo "== $name FAILED (exit $status)" >&2
+    exit "$status"
+  fi
 }
+
+# Each stage's steps are chained with &&: `set -e` does not apply inside a function that
+# stage() calls from a `||` list.
 
 # Sanitizer settings: any finding ends the process with an error (UBSan too:
 # -fno-sanitize-recover=undefined in cmake/Sanitizers.cmake), with a stack.
@@ -55,16 +65,16 @@ build_release() { tools/build.sh -DHERALD_WARNINGS_AS_ERRORS=ON; }
 unit_release() { (cd build && ctest --output-on-failure -j"$JOBS"); }
 
 asan() {
-  cmake --preset debug-asan >/dev/null
-  cmake --build build-asan -j"$JOBS" --target herald_unit_tests herald_pipeline_tests herald
+  cmake --preset debug-asan >/dev/null &&
+    cmake --build build-asan -j"$JOBS" --target herald_unit_tests herald_pipeline_tests herald &&
   # The pipeline tests (ffmpeg subprocesses, pocketsphinx in-process) are included: they
   # add ~1 min here and are the only tests of the WAV reader and the recogniser's buffers.
   (cd build-asan && ctest --output-on-failure -j"$JOBS")
 }
 
 tsan() {
-  cmake --preset tsan >/dev/null
-  cmake --build build-tsan -j"$JOBS" --target herald_unit_tests
+  cmake --preset tsan >/dev/null &&
+    cmake --build build-tsan -j"$JOBS" --target herald_unit_tests &&
   # One process, so the tests that share thread pools run as they do in the release run.
   # The pipeline tests are left out: the recogniser is single-threaded, and the process
   # runner's threads are covered by the unit tests of the job engine.
@@ -80,7 +90,7 @@ e2e_install() {
      fi)
 }
 e2e_release() {
-  e2e_install
+  e2e_install &&
   (cd tests/e2e/node && HERALD_BIN="$ROOT/build/src/server/herald" npm test)
 }
 
@@ -89,10 +99,9 @@ e2e_release() {
 # test, or one whose exit code a test does not check, would otherwise hide its report.
 e2e_asan() {
   local reports="$ROOT/build-asan/e2e-reports"
-  rm -rf "$reports"
-  mkdir -p "$reports"
+  rm -rf "$reports" && mkdir -p "$reports" || return
   local status=0
-  e2e_install
+  e2e_install || return
   (cd tests/e2e/node && HERALD_BIN="$ROOT/build-asan/src/server/herald" \
      ASAN_OPTIONS="$ASAN_BASE:log_path=$reports/asan" \
      UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/ubsan" npm test) || status=$?
