@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in fuzz/ with clang (ASan + UBSan) and runs each for
-# SECONDS (default 20), starting from the checked-in corpus. Exit non-zero on any crash.
+# Builds the libFuzzer targets (fuzz/CMakeLists.txt: one per fuzz/fuzz_*.cpp, clang-14,
+# ASan + UBSan; CMake preset `fuzz`, into build-fuzz/) and runs each for SECONDS
+# (default 20), starting from the checked-in corpus. Exit non-zero on any crash.
 # Usage: tools/fuzz.sh [SECONDS | runs:N]
 #   runs:N runs exactly N inputs per target from a fixed seed and an empty work corpus:
 #   the same inputs on every machine, which is what the test run uses (a randomised run
@@ -9,19 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 out=build-fuzz
-mkdir -p "$out"
-common=(src/core/ids.cpp src/core/clock.cpp src/core/strings.cpp src/core/json_text.cpp
-        src/protocol/signalr/messages.cpp src/protocol/signalr/handshake.cpp
-        src/protocol/signalr/json_protocol.cpp src/protocol/signalr/varint.cpp
-        src/protocol/signalr/msgpack_protocol.cpp
-        src/protocol/websocket/frames.cpp src/protocol/websocket/accept_key.cpp)
-flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
-for target in fuzz_handshake fuzz_json_protocol fuzz_msgpack_protocol fuzz_websocket_frames; do
-  bin="$out/$target"
-  if [[ ! -x "$bin" || -n "$(find src/protocol src/core "fuzz/$target.cpp" -newer "$bin" -print -quit)" ]]; then
-    echo "fuzz: building $target"
-    clang++-14 "${flags[@]}" "fuzz/$target.cpp" "${common[@]}" -lboost_json -lmsgpuck -lcrypto -o "$bin"
-  fi
+if [[ ! -f $out/CMakeCache.txt ]]; then
+  mkdir -p "$out"
+  cmake --preset fuzz >"$out/configure.log" 2>&1 || { cat "$out/configure.log"; exit 1; }
+fi
+echo "fuzz: building the fuzzers (cmake --build --preset fuzz)"
+cmake --build --preset fuzz >"$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }
+for source in fuzz/fuzz_*.cpp; do
+  target=$(basename "$source" .cpp)
+  bin="$out/fuzz/$target"
   corpus="fuzz/corpus/${target#fuzz_}"
   corpus="${corpus%_protocol}"
   work="$out/corpus-${target}"

@@ -1,6 +1,8 @@
 #include "api/hub_names.h"
 #include "cli/client_commands.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <unistd.h>
@@ -79,7 +81,8 @@ double number(const json::object& o, std::string_view key) {
 void draw(const json::object& update, bool plain) {
   const double p = number(update, "progress");
   const int width = 30;
-  const int filled = static_cast<int>(p / 100 * width + 0.5);
+  // Clamped: a report outside 0-100 must not make the '.' count negative (a huge size_t).
+  const int filled = std::clamp(static_cast<int>(std::lround(p / 100 * width)), 0, width);
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.append(static_cast<std::size_t>(width - filled), '.');
   char pct[16];
@@ -152,7 +155,7 @@ int watchCommand(const std::string& jobId, const ClientOptions& options) {
         ws.write(asio::buffer(subscribe));
       }
       std::vector<protocol::HubMessage> messages;
-      auto parsed = protocol.parse(inbound, messages, 16 * 1024 * 1024);
+      auto parsed = protocol.parse(inbound, messages, 16ULL * 1024 * 1024);
       inbound.erase(0, parsed.consumed);
       if (!parsed.ok()) {
         std::cerr << "\nherald watch: bad message from the server: " << parsed.error << "\n";

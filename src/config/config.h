@@ -66,7 +66,7 @@ struct SignalRSettings {
   std::chrono::seconds longPollTimeout{90};
   // Outbound bytes queued for one connection before it counts as a slow consumer and
   // is closed; keeps one stalled client from holding memory without bound.
-  std::size_t maxOutboundQueueBytes = 4 * 1024 * 1024;
+  std::size_t maxOutboundQueueBytes = 4ULL * 1024 * 1024;
 };
 
 struct JwtSettings {
@@ -100,7 +100,7 @@ struct ServerSettings {
   // on one CPU, the sockets): measured in docs/performance.md.
   int sqliteCheckpointPages = 1000;
   // Largest HTTP request body accepted by the REST API and transports.
-  std::size_t maxHttpBodyBytes = 1024 * 1024;
+  std::size_t maxHttpBodyBytes = 1024ULL * 1024;
   // How long shutdown waits for in-flight HTTP requests to finish.
   std::chrono::seconds shutdownGrace{5};
 };

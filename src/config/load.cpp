@@ -198,15 +198,17 @@ void applyJson(Config& config, const std::string& jsonText) {
     if (!section.is_object()) continue;  // e.g. "Logging": not ours
     for (const auto& [keyName, value] : section.as_object()) {
       std::string key(keyName);
+      std::string where = sec;  // "Section:Key", for error messages
+      where.append(":").append(key);
       if (value.is_array()) {
         std::string joined;
         for (const auto& item : value.as_array()) {
           if (!joined.empty()) joined += ';';
-          joined += scalarText(sec + ":" + key, item);
+          joined += scalarText(where, item);
         }
         setScalar(config, sec, key, joined);
       } else if (!value.is_object() && !value.is_null()) {
-        setScalar(config, sec, key, scalarText(sec + ":" + key, value));
+        setScalar(config, sec, key, scalarText(where, value));
       }
     }
   }

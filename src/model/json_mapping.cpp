@@ -46,7 +46,7 @@ struct UpdateFields {
 // Strings go straight into the object's storage (emplace, not operator[] then assign).
 // The object is sized up front: grown one key at a time, it re-hashed itself four times.
 json::object buildUpdate(const Job& job, const UpdateFields& f, std::size_t extra,
-                         json::storage_ptr sp) {
+                         const json::storage_ptr& sp) {
   json::object o(sp);
   o.reserve(11 + extra);
   o.emplace("jobId", json::string_view(job.id));
@@ -149,15 +149,16 @@ std::string jobResourceJson(const Job& job) {
   return out;
 }
 
-json::object jobProgressUpdate(const Job& job, const ProgressEntry& e, json::storage_ptr sp) {
-  return buildUpdate(job, entryFields(e), 0, std::move(sp));
+json::object jobProgressUpdate(const Job& job, const ProgressEntry& e,
+                               const json::storage_ptr& sp) {
+  return buildUpdate(job, entryFields(e), 0, sp);
 }
 
-json::object jobProgressUpdate(const Job& job, json::storage_ptr sp) {
-  return buildUpdate(job, currentFields(job), 0, std::move(sp));
+json::object jobProgressUpdate(const Job& job, const json::storage_ptr& sp) {
+  return buildUpdate(job, currentFields(job), 0, sp);
 }
 
-json::object jobResource(const Job& job, json::storage_ptr sp) {
+json::object jobResource(const Job& job, const json::storage_ptr& sp) {
   auto o = buildUpdate(job, currentFields(job), 7, sp);
   if (job.userId.empty())
     o.emplace("userId", nullptr);

@@ -15,11 +15,11 @@ boost::json::value numberValue(double v);
 // JobProgressUpdate for one recorded entry of `job` (the entry may be historical). `sp`:
 // where the object allocates (a monotonic resource makes building and dropping it cheap).
 boost::json::object jobProgressUpdate(const Job& job, const ProgressEntry& entry,
-                                      boost::json::storage_ptr sp = {});
+                                      const boost::json::storage_ptr& sp = {});
 // JobProgressUpdate for the job's current state.
-boost::json::object jobProgressUpdate(const Job& job, boost::json::storage_ptr sp = {});
+boost::json::object jobProgressUpdate(const Job& job, const boost::json::storage_ptr& sp = {});
 // The REST shape: the event shape plus userId, priority, attempts and timestamps.
-boost::json::object jobResource(const Job& job, boost::json::storage_ptr sp = {});
+boost::json::object jobResource(const Job& job, const boost::json::storage_ptr& sp = {});
 // The same two shapes as JSON text, written without building an object (the hot path of
 // every progress report: its event and its REST answer). Byte for byte what serialising
 // jobProgressUpdate(job, entry) and jobResource(job) gives.

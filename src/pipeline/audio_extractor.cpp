@@ -29,9 +29,8 @@ class ProgressTracker {
       return;
     }
     std::string_view value;
-    if (line.starts_with("out_time_us=")) {
-      value = line.substr(12);
-    } else if (line.starts_with("out_time_ms=")) {
+    // Both in microseconds: ffmpeg's out_time_ms is misnamed (it equals out_time_us).
+    if (line.starts_with("out_time_us=") || line.starts_with("out_time_ms=")) {
       value = line.substr(12);
     } else {
       return;

@@ -164,7 +164,7 @@ void downloadToFile(const std::string& url, const std::string& path,
   std::exception_ptr failure;
   bool finished = false;
   asio::co_spawn(ioc, download(url, path, options), [&](std::exception_ptr e) {
-    failure = e;
+    failure = std::move(e);
     finished = true;
   });
   // Run in slices so cancellation and the overall timeout are noticed while the

@@ -242,7 +242,8 @@ std::vector<Segment> PocketsphinxRecognizer::transcribe(
     consumed += got;
     session.feed(chunk.data(), got, consumed);
     // 1.0 is kept for "result ready"; ending the last utterance still takes a moment.
-    const double fraction = std::min(0.99, static_cast<double>(consumed) / total);
+    const double fraction =
+        std::min(0.99, static_cast<double>(consumed) / static_cast<double>(total));
     if (onProgress && fraction > reported) {
       reported = fraction;
       onProgress(fraction);

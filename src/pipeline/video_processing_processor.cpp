@@ -68,7 +68,7 @@ class VideoProcessingProcessor final : public jobs::Processor {
     });
   }
 
-  jobs::Outcome ingest(JobContext& job, model::Video video) {
+  jobs::Outcome ingest(JobContext& job, const model::Video& video) {
     auto& service = job.service;
     const auto& videoId = video.id;
     const auto& md = job.job.metadata;

@@ -13,7 +13,9 @@
 #include "config/load.h"
 #include "server/server.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"Herald: background video jobs with live SignalR progress"};
   app.require_subcommand(1);
 
@@ -87,4 +89,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   return herald::server::runServer(config);
+}
+
+}  // namespace
+
+// An exception that escapes (a port already in use, a store that cannot be opened) ends
+// the process with its message and exit code 1 rather than std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "herald: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "herald: unknown error\n";
+  }
+  return 1;
 }

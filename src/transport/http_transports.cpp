@@ -28,7 +28,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // default arguments of coroutines.
 bhttp::response<bhttp::string_body> makeResponse(
     unsigned version, bool keepAlive, int status, std::string body, const Headers& extra,
-    std::string contentType = "text/plain; charset=utf-8", const Headers& more = Headers()) {
+    std::string_view contentType = "text/plain; charset=utf-8", const Headers& more = Headers()) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version};
   res.set(bhttp::field::server, "Herald");
   if (!contentType.empty()) res.set(bhttp::field::content_type, contentType);
@@ -92,7 +92,7 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
       "HTTP/1.1 200 OK\r\nServer: Herald\r\nContent-Type: text/event-stream\r\n"
       "Cache-Control: no-cache,no-store\r\nPragma: no-cache\r\n"
       "Content-Encoding: identity\r\nConnection: close\r\n";
-  for (const auto& [k, v] : extra) head += k + ": " + v + "\r\n";
+  for (const auto& [k, v] : extra) head.append(k).append(": ").append(v).append("\r\n");
   head += "\r\n:\r\n";
   stream.expires_never();
   auto [hec, hn] = co_await asio::async_write(stream, asio::buffer(head), use_nothrow);

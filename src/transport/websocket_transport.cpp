@@ -27,7 +27,7 @@ namespace {
 
 // Bytes taken per read. The buffer is per thread, not per connection: a socket is read
 // only once it is readable, so an idle connection holds no read buffer at all.
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = 16ULL * 1024;
 // Frames gathered into one writev; more wait for the next round.
 constexpr std::size_t kMaxGather = 64;
 
@@ -402,7 +402,8 @@ void startWebSocket(tcp::socket socket, const bhttp::request<bhttp::string_body>
       "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
       ws::secWebSocketAccept(request[bhttp::field::sec_websocket_key]) + "\r\n\r\n");
   asio::async_write(s->socket, asio::buffer(*response),
-                    [s, response, attach, services](boost::system::error_code wec, std::size_t) {
+                    [s, response, attach = std::move(attach), services](
+                        boost::system::error_code wec, std::size_t) {
                       if (wec) {
                         spdlog::debug("connection {}: websocket accept failed: {}",
                                       s->connection->connectionId, wec.message());
