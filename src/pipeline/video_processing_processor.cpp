@@ -59,8 +59,8 @@ class VideoProcessingProcessor final : public jobs::Processor {
   }
 
  private:
-  static void stage(jobs::ProgressService& service, const std::string& videoId,
-                    StageStatus status, double progress, const std::string& message,
+  static void stage(jobs::ProgressService& service, const std::string& videoId, StageStatus status,
+                    double progress, const std::string& message,
                     std::optional<std::string> error = std::nullopt) {
     service.onStoreSync([&](storage::Store&) {
       service.videos().updateIngestionNow(videoId, status, progress, message, error);
@@ -116,8 +116,8 @@ class VideoProcessingProcessor final : public jobs::Processor {
       const bool hasTranscription = videos.queueStageJobNow(
           job.job, model::kTranscription, std::move(meta), ctx_->options.maxAttempts);
       videos.updateIngestionNow(videoId, StageStatus::Completed, 100,
-                                 "Title: " + info.title + ", duration: " +
-                                     std::to_string(static_cast<int>(info.durationSeconds)) + " s");
+                                "Title: " + info.title + ", duration: " +
+                                    std::to_string(static_cast<int>(info.durationSeconds)) + " s");
       return hasTranscription;
     });
     if (waiting && ctx_->wakeEngine) ctx_->wakeEngine();
