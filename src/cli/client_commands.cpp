@@ -187,9 +187,21 @@ int watchCommand(const std::string& jobId, const ClientOptions& options) {
           if (seq <= lastSequence) continue;
           lastSequence = seq;
           draw(payload, plain);
+          // The job's state decides, not only the JobCompleted/JobFailed events: a watch
+          // that subscribes after the end gets the final state as its snapshot, and the
+          // events went out before it joined.
           auto status = text(payload, "status");
           if (status == "Cancelled") {
             std::cout << "\nCancelled\n";
+            return 1;
+          }
+          if (status == "Completed") {
+            std::cout << (plain ? "" : "\n") << "Completed: " << text(payload, "statusMessage")
+                      << "\n";
+            return 0;
+          }
+          if (status == "Failed") {
+            std::cout << (plain ? "" : "\n") << "Failed: " << text(payload, "errorMessage") << "\n";
             return 1;
           }
         } else if (event->target == api::names::kJobCompleted) {

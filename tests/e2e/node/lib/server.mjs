@@ -255,8 +255,16 @@ export async function getHistory(baseUrl, jobId, query = '') {
 // ---------------------------------------------------------------------------------------
 // Waiting and collecting
 
+/**
+ * How much slower than a release build the server under test runs: the test command sets
+ * HERALD_TEST_TIME_SCALE for the ASan + UBSan server (several times slower), and waits and
+ * latency bounds are multiplied by it. 1 for the release server: the bounds the spec names.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.HERALD_TEST_TIME_SCALE || 1));
+
 /** Polls `predicate` until it returns a truthy value (which is returned) or the time is up. */
 export async function waitFor(predicate, timeoutMs = 5000, what = 'condition') {
+  timeoutMs *= TIME_SCALE;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await predicate();
