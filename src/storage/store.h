@@ -112,16 +112,6 @@ class Store {
   virtual std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter& filter,
                                                 const JobMutator& mutate) = 0;
 
-  // DEPRECATED: replaced by updateJob/claimNextJob; removed once callers moved.
-  // Writes the caller's copy of the job as the next update: `job.sequence` is advanced
-  // from the caller's copy, so with several writers it may collide (StoreError) or
-  // overwrite a report it never saw.
-  virtual model::ProgressEntry recordUpdate(model::Job& job) = 0;
-  // DEPRECATED: replaced by updateJob/claimNextJob; removed once callers moved.
-  // The Pending job to run next (as claimNextJob picks it, runner "herald"), unclaimed:
-  // another writer may take it before the caller's recordUpdate.
-  virtual std::optional<model::Job> nextRunnableJob(std::int64_t now) = 0;
-
   virtual std::optional<model::Job> getJob(const std::string& id) = 0;
   virtual std::vector<model::Job> listJobs(const JobFilter& filter) = 0;  // newest first
 

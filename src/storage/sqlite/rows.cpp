@@ -92,8 +92,7 @@ void insertJob(sqlite3* db, const model::Job& job, std::string_view op) {
   st.run();
 }
 
-// Returns false when no job has this id.
-bool updateJobRow(sqlite3* db, const model::Job& job, std::string_view op) {
+void updateJobRow(sqlite3* db, const model::Job& job, std::string_view op) {
   Statement st(db,
                "UPDATE jobs SET video_id = ?2, user_id = ?3, job_type = ?4, status = ?5, "
                "progress = ?6, current_stage = ?7, status_message = ?8, error_message = ?9, "
@@ -103,7 +102,6 @@ bool updateJobRow(sqlite3* db, const model::Job& job, std::string_view op) {
                op);
   bindJob(st, job);
   st.run();
-  return sqlite3_changes(db) > 0;
 }
 
 // Writes only what a progress update can change. Leaving the identity columns (video,
@@ -111,9 +109,8 @@ bool updateJobRow(sqlite3* db, const model::Job& job, std::string_view op) {
 // the indexes built on them at every update; with `withStatus` false, status and
 // available_at stay out too (the common report that keeps the status then leaves the
 // status and runnable indexes alone). `metadata` is the job's metadata serialised (the
-// history entry written beside it stores the same text). Returns false when no job has
-// this id.
-bool updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
+// history entry written beside it stores the same text).
+void updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
                        bool withStatus, std::string_view op) {
   Statement st(db,
                withStatus
@@ -141,7 +138,6 @@ bool updateJobProgress(sqlite3* db, const model::Job& job, const std::string& me
     st.bind(13, job.availableAt);
   }
   st.run();
-  return sqlite3_changes(db) > 0;
 }
 
 // `metadata`: the entry's metadata serialised.

@@ -27,11 +27,10 @@ void bindJob(Statement& st, const model::Job& job);
 model::Job readJob(const Statement& st, std::string_view op);
 
 void insertJob(sqlite3* db, const model::Job& job, std::string_view op);
-// Writes every column. Returns false when no job has this id.
-bool updateJobRow(sqlite3* db, const model::Job& job, std::string_view op);
-// Writes only what a progress update can change (see rows.cpp). Returns false when no job
-// has this id.
-bool updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
+// Writes every column.
+void updateJobRow(sqlite3* db, const model::Job& job, std::string_view op);
+// Writes only what a progress update can change (see rows.cpp).
+void updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
                        bool withStatus, std::string_view op);
 // `metadata`: the entry's metadata serialised.
 void insertEntry(sqlite3* db, const model::ProgressEntry& e, const std::string& metadata,

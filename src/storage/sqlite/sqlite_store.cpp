@@ -123,57 +123,9 @@ void SqliteStore::createJob(model::Job& job) {
   remember(job);
 }
 
-model::ProgressEntry SqliteStore::recordUpdate(model::Job& job) {
-  constexpr std::string_view op = "recordUpdate";
-  const auto previous = job.sequence;
-  job.sequence += 1;
-  try {
-    Transaction tx(db_, op);
-    // The cache mirrors the row (see dropCacheIfChangedElsewhere, called first).
-    dropCacheIfChangedElsewhere();
-    auto cached = jobCache_.find(job.id);
-    const bool sameStatus = cached != jobCache_.end() && cached->second.status == job.status &&
-                            cached->second.availableAt == job.availableAt;
-    // Serialised once for the row and its history entry.
-    const auto metadata = metadataText(job.metadata);
-    const bool updated = updateJobProgress(db_, job, metadata, !sameStatus, op);
-    if (!updated) fail(op, "unknown job '" + job.id + "'");
-    auto entry = model::snapshotOf(job);
-    insertEntry(db_, entry, metadata, op);
-    tx.commit();
-    rememberProgress(job);
-    return entry;
-  } catch (...) {
-    // The caller may retry with the same object; its sequence must match the database.
-    job.sequence = previous;
-    jobCache_.erase(job.id);
-    throw;
-  }
-}
-
 void SqliteStore::remember(const model::Job& job) {
   if (jobCache_.size() >= kJobCacheLimit && !jobCache_.contains(job.id)) jobCache_.clear();
   jobCache_.insert_or_assign(job.id, job);
-}
-
-void SqliteStore::rememberProgress(const model::Job& job) {
-  // Mirrors updateJobProgress: the identity columns were not written, so the cached
-  // ones stay as they are in the database.
-  auto it = jobCache_.find(job.id);
-  if (it == jobCache_.end()) return;
-  auto& c = it->second;
-  c.status = job.status;
-  c.progress = job.progress;
-  c.currentStage = job.currentStage;
-  c.statusMessage = job.statusMessage;
-  c.errorMessage = job.errorMessage;
-  c.metadata = job.metadata;
-  c.attempts = job.attempts;
-  c.updatedAt = job.updatedAt;
-  c.startedAt = job.startedAt;
-  c.completedAt = job.completedAt;
-  c.sequence = job.sequence;
-  c.availableAt = job.availableAt;
 }
 
 void SqliteStore::dropCacheIfChangedElsewhere() {
@@ -410,19 +362,6 @@ std::optional<model::Video> SqliteStore::getVideo(const std::string& id) {
   auto video = readVideo(db_, id, op);
   tx.commit();
   return video;
-}
-
-std::optional<model::Job> SqliteStore::nextRunnableJob(std::int64_t now) {
-  constexpr std::string_view op = "nextRunnableJob";
-  Statement st(
-      db_,
-      std::string("SELECT ") + kJobColumns +
-          " FROM jobs WHERE status = 'Pending' AND available_at <= ?1 AND runner = 'herald' "
-          "ORDER BY priority DESC, created_at, rowid LIMIT 1",
-      op);
-  st.bind(1, now);
-  if (!st.step()) return std::nullopt;
-  return readJob(st, op);
 }
 
 namespace {

@@ -31,8 +31,6 @@ class SqliteStore final : public Store {
   JobChange updateJob(const std::string& jobId, const JobMutator& mutate) override;
   std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter& filter,
                                         const JobMutator& mutate) override;
-  model::ProgressEntry recordUpdate(model::Job& job) override;
-  std::optional<model::Job> nextRunnableJob(std::int64_t now) override;
   std::optional<model::Job> getJob(const std::string& id) override;
   std::vector<model::Job> listJobs(const JobFilter& filter) override;
   std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,
@@ -62,7 +60,6 @@ class SqliteStore final : public Store {
   // The job, from the cache or the database (then cached); a copy.
   std::optional<model::Job> loadJob(const std::string& id, std::string_view op);
   void remember(const model::Job& job);
-  void rememberProgress(const model::Job& job);
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, model::Job> jobCache_;

@@ -227,13 +227,14 @@ TEST_F(JobEngineTest, InterruptedJobsAreRequeuedOrFailedAtStartUp) {
   auto again = queue("again", 0, 3);
   auto spent = queue("spent", 0, 2);
   for (auto* j : {&again, &spent}) {
-    service_->onStoreSync([&](storage::Store& s) {
-      auto job = *s.getJob(j->id);
-      job.status = model::JobStatus::Running;
-      job.attempts = j == &again ? 1 : 2;
-      s.recordUpdate(job);
-      return 0;
+    auto change = service_->onStoreSync([&](storage::Store& s) {
+      return s.updateJob(j->id, [&](model::Job& job) {
+        job.status = model::JobStatus::Running;
+        job.attempts = j == &again ? 1 : 2;
+        return true;
+      });
     });
+    ASSERT_EQ(change.outcome, storage::JobChange::Outcome::Updated);
   }
   auto rec = std::make_shared<Recorder>();
   auto& e = engine(oneWorker());

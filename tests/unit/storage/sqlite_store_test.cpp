@@ -101,6 +101,17 @@ void expectSameJob(const Job& a, const Job& b) {
   EXPECT_EQ(a.sequence, b.sequence);
 }
 
+// Writes `job` as the next update of the stored job (the store assigns the sequence);
+// returns the change, which must be Updated.
+JobChange writeJob(Store& store, const Job& job) {
+  auto change = store.updateJob(job.id, [&](Job& stored) {
+    stored = job;
+    return true;
+  });
+  EXPECT_EQ(change.outcome, JobChange::Outcome::Updated) << job.id;
+  return change;
+}
+
 TEST_F(SqliteStoreTest, CreateAndGetRoundTripsAllFields) {
   auto store = open();
 
@@ -182,19 +193,25 @@ TEST_F(SqliteStoreTest, CreateDuplicateIdThrowsAndKeepsOriginal) {
   EXPECT_EQ(store->progressHistory("dup", 0, 100).size(), 1u);
 }
 
-TEST_F(SqliteStoreTest, RecordUpdateAdvancesSequenceAndHistory) {
+TEST_F(SqliteStoreTest, UpdateJobAdvancesSequenceAndHistory) {
   auto store = open();
   Job job = makeJob("job-1");
   store->createJob(job);
 
   for (int i = 1; i <= 4; ++i) {
-    job.status = JobStatus::Running;
-    job.progress = i * 20.0;
-    job.currentStage = "stage-" + std::to_string(i);
-    job.metadata["step"] = i;
-    job.updatedAt += 1000;
-    if (i == 4) job.errorMessage = "boom";
-    auto entry = store->recordUpdate(job);
+    auto change = store->updateJob("job-1", [&](Job& j) {
+      EXPECT_EQ(j.sequence, i);  // the mutator sees the last committed update
+      j.status = JobStatus::Running;
+      j.progress = i * 20.0;
+      j.currentStage = "stage-" + std::to_string(i);
+      j.metadata["step"] = i;
+      j.updatedAt += 1000;
+      if (i == 4) j.errorMessage = "boom";
+      return true;
+    });
+    ASSERT_EQ(change.outcome, JobChange::Outcome::Updated);
+    job = change.job;
+    const auto& entry = change.entry;
     EXPECT_EQ(job.sequence, i + 1);
     EXPECT_EQ(entry.sequence, i + 1);
     EXPECT_EQ(entry.jobId, "job-1");
@@ -240,24 +257,29 @@ TEST_F(SqliteStoreTest, RecordUpdateAdvancesSequenceAndHistory) {
   EXPECT_TRUE(store->progressHistory("other-job", 0, 100).empty());
 }
 
-TEST_F(SqliteStoreTest, RecordUpdateOnUnknownJobThrowsAndLeavesNothing) {
+TEST_F(SqliteStoreTest, UpdateJobOnUnknownJobIsNotFoundAndLeavesNothing) {
   auto store = open();
-  Job ghost = makeJob("ghost");
-  ghost.sequence = 3;
-  EXPECT_THROW(store->recordUpdate(ghost), StoreError);
-  EXPECT_EQ(ghost.sequence, 3);
+  bool called = false;
+  auto change = store->updateJob("ghost", [&](Job& j) {
+    called = true;
+    j.progress = 10;
+    return true;
+  });
+  EXPECT_EQ(change.outcome, JobChange::Outcome::NotFound);
+  EXPECT_FALSE(called);
   EXPECT_FALSE(store->getJob("ghost"));
   EXPECT_TRUE(store->progressHistory("ghost", 0, 100).empty());
+  EXPECT_EQ(rawQueryText("SELECT count(*) FROM jobs"), "0");
   EXPECT_EQ(rawQueryText("SELECT count(*) FROM job_progress"), "0");
 
   // The connection is still usable afterwards (no transaction left open).
   Job real = makeJob("real");
   store->createJob(real);
-  store->recordUpdate(real);
+  EXPECT_EQ(writeJob(*store, real).entry.sequence, 2);
   EXPECT_EQ(store->progressHistory("real", 0, 100).size(), 2u);
 }
 
-TEST_F(SqliteStoreTest, RecordUpdateRollsBackJobRowWhenHistoryInsertFails) {
+TEST_F(SqliteStoreTest, UpdateJobRollsBackJobRowWhenHistoryInsertFails) {
   auto store = open();
   Job job = makeJob("job-1");
   store->createJob(job);
@@ -266,14 +288,24 @@ TEST_F(SqliteStoreTest, RecordUpdateRollsBackJobRowWhenHistoryInsertFails) {
       "INSERT INTO job_progress (job_id, sequence, status, updated_at) "
       "VALUES ('job-1', 2, 'Running', 0)");
 
-  job.progress = 75;
-  EXPECT_THROW(store->recordUpdate(job), StoreError);
-  EXPECT_EQ(job.sequence, 1);
+  auto setProgress = [](Job& j) {
+    j.progress = 75;
+    return true;
+  };
+  EXPECT_THROW(store->updateJob("job-1", setProgress), StoreError);
 
   auto got = store->getJob("job-1");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->progress, 0);  // the UPDATE was rolled back with the failed INSERT
   EXPECT_EQ(got->sequence, 1);
+  EXPECT_EQ(rawQueryText("SELECT progress || '/' || sequence FROM jobs"), "0.0/1");
+
+  // Once the collision is gone the same update succeeds, from the committed job.
+  rawExec("DELETE FROM job_progress WHERE job_id = 'job-1' AND sequence = 2");
+  auto change = store->updateJob("job-1", setProgress);
+  EXPECT_EQ(change.outcome, JobChange::Outcome::Updated);
+  EXPECT_EQ(change.entry.sequence, 2);
+  EXPECT_EQ(rawQueryText("SELECT progress || '/' || sequence FROM jobs"), "75.0/2");
 }
 
 TEST_F(SqliteStoreTest, CachedJobsFollowWritesByOtherConnections) {
@@ -296,7 +328,7 @@ TEST_F(SqliteStoreTest, RolledBackBatchLeavesNoCachedWrites) {
   store->createJob(job);
   store->beginBatch();
   job.progress = 80;
-  store->recordUpdate(job);
+  EXPECT_EQ(writeJob(*store, job).job.sequence, 2);
   EXPECT_EQ(store->getJob("job-1")->progress, 80);  // visible inside the batch
   store->rollbackBatch();
   auto got = store->getJob("job-1");
@@ -305,19 +337,44 @@ TEST_F(SqliteStoreTest, RolledBackBatchLeavesNoCachedWrites) {
   EXPECT_EQ(got->sequence, 1);
 }
 
-TEST_F(SqliteStoreTest, ProgressUpdatesDoNotCacheUnwrittenIdentityFields) {
+TEST_F(SqliteStoreTest, CachedJobIsWhatTheFileHoldsAfterProgressAndIdentityUpdates) {
+  // A progress update writes only the progress columns (rows.cpp), a change of identity
+  // the whole row; either way the cached job must be exactly what another connection
+  // reads from the file.
   auto store = open();
   Job job = makeJob("job-1");
   job.priority = 1;
   store->createJob(job);
-  job.priority = 9;  // not a column a progress update writes
-  job.progress = 10;
-  store->recordUpdate(job);
-  auto got = store->getJob("job-1");
+  auto fromFile = [&] {
+    auto got = open()->getJob("job-1");
+    EXPECT_TRUE(got);
+    return got.value_or(Job{});
+  };
+
+  store->updateJob("job-1", [](Job& j) {
+    j.progress = 10;
+    return true;
+  });
+  auto got = store->getJob("job-1");  // from the cache
   ASSERT_TRUE(got);
   EXPECT_EQ(got->priority, 1);
   EXPECT_EQ(got->progress, 10);
   EXPECT_EQ(got->sequence, 2);
+  expectSameJob(*got, fromFile());
+
+  store->updateJob("job-1", [](Job& j) {
+    j.priority = 9;  // not a column a progress update writes: the full row is
+    j.progress = 20;
+    return true;
+  });
+  got = store->getJob("job-1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->priority, 9);
+  EXPECT_EQ(got->progress, 20);
+  EXPECT_EQ(got->sequence, 3);
+  expectSameJob(*got, fromFile());
+  EXPECT_EQ(rawQueryText("SELECT priority || '/' || progress || '/' || sequence FROM jobs"),
+            "9/20.0/3");
 }
 
 TEST_F(SqliteStoreTest, EveryColumnAProgressUpdateChangesReachesTheFile) {
@@ -326,23 +383,28 @@ TEST_F(SqliteStoreTest, EveryColumnAProgressUpdateChangesReachesTheFile) {
   store->createJob(job);
   job.status = JobStatus::Running;  // a status change
   job.progress = 10;
-  store->recordUpdate(job);
+  writeJob(*store, job);
   job.progress = 20;  // same status: the narrower UPDATE
   job.currentStage = "half";
   job.attempts = 2;
-  store->recordUpdate(job);
+  writeJob(*store, job);
   EXPECT_EQ(rawQueryText("SELECT status || '/' || progress || '/' || current_stage || '/' || "
                          "attempts || '/' || sequence FROM jobs"),
             "Running/20.0/half/2/3");
   job.status = JobStatus::Completed;
   job.availableAt = 5;
-  store->recordUpdate(job);
+  writeJob(*store, job);
   EXPECT_EQ(rawQueryText("SELECT status || '/' || available_at || '/' || sequence FROM jobs"),
             "Completed/5/4");
   // Another connection changed the status meanwhile: the next update must write it back.
   rawExec("UPDATE jobs SET status = 'Failed'");
-  store->recordUpdate(job);
-  EXPECT_EQ(rawQueryText("SELECT status FROM jobs"), "Completed");
+  auto change = store->updateJob("job-1", [](Job& j) {
+    EXPECT_EQ(j.status, JobStatus::Failed);  // the mutator sees the other connection's write
+    j.status = JobStatus::Completed;
+    return true;
+  });
+  EXPECT_EQ(change.job.sequence, 5);
+  EXPECT_EQ(rawQueryText("SELECT status || '/' || sequence FROM jobs"), "Completed/5");
 }
 
 TEST_F(SqliteStoreTest, ListJobsFiltersAndOrdersNewestFirst) {
@@ -506,7 +568,7 @@ TEST_F(SqliteStoreTest, DataSurvivesReopen) {
     auto store = open();
     store->createJob(job);
     job.progress = 60;
-    store->recordUpdate(job);
+    job = writeJob(*store, job).job;
     model::Video video;
     video.id = "vid";
     video.stages.resize(2);
@@ -519,7 +581,7 @@ TEST_F(SqliteStoreTest, DataSurvivesReopen) {
   expectSameJob(*got, job);
   EXPECT_EQ(store->progressHistory("job-1", 0, 100).size(), 2u);
   // The sequence continues where it left off.
-  EXPECT_EQ(store->recordUpdate(*got).sequence, 3);
+  EXPECT_EQ(writeJob(*store, *got).entry.sequence, 3);
   auto video = store->getVideo("vid");
   ASSERT_TRUE(video);
   ASSERT_EQ(video->stages.size(), 2u);
@@ -557,7 +619,7 @@ TEST_F(SqliteStoreTest, InMemoryDatabaseWorksAndLeavesNoFileBehind) {
     job.status = JobStatus::Running;
     job.progress = 40;
     store.beginBatch();
-    store.recordUpdate(job);
+    writeJob(store, job);
     store.commitBatch();
     EXPECT_EQ(store.getJob("job-1")->progress, 40);
     EXPECT_EQ(store.progressHistory("job-1", 0, 10).size(), 2u);
@@ -584,7 +646,7 @@ TEST_F(SqliteStoreTest, CheckpointPagesSetHowLongTheLogGrowsBeforeItIsCopiedBack
     for (int i = 0; i < 1500; ++i) {
       job.progress = i % 100;
       job.statusMessage = std::string(1500, static_cast<char>('a' + i % 26));
-      store.recordUpdate(job);
+      writeJob(store, job);
     }
     auto bytes = fs::file_size(path_ + "-wal");
     EXPECT_EQ(store.progressHistory("job-1", 0, 5000).size(), 1501u);
