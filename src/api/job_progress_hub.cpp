@@ -34,10 +34,10 @@ protocol::HubMessage event(const char* target, json::value payload) {
   return m;
 }
 
-void sendError(const hub::HubConnectionPtr& c, std::string_view code, std::string message) {
+void sendError(const hub::HubConnectionPtr& c, std::string_view code, std::string_view message) {
   json::object o;
   o["code"] = code;
-  o["message"] = std::move(message);
+  o["message"] = message;
   c->send(event(names::kError, std::move(o)));
 }
 

@@ -20,12 +20,12 @@ const char* titleFor(int status) {
 }
 }  // namespace
 
-core::HttpResponse problem(int status, std::string detail, boost::json::object errors) {
+core::HttpResponse problem(int status, std::string_view detail, boost::json::object errors) {
   boost::json::object o;
   o["type"] = "https://tools.ietf.org/html/rfc9110#section-15";
   o["title"] = titleFor(status);
   o["status"] = status;
-  o["detail"] = std::move(detail);
+  o["detail"] = detail;
   if (!errors.empty()) o["errors"] = std::move(errors);
   core::HttpResponse r;
   r.status = status;

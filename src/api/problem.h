@@ -2,6 +2,7 @@
 // RFC 7807 problem answers (application/problem+json), the shape ASP.NET Core gives
 // for validation failures, so clients can show `detail` as is.
 #include <string>
+#include <string_view>
 
 #include <boost/json/object.hpp>
 
@@ -9,7 +10,7 @@
 
 namespace herald::api {
 
-core::HttpResponse problem(int status, std::string detail, boost::json::object errors = {});
+core::HttpResponse problem(int status, std::string_view detail, boost::json::object errors = {});
 core::HttpResponse jsonResponse(int status, const boost::json::value& body);
 // The same with the body already written as JSON text.
 core::HttpResponse jsonTextResponse(int status, std::string body);

@@ -155,7 +155,7 @@ asio::awaitable<boost::system::error_code> readRequest(
       if (used > 0) continue;  // a header was parsed: the body may already be buffered
     }
     auto space = buffer.prepare(std::min<std::size_t>(
-        std::max<std::size_t>(512, buffer.capacity() - buffer.size()), 64 * 1024));
+        std::max<std::size_t>(512, buffer.capacity() - buffer.size()), std::size_t{64} * 1024));
     std::size_t n = stream.socket().read_some(space, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       stream.expires_at(deadline);
