@@ -15,7 +15,7 @@ ProgressReporter::ProgressReporter(ProgressService& service, std::string jobId,
 void ProgressReporter::report(double progress, const std::string& stage, const std::string& message,
                               boost::json::object metadata) {
   Update update{progress, stage, message, std::move(metadata)};
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = service_.clock().steadyNow();
   const bool first = !lastPublished_;
   const bool stageChanged = stage != lastStage_;
   if (first || stageChanged || now - *lastPublished_ >= interval_) {
@@ -43,7 +43,7 @@ void ProgressReporter::publish(const Update& u) {
   if (!u.metadata.empty()) r.metadata = u.metadata;
   auto id = jobId_;
   service_.onStoreSync([&](storage::Store&) { return service_.reportNow(id, r); });
-  lastPublished_ = std::chrono::steady_clock::now();
+  lastPublished_ = service_.clock().steadyNow();
   lastStage_ = u.stage;
   ++published_;
 }

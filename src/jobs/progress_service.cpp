@@ -15,8 +15,8 @@ using model::JobStatus;
 using storage::JobChange;
 
 ProgressService::ProgressService(storage::Store& store, asio::any_io_executor storeExecutor,
-                                 JobEvents& events)
-    : store_(store), storeExecutor_(std::move(storeExecutor)), events_(events) {}
+                                 JobEvents& events, const core::Clock& clock)
+    : store_(store), storeExecutor_(std::move(storeExecutor)), events_(events), clock_(clock) {}
 
 asio::awaitable<model::Job> ProgressService::createJob(NewJob spec) {
   return onStoreDurable(
@@ -109,7 +109,7 @@ model::Job ProgressService::createJobNow(NewJob spec) {
   job.status = JobStatus::Pending;
   job.currentStage = "Queued";
   job.statusMessage = "Job created";
-  job.createdAt = job.updatedAt = core::nowMillis();
+  job.createdAt = job.updatedAt = nowMillis();
   store_.createJob(job);
   spdlog::info("job {}: created ({}, video {}, user {})", job.id, job.jobType,
                job.videoId.empty() ? "-" : job.videoId, job.userId.empty() ? "-" : job.userId);
@@ -129,7 +129,7 @@ ReportResult ProgressService::change(const std::string& jobId, bool requireOpen,
     if (requireOpen && model::isTerminal(job.status)) return false;
     previous = job.status;
     mutate(job);
-    job.updatedAt = core::nowMillis();
+    job.updatedAt = nowMillis();
     return true;
   });
   switch (changed.outcome) {
@@ -146,9 +146,9 @@ ReportResult ProgressService::change(const std::string& jobId, bool requireOpen,
 }
 
 ReportResult ProgressService::reportNow(const std::string& jobId, const ProgressReport& r) {
-  return change(jobId, /*requireOpen=*/true, [&r](model::Job& job) {
+  return change(jobId, /*requireOpen=*/true, [this, &r](model::Job& job) {
     const auto previous = job.status;
-    const auto now = core::nowMillis();
+    const auto now = nowMillis();
     // A report without a status means work is under way.
     auto status = r.status.value_or(JobStatus::Running);
     if (status == JobStatus::Pending && previous == JobStatus::Running) status = previous;
@@ -182,8 +182,8 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
 
 std::optional<model::Job> ProgressService::claimNextNow(const storage::ClaimFilter& filter) {
   JobStatus previous = JobStatus::Pending;
-  auto claimed = store_.claimNextJob(core::nowMillis(), filter, [&previous](model::Job& job) {
-    const auto now = core::nowMillis();
+  auto claimed = store_.claimNextJob(nowMillis(), filter, [this, &previous](model::Job& job) {
+    const auto now = nowMillis();
     previous = job.status;
     job.status = JobStatus::Running;
     job.attempts += 1;
@@ -204,7 +204,7 @@ ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std:
                                             std::chrono::milliseconds delay) {
   auto result = change(jobId, /*requireOpen=*/true, [&](model::Job& job) {
     job.status = JobStatus::Pending;
-    job.availableAt = core::nowMillis() + delay.count();
+    job.availableAt = nowMillis() + delay.count();
     job.errorMessage = error;
     job.currentStage = "Waiting to retry";
     job.statusMessage = "Attempt " + std::to_string(job.attempts) + " failed (" + error +
@@ -223,7 +223,7 @@ ReportResult ProgressService::requeueNow(const std::string& jobId) {
     // Only ended jobs can be retried.
     if (job.status != JobStatus::Failed && job.status != JobStatus::Cancelled) return false;
     previous = job.status;
-    const auto now = core::nowMillis();
+    const auto now = nowMillis();
     job.status = JobStatus::Pending;
     job.attempts = 0;
     job.availableAt = now;
@@ -260,7 +260,7 @@ std::vector<std::string> ProgressService::recoverInterruptedNow(
     auto changed = store_.updateJob(found.id, [&](model::Job& job) {
       if (job.status != JobStatus::Running) return false;  // changed since it was listed
       previous = job.status;
-      const auto now = core::nowMillis();
+      const auto now = nowMillis();
       if (job.attempts >= job.maxAttempts) {
         job.status = JobStatus::Failed;
         job.errorMessage = "The job was interrupted " + std::to_string(job.attempts) +

@@ -31,6 +31,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include "core/clock.h"
 #include "jobs/job_events.h"
 #include "jobs/video_pipeline.h"
 #include "model/job.h"
@@ -72,8 +73,10 @@ struct ServiceStats {
 
 class ProgressService {
  public:
+  // `clock` stamps every change (created, started, updated, completed, retry due); tests
+  // pass a manual one.
   ProgressService(storage::Store& store, boost::asio::any_io_executor storeExecutor,
-                  JobEvents& events);
+                  JobEvents& events, const core::Clock& clock = core::systemClock());
 
   // Runs `f(store)` on the storage executor and returns its result to the caller's
   // executor. Exceptions thrown by `f` are rethrown to the caller.
@@ -154,6 +157,8 @@ class ProgressService {
       const std::function<bool(const model::Job&)>& keepRunning);
   // The videos' pipeline bookkeeping (stages, summaries, the pipeline job).
   VideoPipeline& videos() { return videos_; }
+  std::int64_t nowMillis() const { return clock_.systemNowMillis(); }
+  const core::Clock& clock() const { return clock_; }
 
   const ServiceStats& stats() const { return stats_; }
   // Failed announcements: the service's own (a video summary) and the port's.
@@ -186,6 +191,7 @@ class ProgressService {
   storage::Store& store_;
   boost::asio::any_io_executor storeExecutor_;
   JobEvents& events_;
+  const core::Clock& clock_;
   ServiceStats stats_;
   VideoPipeline videos_{*this};
   // Storage executor only: the open batch, and announcements held until it commits.

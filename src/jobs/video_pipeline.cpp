@@ -115,7 +115,7 @@ model::Job VideoPipeline::createNow(NewVideo spec) {
   video.id = core::newUuid();
   video.userId = spec.userId;
   video.url = spec.url;
-  video.createdAt = video.updatedAt = core::nowMillis();
+  video.createdAt = video.updatedAt = service_.nowMillis();
   for (auto name : {model::kIngestionStage, model::kTranscriptionStage, model::kEmbeddingStage}) {
     if ((name == model::kTranscriptionStage && !spec.transcribe) ||
         (name == model::kEmbeddingStage && !(spec.transcribe && spec.embed))) {
@@ -149,7 +149,7 @@ void VideoPipeline::jobChangedNow(const model::Job& job) {
           video.emplace();
           video->id = job.videoId;
           video->userId = job.userId;
-          video->createdAt = core::nowMillis();
+          video->createdAt = service_.nowMillis();
         }
         auto* stage = video->stage(name);
         if (!stage) {
@@ -183,7 +183,7 @@ void VideoPipeline::updateIngestionNow(const std::string& videoId, StageStatus s
           video->stages.insert(video->stages.begin(), std::move(s));
           stage = &video->stages.front();
         }
-        const auto now = core::nowMillis();
+        const auto now = service_.nowMillis();
         stage->status = status;
         stage->progress = progress;
         if (!stage->startedAt && status != StageStatus::Pending) stage->startedAt = now;
@@ -231,7 +231,7 @@ void VideoPipeline::changeVideo(const std::string& videoId,
       if (v) before = v->processingStatus;
       if (!mutate(v) || !v) return false;
       summarise(*v);
-      v->updatedAt = core::nowMillis();
+      v->updatedAt = service_.nowMillis();
       changed = true;
       return true;
     });
@@ -264,7 +264,7 @@ void VideoPipeline::syncPipelineJob(const model::Video& video, const StageNote& 
       if (job.status != JobStatus::Running) return false;
       previous = job.status;
       const auto before = job;
-      const auto now = core::nowMillis();
+      const auto now = service_.nowMillis();
       // A re-run stage (after a crash or retry) restarts at 0; the pipeline's own bar
       // does not go backwards while it runs.
       job.progress = std::max(job.progress, video.overallProgress);

@@ -1,0 +1,157 @@
+// The progress service and the video pipeline's bookkeeping without sockets or sleeps: a
+// manual clock stamps every change, a recording port shows what is announced and when.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "jobs/progress_service.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "support/manual_clock.h"
+
+using namespace herald;
+using namespace std::chrono_literals;
+using model::JobStatus;
+
+namespace {
+
+struct Announced {
+  std::string jobId;
+  std::int64_t sequence;
+  JobStatus status;
+  bool statusChanged;
+};
+
+// Records announcements as they are delivered (not when they are prepared).
+class RecordingEvents final : public jobs::JobEvents {
+ public:
+  jobs::Delivery jobChanged(const model::Job& job, const model::ProgressEntry& entry,
+                            bool statusChanged) override {
+    Announced a{job.id, entry.sequence, job.status, statusChanged};
+    return [this, a] { jobs.push_back(a); };
+  }
+  jobs::Delivery videoChanged(const model::Video& video,
+                              jobs::VideoTransition transition) override {
+    auto status = video.processingStatus;
+    return [this, status, transition] {
+      videos.push_back(status);
+      if (transition != jobs::VideoTransition::None) transitions.push_back(transition);
+    };
+  }
+  std::vector<Announced> jobs;
+  std::vector<model::ProcessingStatus> videos;
+  std::vector<jobs::VideoTransition> transitions;
+};
+
+class ProgressServiceTest : public ::testing::Test {
+ protected:
+  template <class F>
+  auto now(F f) {
+    return service.onStoreInline([&](storage::Store&) { return f(); });
+  }
+  model::Job create(std::string type = "Transcription", std::string videoId = "") {
+    jobs::NewJob spec;
+    spec.jobType = std::move(type);
+    spec.videoId = std::move(videoId);
+    spec.userId = "alice";
+    spec.runner = std::string(model::kRunnerHerald);
+    return now([&] { return service.createJobNow(spec); });
+  }
+  jobs::ReportResult report(const std::string& id, double progress,
+                            std::optional<JobStatus> status = std::nullopt,
+                            std::optional<std::string> stage = std::nullopt) {
+    jobs::ProgressReport r;
+    r.progress = progress;
+    r.status = status;
+    r.currentStage = std::move(stage);
+    return now([&] { return service.reportNow(id, r); });
+  }
+
+  test::ManualClock clock;
+  boost::asio::io_context storeIo;
+  storage::SqliteStore store{":memory:"};
+  RecordingEvents events;
+  jobs::ProgressService service{store, storeIo.get_executor(), events, clock};
+};
+
+TEST_F(ProgressServiceTest, EveryChangeIsStampedByTheClockAndAnnouncedInSequence) {
+  const auto t0 = clock.systemNowMillis();
+  auto job = create();
+  EXPECT_EQ(job.createdAt, t0);
+  clock.advance(5s);
+  auto running = report(job.id, 40).job;
+  EXPECT_EQ(running.status, JobStatus::Running);
+  EXPECT_EQ(running.startedAt, t0 + 5000);
+  EXPECT_EQ(running.updatedAt, t0 + 5000);
+  clock.advance(2s);
+  auto done = report(job.id, 100, JobStatus::Completed).job;
+  EXPECT_EQ(done.completedAt, t0 + 7000);
+  EXPECT_EQ(done.startedAt, t0 + 5000);
+  // A report to an ended job changes nothing and announces nothing.
+  EXPECT_EQ(report(job.id, 10).outcome, jobs::ReportOutcome::AlreadyFinished);
+  ASSERT_EQ(events.jobs.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(events.jobs[i].sequence, std::int64_t(i) + 1);
+  EXPECT_FALSE(events.jobs[0].statusChanged);
+  EXPECT_TRUE(events.jobs[1].statusChanged);
+  EXPECT_TRUE(events.jobs[2].statusChanged);
+  EXPECT_EQ(events.jobs[2].status, JobStatus::Completed);
+}
+
+TEST_F(ProgressServiceTest, ARetryWaitsForItsTimeOnTheClock) {
+  auto job = create();
+  auto claimed = now([&] { return service.claimNextNow(); });
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->attempts, 1);
+  EXPECT_EQ(claimed->status, JobStatus::Running);
+  now([&] { return service.retryLaterNow(job.id, "busy", 2000ms); });
+  EXPECT_FALSE(now([&] { return service.claimNextNow(); }));
+  clock.advance(1999ms);
+  EXPECT_FALSE(now([&] { return service.claimNextNow(); }));
+  clock.advance(1ms);
+  auto again = now([&] { return service.claimNextNow(); });
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->attempts, 2);
+  EXPECT_EQ(again->id, job.id);
+}
+
+TEST_F(ProgressServiceTest, AChildJobMovesItsVideoStageAndThePipelineJobFollows) {
+  jobs::NewVideo spec;
+  spec.url = "file:///tmp/v.mp4";
+  spec.userId = "alice";
+  spec.transcribe = true;
+  spec.embed = false;
+  auto pipelineJob = now([&] { return service.videos().createNow(spec); });
+  auto videoId = pipelineJob.videoId;
+  auto video = store.getVideo(videoId);
+  ASSERT_TRUE(video);
+  ASSERT_EQ(video->stages.size(), 2u);  // Ingestion, Transcription
+  EXPECT_EQ(video->transcriptionStatus, model::TranscriptionStatus::Pending);
+
+  ASSERT_TRUE(now([&] { return service.claimNextNow(); }));  // the pipeline job runs
+  now([&] {
+    service.videos().updateIngestionNow(videoId, model::StageStatus::Completed, 100, "done");
+    return 0;
+  });
+  auto transcription = create("Transcription", videoId);
+  report(transcription.id, 50, std::nullopt, "Transcribing audio");
+  video = store.getVideo(videoId);
+  EXPECT_EQ(video->processingStatus, model::ProcessingStatus::Processing);
+  EXPECT_EQ(video->transcriptionStatus, model::TranscriptionStatus::InProgress);
+  EXPECT_EQ(video->overallProgress, 75);  // (100 + 50) / 2
+  auto pipeline = store.getJob(pipelineJob.id);
+  EXPECT_EQ(pipeline->progress, 75);
+  EXPECT_EQ(pipeline->statusMessage, "Transcription: Transcribing audio");
+
+  jobs::ProgressReport failed;
+  failed.status = JobStatus::Failed;
+  failed.errorMessage = "no speech";
+  now([&] { return service.reportNow(transcription.id, failed); });
+  video = store.getVideo(videoId);
+  EXPECT_EQ(video->processingStatus, model::ProcessingStatus::Failed);
+  EXPECT_EQ(video->transcriptionStatus, model::TranscriptionStatus::Failed);
+  pipeline = store.getJob(pipelineJob.id);
+  EXPECT_EQ(pipeline->status, JobStatus::Failed);
+  EXPECT_EQ(pipeline->errorMessage, "Transcription failed: no speech");
+  EXPECT_EQ(events.transitions, (std::vector<jobs::VideoTransition>{jobs::VideoTransition::Failed}));
+}
+
+}  // namespace
