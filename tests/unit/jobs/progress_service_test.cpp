@@ -151,7 +151,8 @@ TEST_F(ProgressServiceTest, AChildJobMovesItsVideoStageAndThePipelineJobFollows)
   pipeline = store.getJob(pipelineJob.id);
   EXPECT_EQ(pipeline->status, JobStatus::Failed);
   EXPECT_EQ(pipeline->errorMessage, "Transcription failed: no speech");
-  EXPECT_EQ(events.transitions, (std::vector<jobs::VideoTransition>{jobs::VideoTransition::Failed}));
+  EXPECT_EQ(events.transitions,
+            (std::vector<jobs::VideoTransition>{jobs::VideoTransition::Failed}));
 }
 
 }  // namespace
