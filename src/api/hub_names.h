@@ -16,6 +16,21 @@ inline constexpr const char* kUserNotification = "UserNotification";
 inline constexpr const char* kBroadcastNotification = "BroadcastNotification";
 inline constexpr const char* kError = "Error";
 
+// Every event with what it means, for clients that ask (connection-info).
+struct EventDescription {
+  const char* name;
+  const char* meaning;
+};
+inline constexpr EventDescription kEvents[] = {
+    {kJobProgressUpdate, "progress of a job (with its per-job sequence number)"},
+    {kJobCompleted, "a job finished successfully"},
+    {kJobFailed, "a job failed"},
+    {kVideoProgressUpdate, "a video's stages and overall progress changed"},
+    {kUserNotification, "a notification for the connected user"},
+    {kBroadcastNotification, "a notification for every client"},
+    {kError, "a hub call could not be served (code and message)"},
+};
+
 // Groups: a job's subscribers, a video's subscribers, and every connection of a user
 // (joined on connect; users are targeted as this group).
 inline std::string jobGroup(std::string_view jobId) { return "job-" + std::string(jobId); }

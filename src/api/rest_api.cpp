@@ -9,6 +9,7 @@
 #include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/hub_names.h"
 #include "api/media_url.h"
 #include "api/problem.h"
 #include "core/clock.h"
@@ -222,14 +223,11 @@ HttpResponse RestApi::connectionInfo(const auth::RequestContext& context) const 
   instructions["getVideoProgress"] =
       "invoke('GetVideoProgress', videoId) to get a video's current state";
   o["instructions"] = std::move(instructions);
-  o["events"] =
-      json::array{"JobProgressUpdate - progress of a job (with its per-job sequence number)",
-                  "JobCompleted - a job finished successfully",
-                  "JobFailed - a job failed",
-                  "VideoProgressUpdate - a video's stages and overall progress changed",
-                  "UserNotification - a notification for the connected user",
-                  "BroadcastNotification - a notification for every client",
-                  "Error - a hub call could not be served (code and message)"};
+  json::array events;
+  for (const auto& e : names::kEvents) {
+    events.emplace_back(std::string(e.name) + " - " + e.meaning);
+  }
+  o["events"] = std::move(events);
   return jsonResponse(200, o);
 }
 

@@ -121,12 +121,14 @@ model::Job ProgressService::createJobNow(NewJob spec) {
   return job;
 }
 
-ReportResult ProgressService::change(const std::string& jobId, bool requireOpen,
+ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
                                      const std::function<void(model::Job&)>& mutate) {
   ReportResult result;
   JobStatus previous = JobStatus::Pending;
   auto changed = store_.updateJob(jobId, [&](model::Job& job) {
-    if (requireOpen && model::isTerminal(job.status)) return false;
+    const bool rerunnable = job.status == JobStatus::Failed || job.status == JobStatus::Cancelled;
+    const bool applies = accepts == Accepts::Open ? !model::isTerminal(job.status) : rerunnable;
+    if (!applies) return false;
     previous = job.status;
     mutate(job);
     job.updatedAt = nowMillis();
@@ -146,7 +148,7 @@ ReportResult ProgressService::change(const std::string& jobId, bool requireOpen,
 }
 
 ReportResult ProgressService::reportNow(const std::string& jobId, const ProgressReport& r) {
-  return change(jobId, /*requireOpen=*/true, [this, &r](model::Job& job) {
+  return change(jobId, Accepts::Open, [this, &r](model::Job& job) {
     const auto previous = job.status;
     const auto now = nowMillis();
     // A report without a status means work is under way.
@@ -202,7 +204,7 @@ std::optional<model::Job> ProgressService::claimNextNow(const storage::ClaimFilt
 
 ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std::string& error,
                                             std::chrono::milliseconds delay) {
-  auto result = change(jobId, /*requireOpen=*/true, [&](model::Job& job) {
+  auto result = change(jobId, Accepts::Open, [&](model::Job& job) {
     job.status = JobStatus::Pending;
     job.availableAt = nowMillis() + delay.count();
     job.errorMessage = error;
@@ -217,35 +219,17 @@ ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std:
 }
 
 ReportResult ProgressService::requeueNow(const std::string& jobId) {
-  ReportResult result;
-  JobStatus previous = JobStatus::Pending;
-  auto changed = store_.updateJob(jobId, [&](model::Job& job) {
-    // Only ended jobs can be retried.
-    if (job.status != JobStatus::Failed && job.status != JobStatus::Cancelled) return false;
-    previous = job.status;
-    const auto now = nowMillis();
+  // Only ended jobs can be retried; anything else is answered AlreadyFinished (409).
+  return change(jobId, Accepts::Ended, [this](model::Job& job) {
     job.status = JobStatus::Pending;
     job.attempts = 0;
-    job.availableAt = now;
+    job.availableAt = nowMillis();
     job.progress = 0;
     job.errorMessage.reset();
     job.completedAt.reset();
     job.currentStage = "Queued";
     job.statusMessage = "Re-queued for retry";
-    job.updatedAt = now;
-    return true;
   });
-  switch (changed.outcome) {
-    case JobChange::Outcome::NotFound: result.outcome = ReportOutcome::NotFound; return result;
-    case JobChange::Outcome::Unchanged:
-      result.outcome = ReportOutcome::AlreadyFinished;
-      result.job = std::move(changed.job);
-      return result;
-    case JobChange::Outcome::Updated: break;
-  }
-  recorded(changed, previous);
-  result.job = std::move(changed.job);
-  return result;
 }
 
 std::vector<std::string> ProgressService::recoverInterruptedNow(

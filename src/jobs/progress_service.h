@@ -178,9 +178,12 @@ class ProgressService {
 
   friend class VideoPipeline;
 
-  // A report or another change decided from the stored job: NotFound, AlreadyFinished
-  // (mutate refused because the job has ended) or Recorded.
-  ReportResult change(const std::string& jobId, bool requireOpen,
+  // Which stored jobs a change applies to: open ones (reports, retries later) or ended
+  // ones that can run again (Failed, Cancelled).
+  enum class Accepts { Open, Ended };
+  // A change decided from the stored job: NotFound, AlreadyFinished (the job is not one
+  // `accepts` takes) or Recorded.
+  ReportResult change(const std::string& jobId, Accepts accepts,
                       const std::function<void(model::Job&)>& mutate);
   // Announces a written change (held until its batch commits) and, with `moveVideo`,
   // moves the stage of the job's video.

@@ -63,6 +63,19 @@ class JobProgressHubTest : public ::testing::Test {
     return out;
   }
 
+  // Every JobProgressUpdate sequence until the invocation `id` completes (and any left).
+  std::vector<std::int64_t> sequencesUntilDone(test::FakeTransport& client, const std::string& id) {
+    std::vector<std::int64_t> got;
+    runUntil([&] {
+      auto more = sequences(client);
+      got.insert(got.end(), more.begin(), more.end());
+      return client.nextCompletion(id).has_value();
+    });
+    auto more = sequences(client);
+    got.insert(got.end(), more.begin(), more.end());
+    return got;
+  }
+
   static std::vector<std::int64_t> range(std::int64_t first, std::int64_t last) {
     std::vector<std::int64_t> v;
     for (auto s = first; s <= last; ++s) v.push_back(s);
@@ -101,15 +114,7 @@ TEST_F(JobProgressHubTest, ReplayAfterASequenceIsPagedCompleteAndInOrder) {
   auto jobId = createJob(1'300);  // sequences 1..1301, ~400 bytes a frame
   auto client = hub.connect();
   auto id = client->startInvoke("SubscribeToJob", {jobId, 100});
-  std::vector<std::int64_t> got;
-  std::optional<protocol::CompletionMessage> done;
-  runUntil([&] {
-    auto more = sequences(*client);
-    got.insert(got.end(), more.begin(), more.end());
-    return (done = client->nextCompletion(id)).has_value();
-  });
-  auto more = sequences(*client);
-  got.insert(got.end(), more.begin(), more.end());
+  auto got = sequencesUntilDone(*client, id);
   EXPECT_FALSE(client->connection().overflowed());
   EXPECT_EQ(got, range(101, 1301));
 }
@@ -178,15 +183,7 @@ TEST_F(JobProgressHubTest, AReplayWaitsForASubscriberThatStoppedReading) {
   EXPECT_FALSE(client->connection().overflowed());
   EXPECT_LE(client->connection().queuedBytes(), 64u * 1024);
   client->resumeWriter();
-  std::vector<std::int64_t> got;
-  std::optional<protocol::CompletionMessage> done;
-  runUntil([&] {
-    auto more = sequences(*client);
-    got.insert(got.end(), more.begin(), more.end());
-    return (done = client->nextCompletion(id)).has_value();
-  });
-  auto more = sequences(*client);
-  got.insert(got.end(), more.begin(), more.end());
+  auto got = sequencesUntilDone(*client, id);
   EXPECT_EQ(got, range(1, 1201));
 }
 
