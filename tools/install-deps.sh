@@ -20,6 +20,7 @@ TEST_PKGS=(
   pocketsphinx-testdata                                         # real recorded speech
   chromium                                                      # browser tests
   clang-14 libclang-rt-14-dev                                   # libFuzzer, sanitizers
+  clang-format-14 clang-tidy-14                                 # formatting and static analysis checks
 )
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi
