@@ -68,6 +68,14 @@ void HubConnection::beginReplay(const std::string& jobId, std::int64_t afterSequ
   held_.try_emplace(jobId);
 }
 
+bool HubConnection::advanceLocked(const OrderKey& key) {
+  auto [last, fresh] = lastSequence_.try_emplace(key.jobId, key.sequence);
+  if (fresh) return true;  // the job's first event on this connection (or since a restart)
+  if (key.sequence <= last->second) return false;
+  last->second = key.sequence;
+  return true;
+}
+
 void HubConnection::restartSequence(const std::string& jobId) {
   std::lock_guard lock(mutex_);
   lastSequence_.erase(jobId);
@@ -102,11 +110,7 @@ EnqueueResult HubConnection::send(const SerializedMessage& message, SendMode mod
   const auto& key = message.orderKey();
   const bool hold = key && mode == SendMode::Live && held_.count(key->jobId) > 0;
   if (key && !hold) {
-    auto [it, fresh] = lastSequence_.try_emplace(key->jobId, key->sequence);
-    if (!fresh) {
-      if (key->sequence <= it->second) return EnqueueResult::Dropped;
-      it->second = key->sequence;
-    }
+    if (!advanceLocked(*key)) return EnqueueResult::Dropped;
   }
   auto* protocol = protocol_;
   // Serialisation happens at most once per protocol for the whole fan-out; it takes
@@ -131,11 +135,7 @@ EnqueueResult HubConnection::send(const SerializedMessage& message, SendMode mod
     }
     if (closing_) return EnqueueResult::Closed;
     // The replay ended while this was being framed: an ordinary live send.
-    auto [last, fresh] = lastSequence_.try_emplace(key->jobId, key->sequence);
-    if (!fresh) {
-      if (key->sequence <= last->second) return EnqueueResult::Dropped;
-      last->second = key->sequence;
-    }
+    if (!advanceLocked(*key)) return EnqueueResult::Dropped;
   }
   return enqueueLocked(std::move(out), lock);
 }

@@ -61,10 +61,10 @@ class HubConnection {
   // of the job are held (their bytes count toward the queue limit); endReplay releases
   // the held ones newer than the last entry replayed, in sequence order.
   void beginReplay(const std::string& jobId, std::int64_t afterSequence);
+  void endReplay(const std::string& jobId);
   // A new subscription without replay: the next event of the job (the snapshot, or a
   // live update that beat it) is delivered whatever sequence this connection saw before.
   void restartSequence(const std::string& jobId);
-  void endReplay(const std::string& jobId);
   // Bytes queued for the writer and not yet taken (a replay paces itself on this).
   std::size_t queuedBytes() const;
   std::size_t maxQueueBytes() const { return maxQueueBytes_; }
@@ -116,6 +116,9 @@ class HubConnection {
   };
 
   EnqueueResult enqueueLocked(OutFrame frame, std::unique_lock<std::mutex>& lock);
+  // Per-job order: raises the job's mark to `key` and returns true, or returns false for
+  // an event at or below what this connection was already given.
+  bool advanceLocked(const OrderKey& key);
 
   const std::string id_;
   const auth::Principal principal_;

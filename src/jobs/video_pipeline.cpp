@@ -263,7 +263,11 @@ void VideoPipeline::syncPipelineJob(const model::Video& video, const StageNote& 
     auto change = service_.store_.updateJob(candidate.id, [&](model::Job& job) {
       if (job.status != JobStatus::Running) return false;
       previous = job.status;
-      const auto before = job;
+      // What a client sees of the job, to tell whether anything changed (not a copy of
+      // the whole job: its metadata may be large).
+      const auto progressBefore = job.progress;
+      const auto stageBefore = job.currentStage;
+      const auto messageBefore = job.statusMessage;
       const auto now = service_.nowMillis();
       // A re-run stage (after a crash or retry) restarts at 0; the pipeline's own bar
       // does not go backwards while it runs.
@@ -308,8 +312,8 @@ void VideoPipeline::syncPipelineJob(const model::Video& video, const StageNote& 
           job.statusMessage = active->name + " " + std::string(model::toString(active->status));
         }
       }
-      if (job.status == before.status && job.progress == before.progress &&
-          job.currentStage == before.currentStage && job.statusMessage == before.statusMessage) {
+      if (job.status == previous && job.progress == progressBefore &&
+          job.currentStage == stageBefore && job.statusMessage == messageBefore) {
         return false;  // nothing a client would see changed
       }
       job.updatedAt = now;
