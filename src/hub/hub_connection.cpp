@@ -160,21 +160,30 @@ std::vector<FramePtr> HubConnection::takeQueued() {
   return out;
 }
 
-bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary) {
+bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary, std::size_t maxBytes) {
   std::lock_guard lock(mutex_);
   binary = protocol_ && protocol_->transferFormat() == protocol::TransferFormat::Binary;
-  out.reserve(out.size() + queue_.size());
-  for (auto& f : queue_) {
+  std::size_t taken = 0;
+  std::size_t bytes = 0;
+  while (taken < queue_.size() && (taken == 0 || bytes < maxBytes)) {
+    auto& f = queue_[taken++];
     if (stateful_ && f.trackable) {
       // Counted where bytes leave for the socket, so backplane traffic is numbered too.
       replay_->push_back(Buffered{++totalSent_, f.bytes});
       replayBytes_ += f.bytes->size();
     }
+    bytes += f.bytes->size();
     out.push_back(std::move(f.bytes));
   }
-  queue_.clear();
-  queuedBytes_ = 0;
-  return closing_;
+  if (taken == queue_.size()) {
+    queue_.clear();
+    queuedBytes_ = 0;
+    return closing_;
+  }
+  // The queue is bounded in bytes, so moving the rest forward costs at most that bound.
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
+  queuedBytes_ -= bytes;
+  return false;
 }
 
 void HubConnection::setWakeup(std::function<void()> wakeup) {

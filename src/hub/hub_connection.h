@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -74,9 +75,12 @@ class HubConnection {
   // Writer side. Takes every queued frame (in order). Empty when nothing is queued.
   std::vector<FramePtr> takeQueued();
   // The same, appended to `out` (a writer's reused vector); `binary` tells the frames'
-  // transfer format. Returns closing(), read under the same lock: the writer needs both
-  // after every write.
-  bool takeQueued(std::vector<FramePtr>& out, bool& binary);
+  // transfer format. Stops once `maxBytes` are taken (at least one frame is): a writer
+  // that sends a batch as one transport message keeps that message bounded. Returns
+  // closing() when the queue is now empty, read under the same lock: the writer needs
+  // both after every write.
+  bool takeQueued(std::vector<FramePtr>& out, bool& binary,
+                  std::size_t maxBytes = std::numeric_limits<std::size_t>::max());
   // Called (from any thread, without locks held) when frames become available or the
   // connection starts closing; the attached transport installs it.
   void setWakeup(std::function<void()> wakeup);

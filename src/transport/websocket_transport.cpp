@@ -30,6 +30,11 @@ namespace {
 constexpr std::size_t kReadChunk = 16ULL * 1024;
 // Frames gathered into one writev; more wait for the next round.
 constexpr std::size_t kMaxGather = 64;
+// Hub frames sent as one WebSocket message are cut off past this many bytes (a single
+// larger frame still goes alone). A backlog released at once — a slow reader catching up —
+// then reaches the client as many modest messages, not one message of the whole queue,
+// which a client must buffer whole before it can parse any of it.
+constexpr std::size_t kMaxMessageBytes = 64ULL * 1024;
 
 // One socket of a connection: the WebSocket protocol state over a plain TCP socket.
 // Everything here runs on the socket's executor (one I/O thread), so nothing is locked.
@@ -139,7 +144,7 @@ bool takeNext(const SocketPtr& s) {
   s->headerLength = 0;
   if (!s->closeSent && s->current()) {
     bool binary = false;
-    const bool closing = hub->takeQueued(s->inFlight, binary);
+    const bool closing = hub->takeQueued(s->inFlight, binary, kMaxMessageBytes);
     if (!s->inFlight.empty()) {
       std::size_t size = 0;
       for (const auto& f : s->inFlight) size += f->size();

@@ -169,3 +169,25 @@ TEST(HubLifetimeManager, SubscribesTheNodeOnAGroupsFirstMemberAndLeavesAfterItsL
   EXPECT_EQ(lifetime.groupCount(), 0u);
   EXPECT_EQ(a->groups().count("job-2"), 0u);
 }
+
+TEST(HubConnection, TakesABatchUpToAByteBoundAndKeepsTheRestInOrder) {
+  auto c = ready("c1");
+  for (int s = 1; s <= 5; ++s) EXPECT_EQ(c->send(update(s)), EnqueueResult::Queued);
+  const std::size_t one = c->queuedBytes() / 5;
+  c->close(std::nullopt);
+  std::vector<FramePtr> out;
+  bool binary = true;
+  // Two frames reach the bound; the close is not reported while frames remain.
+  EXPECT_FALSE(c->takeQueued(out, binary, 2 * one));
+  EXPECT_FALSE(binary);
+  EXPECT_EQ(argumentsOf(out), (std::vector<std::string>{"[1]", "[2]"}));
+  EXPECT_EQ(c->queuedBytes(), 3 * one);
+  // A bound smaller than one frame still takes one.
+  out.clear();
+  EXPECT_FALSE(c->takeQueued(out, binary, 1));
+  EXPECT_EQ(argumentsOf(out), (std::vector<std::string>{"[3]"}));
+  out.clear();
+  EXPECT_TRUE(c->takeQueued(out, binary, 1 << 20));
+  EXPECT_EQ(argumentsOf(out), (std::vector<std::string>{"[4]", "[5]"}));
+  EXPECT_EQ(c->queuedBytes(), 0u);
+}
