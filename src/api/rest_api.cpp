@@ -26,7 +26,6 @@ using core::HttpResponse;
 
 namespace {
 
-constexpr std::size_t kMaxIdLength = 128;
 constexpr std::size_t kMaxTextLength = 4096;
 
 bool validIdentifier(std::string_view s) {
@@ -125,61 +124,7 @@ std::optional<int> parseLimit(const HttpRequest& request, int fallback, int max,
   }
 }
 
-// An answer already made, as an awaitable (the table's handlers all return one).
-asio::awaitable<HttpResponse> ready(HttpResponse response) { co_return response; }
-
 }  // namespace
-
-RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
-                 hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine)
-    : config_(config),
-      service_(service),
-      lifetime_(lifetime),
-      engine_(engine),
-      router_(kMaxIdLength) {
-  using auth::Access;
-  using Ctx = auth::RequestContext;
-  using Params = RouteParams;
-  // The REST API, one row per method and path (spec section 1). Access is the policy the
-  // authentication issue will enforce; until then every route is open. Handlers get the
-  // request context and their `{id}`; an id longer than kMaxIdLength matches no route
-  // (404). The captured id lives in the router's match until the handler completes.
-  auto add = [this](const char* method, const char* pattern, Access access, const char* summary,
-                    RouteHandler handler) {
-    router_.add(Route{method, pattern, access, summary, std::move(handler)});
-  };
-  add("GET", "/health", Access::Anonymous, "Health: status, hub connections, updates recorded",
-      [this](const Ctx&, const Params&) { return ready(health()); });
-  add("GET", "/metrics", Access::Anonymous, "Prometheus text metrics",
-      [this](const Ctx&, const Params&) { return ready(metrics()); });
-  add("GET", "/api/v1/signalr/connection-info", Access::Anonymous,
-      "How to connect to the hub: URL, authentication, methods and events",
-      [this](const Ctx& c, const Params&) { return ready(connectionInfo(c)); });
-  add("GET", "/api/v1/jobs", Access::Owner,
-      "List jobs (filters: status, userId, videoId, limit); the caller's own once auth exists",
-      [this](const Ctx& c, const Params&) { return listJobs(c.request); });
-  add("POST", "/api/v1/jobs", Access::Worker, "Create a job (external worker API)",
-      [this](const Ctx& c, const Params&) { return createJob(c.request); });
-  add("GET", "/api/v1/jobs/{id}", Access::Owner, "A job's current state",
-      [this](const Ctx&, const Params& p) { return getJob(p.get("id")); });
-  add("POST", "/api/v1/jobs/{id}/cancel", Access::Owner, "Cancel a pending or running job",
-      [this](const Ctx&, const Params& p) { return cancel(p.get("id")); });
-  add("POST", "/api/v1/jobs/{id}/retry", Access::Owner, "Re-queue a failed or cancelled job",
-      [this](const Ctx&, const Params& p) { return retry(p.get("id")); });
-  add("GET", "/api/v1/jobs/{id}/progress", Access::Owner,
-      "A job's recorded progress history, oldest first (afterSequence, limit)",
-      [this](const Ctx& c, const Params& p) { return history(c.request, p.get("id")); });
-  add("POST", "/api/v1/jobs/{id}/progress", Access::Worker,
-      "Report a job's progress (external worker API)",
-      [this](const Ctx& c, const Params& p) { return reportProgress(c.request, p.get("id")); });
-  add("POST", "/api/v1/videos/ingest", Access::Authenticated,
-      "Ingest a video by URL: creates the video and its processing job",
-      [this](const Ctx& c, const Params&) { return ingest(c.request); });
-  add("GET", "/api/v1/videos/{id}", Access::Owner, "A video's state, stages and jobs",
-      [this](const Ctx&, const Params& p) { return getVideo(p.get("id")); });
-  add("GET", "/api/v1/videos/{id}/transcript", Access::Owner, "A video's transcript segments",
-      [this](const Ctx&, const Params& p) { return transcript(p.get("id")); });
-}
 
 asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const auth::RequestContext& context) {
   const auto& request = context.request;

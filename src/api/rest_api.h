@@ -2,7 +2,9 @@
 // The REST API under /api/v1 (spec section 1): job and video state, progress history,
 // and the progress API for external workers. Handlers validate everything they read;
 // a bad body is a 400 problem answer and changes nothing.
+#include <cstddef>
 #include <optional>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -18,6 +20,10 @@ namespace herald::api {
 
 class RestApi {
  public:
+  // Ids in paths and bodies are at most this long; a longer one in a path matches no route.
+  static constexpr std::size_t kMaxIdLength = 128;
+
+  // Builds the route table (rest_routes.cpp) and its OpenAPI document.
   RestApi(const config::Config& config, jobs::ProgressService& service,
           hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine);
 
@@ -28,6 +34,8 @@ class RestApi {
 
   // The route table, for the OpenAPI description and tests.
   const Router& router() const { return router_; }
+  // The OpenAPI document of the table (served at /swagger/v1/swagger.json).
+  const std::string& openApiJson() const { return openApiJson_; }
 
  private:
   boost::asio::awaitable<core::HttpResponse> createJob(const core::HttpRequest& request);
@@ -51,6 +59,7 @@ class RestApi {
   hub::HubLifetimeManager& lifetime_;
   jobs::JobEngine& engine_;
   Router router_;
+  std::string openApiJson_;  // generated once the table is complete
 };
 
 }  // namespace herald::api

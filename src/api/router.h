@@ -1,6 +1,7 @@
 #pragma once
 // A route table for HTTP requests: each row is a method, a path pattern, the access
-// policy it declares, a one-line summary (for the OpenAPI description) and its handler.
+// policy it declares, a one-line summary, its handler and its documentation (route_doc.h),
+// from which the OpenAPI document is generated (openapi.h).
 //
 // Paths match as ASP.NET Core matches them: literal segments case-insensitively, with or
 // without one trailing slash. A `{name}` segment captures one non-empty segment of at most
@@ -22,6 +23,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "api/route_doc.h"
 #include "auth/access.h"
 #include "auth/request_context.h"
 #include "core/http_types.h"
@@ -44,6 +46,7 @@ struct Route {
   auth::Access access = auth::Access::Anonymous;
   std::string summary;  // one line, for the OpenAPI description
   RouteHandler handler;
+  RouteDoc doc;  // operation id, parameters, body, every answer with schema and example
 };
 
 struct RouteMatch {
