@@ -129,10 +129,10 @@ json::object operation(const Route& route) {
   if (doc.body.size() > 1) reject(route, "more than one request body");
   if (!doc.body.empty()) {
     const auto& b = doc.body.front();
-    op["requestBody"] = json::object{{"required", true},
-                                     {"description", b.description},
-                                     {"content", content(route, "application/json", b.schema,
-                                                         b.example)}};
+    op["requestBody"] =
+        json::object{{"required", true},
+                     {"description", b.description},
+                     {"content", content(route, "application/json", b.schema, b.example)}};
   }
   json::object responses;
   for (const auto& r : doc.responses) {

@@ -22,11 +22,15 @@ struct Component {
 
 // Statuses and enums are the spec's (section 3) and model/job.h, model/video.h.
 constexpr Component kComponents[] = {
-    {"JobStatus", {}, R"J({"type": "string",
+    {"JobStatus",
+     {},
+     R"J({"type": "string",
       "enum": ["Pending", "Running", "Completed", "Failed", "Cancelled"]})J",
      R"J("Running")J"},
 
-    {"JobProgressUpdate", {}, R"J({"type": "object",
+    {"JobProgressUpdate",
+     {},
+     R"J({"type": "object",
       "description": "A job's visible state; the payload of the hub's JobProgressUpdate event.",
       "properties": {
         "jobId": {"type": "string"},
@@ -85,7 +89,9 @@ constexpr Component kComponents[] = {
       "createdAt": "2026-03-01T12:00:00.000Z", "startedAt": null,
       "completedAt": "2026-03-01T12:00:05.250Z", "cancellation": "Cancelled"})J"},
 
-    {"ProgressEntry", {}, R"J({"type": "object",
+    {"ProgressEntry",
+     {},
+     R"J({"type": "object",
       "description": "One recorded update of a job, as it was then.",
       "properties": {
         "sequence": {"type": "integer", "minimum": 1},
@@ -103,7 +109,9 @@ constexpr Component kComponents[] = {
       "statusMessage": "Extracting audio", "errorMessage": null, "metadata": {},
       "updatedAt": "2026-03-01T12:00:01.000Z"})J"},
 
-    {"CreateJobRequest", {}, R"J({"type": "object",
+    {"CreateJobRequest",
+     {},
+     R"J({"type": "object",
       "properties": {
         "jobType": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"},
         "videoId": {"type": ["string", "null"], "maxLength": 128},
@@ -114,7 +122,9 @@ constexpr Component kComponents[] = {
      R"J({"jobType": "Thumbnail", "videoId": "a41c9e07d2b84f65", "userId": "alice",
       "metadata": {"size": "640x360"}, "priority": 1})J"},
 
-    {"ProgressReport", {}, R"J({"type": "object",
+    {"ProgressReport",
+     {},
+     R"J({"type": "object",
       "description": "At least one field. Progress moves the job to Running; a terminal status ends it.",
       "properties": {
         "progress": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
@@ -127,7 +137,9 @@ constexpr Component kComponents[] = {
       "minProperties": 1})J",
      R"J({"progress": 50, "currentStage": "Rendering", "statusMessage": "Frame 120 of 240"})J"},
 
-    {"IngestRequest", {}, R"J({"type": "object",
+    {"IngestRequest",
+     {},
+     R"J({"type": "object",
       "properties": {
         "url": {"type": "string", "maxLength": 4096,
           "description": "A YouTube URL, an http(s) media URL, or (where allowed) a file:// URL or absolute path"},
@@ -137,7 +149,9 @@ constexpr Component kComponents[] = {
       "required": ["url"]})J",
      R"J({"url": "https://media.example/talk.mp4", "userId": "alice", "priority": 0})J"},
 
-    {"VideoStage", {}, R"J({"type": "object",
+    {"VideoStage",
+     {},
+     R"J({"type": "object",
       "properties": {
         "name": {"type": "string", "description": "Ingestion, Transcription, Embedding, or a job type"},
         "status": {"type": "string",
@@ -151,7 +165,9 @@ constexpr Component kComponents[] = {
      R"J({"name": "Transcription", "status": "InProgress", "progress": 40,
       "startedAt": "2026-03-01T12:00:00.120Z", "completedAt": null, "errorMessage": null})J"},
 
-    {"VideoJob", {}, R"J({"type": "object",
+    {"VideoJob",
+     {},
+     R"J({"type": "object",
       "properties": {
         "jobId": {"type": "string"},
         "jobType": {"type": "string"},
@@ -162,7 +178,9 @@ constexpr Component kComponents[] = {
      R"J({"jobId": "5d0f7c3a9b2e4c1d", "jobType": "Transcription", "status": "Running",
       "progress": 40})J"},
 
-    {"Video", {}, R"J({"type": "object",
+    {"Video",
+     {},
+     R"J({"type": "object",
       "description": "The VideoProgressUpdate shape plus the video's owner, source, title, duration and jobs.",
       "properties": {
         "videoId": {"type": "string"},
@@ -194,7 +212,9 @@ constexpr Component kComponents[] = {
       "jobs": [{"jobId": "5d0f7c3a9b2e4c1d", "jobType": "Transcription", "status": "Running",
         "progress": 40}]})J"},
 
-    {"TranscriptSegment", {}, R"J({"type": "object",
+    {"TranscriptSegment",
+     {},
+     R"J({"type": "object",
       "properties": {
         "start": {"type": "number", "minimum": 0, "description": "seconds"},
         "end": {"type": "number", "minimum": 0, "description": "seconds"},
@@ -203,7 +223,9 @@ constexpr Component kComponents[] = {
       "additionalProperties": false})J",
      R"J({"start": 0.5, "end": 3.25, "text": "chapter one"})J"},
 
-    {"Transcript", {}, R"J({"type": "object",
+    {"Transcript",
+     {},
+     R"J({"type": "object",
       "properties": {
         "videoId": {"type": "string"},
         "segments": {"type": "array",
@@ -215,7 +237,9 @@ constexpr Component kComponents[] = {
       "segments": [{"start": 0.5, "end": 3.25, "text": "chapter one"}],
       "text": "chapter one"})J"},
 
-    {"ConnectionInfo", {}, R"J({"type": "object",
+    {"ConnectionInfo",
+     {},
+     R"J({"type": "object",
       "properties": {
         "hubUrl": {"type": "string", "const": "/hubs/job-progress"},
         "userId": {"type": ["string", "null"], "description": "from the caller's token; null without one"},
@@ -242,7 +266,9 @@ constexpr Component kComponents[] = {
         "getVideoProgress": "invoke('GetVideoProgress', videoId)"},
       "events": ["JobProgressUpdate - progress of a job", "JobCompleted - a job finished successfully"]})J"},
 
-    {"Health", {}, R"J({"type": "object",
+    {"Health",
+     {},
+     R"J({"type": "object",
       "properties": {
         "status": {"type": "string", "enum": ["Healthy"]},
         "connections": {"type": "integer", "minimum": 0, "description": "hub connections"},
@@ -252,7 +278,9 @@ constexpr Component kComponents[] = {
       "additionalProperties": false})J",
      R"J({"status": "Healthy", "connections": 3, "updatesRecorded": 1250})J"},
 
-    {"Problem", {}, R"J({"type": "object",
+    {"Problem",
+     {},
+     R"J({"type": "object",
       "description": "An error (RFC 9457 problem details), as ASP.NET Core answers one.",
       "properties": {
         "type": {"type": "string", "format": "uri"},

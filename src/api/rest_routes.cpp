@@ -173,7 +173,8 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .request("ProgressReport", "What changed")
           .answer(200, "The job after the report", "Job")
           .problem(400, "The body is not a valid progress report",
-                   "The progress report is invalid.", R"({"progress": "must be between 0 and 100"})")
+                   "The progress report is invalid.",
+                   R"({"progress": "must be between 0 and 100"})")
           .problem(404, "No job has this id", kJobNotFound)
           .problem(409, "The job has already ended",
                    std::string("Job ") + kJobId +

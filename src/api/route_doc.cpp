@@ -9,14 +9,18 @@
 
 namespace herald::api {
 
-RouteDoc& RouteDoc::problem(int status, std::string text, std::string detail,
-                            std::string errorsJson) {
+RouteDoc& RouteDoc::problem(int status, std::string text, std::string_view detail,
+                            std::string_view errorsJson) {
   // The example is the body api::problem() really sends for this detail.
   boost::json::object errors;
   if (!errorsJson.empty()) errors = boost::json::parse(errorsJson).as_object();
   auto example = api::problem(status, detail, std::move(errors));
-  responses.push_back({status, std::move(text), "application/problem+json", "Problem",
-                       std::move(example.body), {}});
+  responses.push_back({status,
+                       std::move(text),
+                       "application/problem+json",
+                       "Problem",
+                       std::move(example.body),
+                       {}});
   return *this;
 }
 

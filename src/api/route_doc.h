@@ -18,6 +18,7 @@
 //       .answer(200, "The job's current state", "Job")
 //       .problem(404, "No job has this id", "Job 3f9c0b1e6f0a4f7e not found.")
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -63,7 +64,7 @@ struct RouteDoc {
     return *this;
   }
   // A `{name}` of the pattern (the generator lists every one; this adds its words).
-  RouteDoc& param(std::string name, std::string text, std::string exampleValue = {}) {
+  RouteDoc& param(std::string name, std::string text, const std::string& exampleValue = {}) {
     parameters.push_back({std::move(name), "path", std::move(text), {}, quoted(exampleValue)});
     return *this;
   }
@@ -79,14 +80,18 @@ struct RouteDoc {
   }
   RouteDoc& answer(int status, std::string text, std::string schema, std::string exampleJson = {},
                    std::string contentType = "application/json") {
-    responses.push_back({status, std::move(text), std::move(contentType), std::move(schema),
-                         std::move(exampleJson), {}});
+    responses.push_back({status,
+                         std::move(text),
+                         std::move(contentType),
+                         std::move(schema),
+                         std::move(exampleJson),
+                         {}});
     return *this;
   }
   // A problem+json answer; `detail` (and `errorsJson`, an object of field -> reason) make
   // its example.
-  RouteDoc& problem(int status, std::string text, std::string detail,
-                    std::string errorsJson = {});
+  RouteDoc& problem(int status, std::string text, std::string_view detail,
+                    std::string_view errorsJson = {});
   // A response header of the last answer.
   RouteDoc& header(std::string name, std::string text);
 

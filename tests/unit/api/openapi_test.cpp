@@ -150,9 +150,13 @@ TEST(OpenApiGenerator, ProblemExamplesAreRealProblemBodies) {
   api::Route row{"GET", "/x", auth::Access::Anonymous, "X", {}, {}};
   row.doc = api::RouteDoc("getX", "T").problem(400, "bad", "It is bad.", R"({"a": "is wrong"})");
   auto doc = api::openApiDocument({row}, {});
-  const auto& media =
-      doc.at("paths").at("/x").at("get").at("responses").at("400").at("content").at(
-          "application/problem+json");
+  const auto& media = doc.at("paths")
+                          .at("/x")
+                          .at("get")
+                          .at("responses")
+                          .at("400")
+                          .at("content")
+                          .at("application/problem+json");
   const auto& example = media.at("example").as_object();
   EXPECT_EQ(example.at("status"), 400);
   EXPECT_EQ(example.at("detail"), "It is bad.");
