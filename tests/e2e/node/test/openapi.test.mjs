@@ -19,6 +19,11 @@ import { startServer, request, getJson, createJob, report, waitFor, TIME_SCALE }
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const clip = '/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav';
 
+// Documented answers this test cannot provoke, as "operationId status" with the reason
+// (e.g. a readiness 503 that needs the store gone). Keep it short: each entry is an answer
+// whose body nothing checks.
+const NOT_PROVOKED = new Map([]);
+
 let herald, work, doc, ajv;
 // Every real call: {operationId, status, contentType, body, text, what}.
 const seen = [];
@@ -179,6 +184,7 @@ test('every documented operation and answer, called for real, matches the docume
   const notSeen = [];
   for (const { method, path, op } of operations()) {
     for (const status of Object.keys(op.responses)) {
+      if (NOT_PROVOKED.has(`${op.operationId} ${status}`)) continue;
       if (!seen.some((s) => s.operationId === op.operationId && String(s.status) === status)) {
         notSeen.push(`${method} ${path} ${status}`);
       }
