@@ -22,7 +22,7 @@ void appendJsonString(std::string& out, std::string_view s);
 void appendJsonInteger(std::string& out, std::int64_t value);
 
 // A double in JavaScript's Number-to-string form: the shortest digits that round-trip
-// (std::to_chars), plain notation for magnitudes in [1e-7, 1e21) and d.ddde+N outside it
+// (std::to_chars), plain notation for magnitudes in [1e-6, 1e21) and d.ddde+N outside it
 // (30.0 is 30, 0.17 is 0.17, 1e21 is 1e+21, 1e-7 is 1e-7). -0 is 0. NaN and the
 // infinities have no JSON form: they are written as null (as JSON.stringify does); parsed
 // input never holds them (bodies with out-of-range numbers are refused).

@@ -102,7 +102,7 @@ TEST(JsonText, NumbersPrintAsBrowsersDo) {
 }
 
 // Property: every finite double reads back as itself, and its text is the shortest one
-// that does (no digit can be dropped), with no exponent in [1e-7, 1e21).
+// that does (no digit can be dropped), with no exponent in [1e-6, 1e21).
 TEST(JsonText, RandomDoublesRoundTripInShortestForm) {
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> progress(0, 100);
@@ -119,14 +119,15 @@ TEST(JsonText, RandomDoublesRoundTripInShortestForm) {
       default: d = progress(rng) * std::pow(10.0, static_cast<int>(rng() % 60) - 30);
     }
     const auto text = dbl(d);
-    auto back = boost::json::parse(text);
-    const double read = back.is_double()  ? back.get_double()
-                        : back.is_int64() ? static_cast<double>(back.get_int64())
-                                          : static_cast<double>(back.get_uint64());
+    // Read back with a correctly rounding parser (from_chars; Boost.JSON's default number
+    // parsing is not exact in the last bit for long mantissas).
+    double read = 0;
+    std::from_chars(text.data(), text.data() + text.size(), read);
     ASSERT_EQ(read, d) << text;
+    ASSERT_EQ(boost::json::parse(text).kind() == boost::json::kind::string, false);
     ASSERT_EQ(text.find('E'), std::string::npos) << text;
     const double mag = std::fabs(d);
-    if (mag >= 1e-7 && mag < 1e21) ASSERT_EQ(text.find('e'), std::string::npos) << text;
+    if (mag >= 1e-6 && mag < 1e21) ASSERT_EQ(text.find('e'), std::string::npos) << text;
     // Shortest: the digits to_chars picks are the shortest round-trip ones.
     char sci[40];
     auto [end, ec] = std::to_chars(sci, sci + sizeof sci, d, std::chars_format::scientific);
