@@ -197,8 +197,9 @@ Family<Counter>& Registry::counterFamily(std::string name, std::string help,
 Family<Histogram>& Registry::histogramFamily(std::string name, std::string help,
                                              std::vector<std::string> labelNames,
                                              std::vector<double> bounds) {
-  auto f = std::make_shared<Family<Histogram>>(
-      std::move(labelNames), [bounds] { return std::make_unique<Histogram>(bounds); });
+  auto f = std::make_shared<Family<Histogram>>(std::move(labelNames), [bounds = std::move(bounds)] {
+    return std::make_unique<Histogram>(bounds);
+  });
   auto* raw = f.get();
   std::lock_guard lock(mutex_);
   owned_.push_back(f);
