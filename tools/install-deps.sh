@@ -21,6 +21,8 @@ TEST_PKGS=(
   chromium                                                      # browser tests
   clang-14 libclang-rt-14-dev                                   # libFuzzer, sanitizers
   clang-format-14 clang-tidy-14                                 # formatting and static analysis checks
+  prometheus                                                    # promtool checks the /metrics text
+  sqlite3                                                       # e2e: a second process locks the store (readiness 503)
 )
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

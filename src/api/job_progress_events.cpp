@@ -1,10 +1,11 @@
 #include "api/job_progress_events.h"
 
-#include <boost/json/serialize.hpp>
+#include "core/json_text.h"
 #include <spdlog/spdlog.h>
 
 #include "api/hub_names.h"
 #include "backplane/wakeup_batch.h"
+#include "metrics/herald_metrics.h"
 #include "model/json_mapping.h"
 
 namespace herald::api {
@@ -18,7 +19,7 @@ namespace {
 // One argument, as the JSON array the hub protocols carry.
 std::string argumentsOf(const json::value& payload) {
   std::string out = "[";
-  out += json::serialize(payload);
+  core::appendJson(out, payload);
   out += ']';
   return out;
 }
@@ -28,6 +29,7 @@ std::string argumentsOf(const json::value& payload) {
 void JobProgressEvents::publish(Envelope envelope) {
   const auto kind = envelope.target.kind;
   try {
+    published_.inc();
     backplane_.publish(std::move(envelope));
   } catch (const std::exception& e) {
     // The change is stored; subscribers catch up from the store (afterSequence).
@@ -50,6 +52,7 @@ jobs::Delivery JobProgressEvents::jobChanged(const model::Job& job,
   model::appendJobProgressUpdateJson(update.argumentsJson, job, entry);
   update.argumentsJson += ']';
   update.ordering = backplane::Ordering{job.id, entry.sequence};
+  update.recordedAt = metrics::steadyNanos();
   const bool ended = statusChanged && (job.status == model::JobStatus::Completed ||
                                        job.status == model::JobStatus::Failed);
   if (!ended) {
@@ -60,6 +63,7 @@ jobs::Delivery JobProgressEvents::jobChanged(const model::Job& job,
   outcome.target = Target::group(names::jobGroup(job.id));
   outcome.event = completed ? names::kJobCompleted : names::kJobFailed;
   outcome.argumentsJson = argumentsOf(completed ? model::jobCompleted(job) : model::jobFailed(job));
+  outcome.recordedAt = update.recordedAt;
   std::vector<Envelope> envelopes{std::move(update), outcome};
   if (!job.userId.empty()) {
     outcome.target = Target::group(names::userGroup(job.userId));

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "backplane/backplane.h"
+#include "metrics/herald_metrics.h"
 #include "jobs/job_events.h"
 
 namespace herald::api {
@@ -33,6 +34,7 @@ class JobProgressEvents final : public jobs::JobEvents {
 
   backplane::Backplane& backplane_;
   std::atomic<std::uint64_t> failures_{0};
+  metrics::Counter& published_ = metrics::herald().backplane.with({"published"});
 };
 
 }  // namespace herald::api

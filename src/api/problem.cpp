@@ -1,6 +1,6 @@
 #include "api/problem.h"
 
-#include <boost/json/serialize.hpp>
+#include "core/json_text.h"
 
 namespace herald::api {
 
@@ -30,12 +30,12 @@ core::HttpResponse problem(int status, std::string_view detail, boost::json::obj
   core::HttpResponse r;
   r.status = status;
   r.contentType = "application/problem+json; charset=utf-8";
-  r.body = boost::json::serialize(o);
+  r.body = core::toJson(o);
   return r;
 }
 
 core::HttpResponse jsonResponse(int status, const boost::json::value& body) {
-  return jsonTextResponse(status, boost::json::serialize(body));
+  return jsonTextResponse(status, core::toJson(body));
 }
 
 core::HttpResponse jsonTextResponse(int status, std::string body) {

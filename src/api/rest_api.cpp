@@ -1,7 +1,15 @@
 #include "api/rest_api.h"
 
+#include <chrono>
 #include <cmath>
+#include <map>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/monotonic_resource.hpp>
 
 #include <cctype>
@@ -15,6 +23,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/strings.h"
+#include "metrics/herald_metrics.h"
 #include "model/json_mapping.h"
 
 namespace herald::api {
@@ -69,6 +78,7 @@ std::optional<json::object> parseBody(const HttpRequest& request, HttpResponse& 
   auto v = json::parse(request.body, ec, std::move(sp));
   if (ec) {
     error = problem(400, "The body is not valid JSON: " + ec.message() + ".");
+    error.rejectReason = "bad_json";
     return std::nullopt;
   }
   if (!v.is_object()) {
@@ -184,36 +194,121 @@ HttpResponse RestApi::health() const {
   return jsonResponse(200, o);
 }
 
-HttpResponse RestApi::metrics() const {
-  // Prometheus text exposition format 0.0.4.
+asio::awaitable<HttpResponse> RestApi::readiness() {
+  // Each check answers within its timeout or fails; the first failure is the reason.
+  // (A Redis check joins this list when the networked backplane exists.)
+  auto store = co_await checkStore();
+  if (!store.empty()) {
+    co_return problem(503, "Not ready: " + store);
+  }
+  co_return jsonTextResponse(200, R"({"status":"Healthy","checks":{"store":"Healthy"}})");
+}
+
+asio::awaitable<std::string> RestApi::checkStore() {
+  // The trivial query runs on the storage executor; its answer is awaited at most
+  // kReadyTimeout (a store stuck behind another process's lock would otherwise hold the
+  // probe for the store's whole busy timeout).
+  constexpr auto kReadyTimeout = std::chrono::seconds(2);
+  struct Outcome {
+    bool done = false;
+    std::string error;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  auto executor = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(executor, kReadyTimeout);
+  asio::co_spawn(
+      executor,
+      [this, outcome, timer]() -> asio::awaitable<void> {
+        try {
+          auto pinging = service_.onStore([](storage::Store& s) {
+            s.ping();
+            return true;
+          });
+          co_await std::move(pinging);
+        } catch (const std::exception& e) {
+          outcome->error = e.what();
+          if (outcome->error.empty()) outcome->error = "store error";
+        }
+        outcome->done = true;
+        timer->cancel();
+      },
+      asio::detached);
+  boost::system::error_code ec;
+  co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (!outcome->done) {
+    co_return "the store did not answer within " + std::to_string(kReadyTimeout.count()) + " s";
+  }
+  if (!outcome->error.empty()) co_return "the store failed: " + outcome->error;
+  co_return std::string();
+}
+
+asio::awaitable<HttpResponse> RestApi::metrics() {
+  // Prometheus text exposition format 0.0.4: the process's registered metrics, then the
+  // gauges read at scrape time.
   auto d = lifetime_.stats();
   const auto& s = service_.stats();
-  std::string out;
-  auto metric = [&out](const char* name, const char* type, const char* help, double value) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-           name + " " + std::to_string(static_cast<long long>(value)) + "\n";
-  };
-  metric("herald_hub_connections", "gauge", "Hub connections past their handshake.",
-         static_cast<double>(lifetime_.connectionCount()));
-  metric("herald_hub_messages_published_total", "counter",
-         "Hub sends (each serialised once per protocol).",
-         static_cast<double>(d.messagesPublished));
-  metric("herald_hub_frames_queued_total", "counter", "Frames queued for delivery to connections.",
-         static_cast<double>(d.framesQueued));
-  metric("herald_hub_stale_dropped_total", "counter",
-         "Ordered events not delivered because the connection had a newer sequence.",
-         static_cast<double>(d.staleDropped));
-  metric("herald_hub_slow_consumer_closes_total", "counter",
-         "Connections closed because their outbound queue overflowed.",
-         static_cast<double>(d.overflows));
-  metric("herald_job_updates_recorded_total", "counter", "Job progress updates stored.",
-         static_cast<double>(s.updatesRecorded.load()));
-  metric("herald_notify_failures_total", "counter", "Notifications that failed (the job went on).",
-         static_cast<double>(service_.notifyFailures()));
+  std::vector<storage::QueueDepth> depth;
+  std::string storeError;
+  try {
+    auto counting = service_.onStore([](storage::Store& st) { return st.queueDepth(); });
+    depth = co_await std::move(counting);
+  } catch (const std::exception& e) {
+    storeError = e.what();  // the rest of the metrics still help
+  }
+  // Connections by transport and protocol: every combination is written (0 included), so
+  // a series does not vanish when its last connection leaves.
+  std::map<std::pair<std::string, std::string>, std::size_t> byTransport;
+  for (const char* t : {"websockets", "serversentevents", "longpolling"}) {
+    for (const char* p : {"json", "messagepack"}) byTransport[{t, p}] = 0;
+  }
+  for (const auto& c : lifetime_.allConnections()) {
+    const auto* protocol = c->protocol();
+    ++byTransport[{c->transport(), protocol ? std::string(protocol->name()) : "none"}];
+  }
+  const auto text = metrics::herald().registry.expose([&](metrics::TextWriter& w) {
+    auto one = [&w](const char* name, const char* type, const char* help, double value) {
+      w.family(name, type, help);
+      w.sample(name, {}, value);
+    };
+    one("herald_hub_connections", "gauge", "Hub connections past their handshake.",
+        static_cast<double>(lifetime_.connectionCount()));
+    w.family("herald_hub_connections_by_transport", "gauge",
+             "Hub connections past their handshake, by transport and hub protocol.");
+    for (const auto& [key, n] : byTransport) {
+      w.sample("herald_hub_connections_by_transport",
+               {{"transport", key.first}, {"protocol", key.second}}, static_cast<double>(n));
+    }
+    one("herald_hub_groups", "gauge", "Hub groups with at least one local member.",
+        static_cast<double>(lifetime_.groupCount()));
+    w.family("herald_jobs_queued", "gauge", "Pending jobs, by job type and priority.");
+    for (const auto& q : depth) {
+      w.sample("herald_jobs_queued",
+               {{"job_type", q.jobType}, {"priority", std::to_string(q.priority)}},
+               static_cast<double>(q.count));
+    }
+    one("herald_store_scrape_errors", "gauge",
+        "1 when this scrape could not read the queue depth from the store.",
+        storeError.empty() ? 0 : 1);
+    one("herald_hub_messages_published_total", "counter",
+        "Hub sends (each serialised once per protocol).", static_cast<double>(d.messagesPublished));
+    one("herald_hub_frames_queued_total", "counter", "Frames queued for delivery to connections.",
+        static_cast<double>(d.framesQueued));
+    one("herald_hub_stale_dropped_total", "counter",
+        "Updates dropped: ordered events not delivered because the connection had a newer "
+        "sequence.",
+        static_cast<double>(d.staleDropped));
+    one("herald_hub_slow_consumer_closes_total", "counter",
+        "Connections closed because their outbound queue overflowed.",
+        static_cast<double>(d.overflows));
+    one("herald_job_updates_recorded_total", "counter", "Job progress updates stored.",
+        static_cast<double>(s.updatesRecorded.load()));
+    one("herald_notify_failures_total", "counter", "Notifications that failed (the job went on).",
+        static_cast<double>(service_.notifyFailures()));
+  });
   HttpResponse r;
   r.contentType = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = std::move(out);
-  return r;
+  r.body = text;
+  co_return r;
 }
 
 asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {

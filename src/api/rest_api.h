@@ -52,7 +52,10 @@ class RestApi {
   boost::asio::awaitable<core::HttpResponse> retry(const std::string& jobId);
   core::HttpResponse connectionInfo(const auth::RequestContext& context) const;
   core::HttpResponse health() const;
-  core::HttpResponse metrics() const;
+  boost::asio::awaitable<core::HttpResponse> metrics();
+  boost::asio::awaitable<core::HttpResponse> readiness();
+  // Empty when the store answered a trivial query in time, else why not.
+  boost::asio::awaitable<std::string> checkStore();
 
   const config::Config& config_;
   jobs::ProgressService& service_;

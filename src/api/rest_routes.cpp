@@ -72,13 +72,39 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
       RouteDoc("getHealth", "Operations").answer(200, "The server is up", "Health"),
       [this](const Ctx&, const Params&) { return ready(health()); });
 
+  add("GET", "/health/live", Access::Anonymous, "Liveness: the process is up and serving",
+      RouteDoc("getLiveness", "Operations")
+          .describe("For a liveness probe: answers while the process serves HTTP, whatever "
+                    "the state of the store.")
+          .answer(200, "The process is up", R"({"type": "object",
+            "properties": {"status": {"type": "string", "enum": ["Healthy"]}},
+            "required": ["status"], "additionalProperties": false})",
+                  R"({"status": "Healthy"})"),
+      [](const Ctx&, const Params&) {
+        return ready(jsonTextResponse(200, R"({"status":"Healthy"})"));
+      });
+
+  add("GET", "/health/ready", Access::Anonymous,
+      "Readiness: the store answers (and Redis, when configured); 503 with the reason if not",
+      RouteDoc("getReadiness", "Operations")
+          .describe("For a readiness probe or a load balancer: every dependency is checked "
+                    "with a 2 s timeout; the first that fails is the reason.")
+          .answer(200, "Every dependency answers", R"({"type": "object",
+            "properties": {"status": {"type": "string", "enum": ["Healthy"]},
+              "checks": {"type": "object", "additionalProperties": {"type": "string"}}},
+            "required": ["status", "checks"], "additionalProperties": false})",
+                  R"({"status": "Healthy", "checks": {"store": "Healthy"}})")
+          .problem(503, "A dependency does not answer",
+                   "Not ready: the store did not answer within 2 s"),
+      [this](const Ctx&, const Params&) { return readiness(); });
+
   add("GET", "/metrics", Access::Anonymous, "Prometheus text metrics",
       RouteDoc("getMetrics", "Operations")
           .answer(200, "Prometheus text exposition format 0.0.4", R"({"type": "string"})",
                   "# HELP herald_hub_connections Hub connections past their handshake.\n"
                   "# TYPE herald_hub_connections gauge\nherald_hub_connections 3\n",
                   "text/plain"),
-      [this](const Ctx&, const Params&) { return ready(metrics()); });
+      [this](const Ctx&, const Params&) { return metrics(); });
 
   add("GET", "/swagger/v1/swagger.json", Access::Anonymous,
       "This OpenAPI 3.1 description, generated from the route table",

@@ -47,6 +47,10 @@ struct Envelope {
   std::string event;          // the client method's name, e.g. "JobProgressUpdate"
   std::string argumentsJson;  // a JSON array: "[{...}]"
   std::optional<Ordering> ordering;
+  // When the change this send announces was recorded (steady-clock nanoseconds, this
+  // process only; 0 when none): the delivery-latency metric's start. Not carried between
+  // nodes (steady clocks are per machine).
+  std::int64_t recordedAt = 0;
 };
 
 // What a node does with a send that reached it: deliver to its own connections.

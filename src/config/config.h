@@ -105,8 +105,15 @@ struct ServerSettings {
   std::chrono::seconds shutdownGrace{5};
 };
 
+struct LoggingSettings {
+  // text: one human-readable line per event; json: one JSON object per line (timestamp
+  // ISO-8601 UTC, level, logger, thread, message) for log shippers.
+  std::string format = "text";
+};
+
 struct Config {
   AppSettings app;
+  LoggingSettings logging;
   SignalRSettings signalr;
   JwtSettings jwt;
   ConnectionStrings connectionStrings;

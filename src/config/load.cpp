@@ -145,6 +145,15 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       return false;
     return true;
   }
+  if (s == "logging") {
+    if (k != "format") return false;
+    auto f = core::toLower(v);
+    if (f != "text" && f != "json") {
+      throw ConfigError(full + " must be text or json, got '" + v + "'");
+    }
+    c.logging.format = f;
+    return true;
+  }
   if (s == "connectionstrings") {
     if (k == "default")
       c.connectionStrings.defaultConnection = v;

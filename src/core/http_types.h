@@ -30,6 +30,8 @@ struct HttpResponse {
   std::string contentType = "application/json; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // For an error answer, the metrics' reason when finer than its status (e.g. bad_json).
+  const char* rejectReason = nullptr;
 };
 
 }  // namespace herald::core

@@ -17,6 +17,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include "metrics/herald_metrics.h"
 #include "api/router.h"
 #include "core/strings.h"
 #include "http/cors.h"
@@ -32,6 +33,23 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The reason label of a refused request: the answer's own when it names one, else its
+// status's.
+void countRejected(const core::HttpResponse& response) {
+  if (response.rejectReason) return metrics::rejected(response.rejectReason);
+  switch (response.status) {
+    case 400: return metrics::rejected("bad_request");
+    case 401: return metrics::rejected("unauthorized");
+    case 403: return metrics::rejected("forbidden");
+    case 404: return metrics::rejected("not_found");
+    case 405: return metrics::rejected("method_not_allowed");
+    case 409: return metrics::rejected("conflict");
+    case 413: return metrics::rejected("body_too_large");
+    case 503: return metrics::rejected("unavailable");
+    default: return metrics::rejected(response.status >= 500 ? "server_error" : "other");
+  }
+}
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kHubPath = "/hubs/job-progress";
@@ -329,9 +347,11 @@ struct HttpServer::Impl {
         std::optional<core::HttpResponse> answer;
         if (ec == bhttp::error::body_limit) {
           answer = textResponse(413, "Request body too large");
+          metrics::rejected("body_too_large");
         } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
                    ec != asio::error::connection_reset && ec != asio::error::eof) {
           answer = textResponse(400, "Malformed HTTP request");
+          metrics::rejected("malformed_http");
         }
         if (answer) {
           auto writing = writeResponse(stream, serializeResponse(*answer, 11, false, false));
@@ -389,6 +409,7 @@ struct HttpServer::Impl {
           response = textResponse(500, "Internal Server Error");
         }
       }
+      if (response.status >= 400) countRejected(response);
       for (auto& h : cors) response.headers.push_back(h);
       bool keepAlive = req.keep_alive() && !stopping;
       auto writing = writeResponse(stream, serializeResponse(response, req.version(), keepAlive,

@@ -118,7 +118,7 @@ EnqueueResult HubConnection::send(const SerializedMessage& message, SendMode mod
   lock.unlock();
   auto frame = message.frameFor(*protocol);
   lock.lock();
-  OutFrame out{std::move(frame), protocol::isTrackable(message.message())};
+  OutFrame out{std::move(frame), protocol::isTrackable(message.message()), message.recordedAt()};
   if (hold) {
     auto it = held_.find(key->jobId);
     if (it != held_.end() && !closing_) {
@@ -153,14 +153,16 @@ EnqueueResult HubConnection::sendRaw(FramePtr frame) {
   return enqueueLocked(OutFrame{std::move(frame), false}, lock);
 }
 
-std::vector<FramePtr> HubConnection::takeQueued() {
+std::vector<FramePtr> HubConnection::takeQueued(std::int64_t* oldestRecordedAt) {
   std::vector<FramePtr> out;
   bool binary = false;
-  takeQueued(out, binary);
+  takeQueued(out, binary, std::numeric_limits<std::size_t>::max(), oldestRecordedAt);
   return out;
 }
 
-bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary, std::size_t maxBytes) {
+bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary, std::size_t maxBytes,
+                               std::int64_t* oldestRecordedAt) {
+  std::int64_t oldest = 0;
   std::lock_guard lock(mutex_);
   binary = protocol_ && protocol_->transferFormat() == protocol::TransferFormat::Binary;
   std::size_t taken = 0;
@@ -173,8 +175,10 @@ bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary, std::si
       replayBytes_ += f.bytes->size();
     }
     bytes += f.bytes->size();
+    if (f.recordedAt != 0 && (oldest == 0 || f.recordedAt < oldest)) oldest = f.recordedAt;
     out.push_back(std::move(f.bytes));
   }
+  if (oldestRecordedAt) *oldestRecordedAt = oldest;
   if (taken == queue_.size()) {
     queue_.clear();
     queuedBytes_ = 0;

@@ -46,6 +46,10 @@ class HubConnection {
 
   const std::string& id() const { return id_; }
   const auth::Principal& principal() const { return principal_; }
+  // The transport's name (websockets, serversentevents, longpolling), for metrics. Set
+  // once, before the connection is shared.
+  void setTransport(const char* name) { transport_ = name; }
+  const char* transport() const { return transport_; }
   // The principal's user id; empty for an anonymous connection (no user group).
   const std::string& userId() const { return principal_.userId; }
 
@@ -73,14 +77,17 @@ class HubConnection {
   EnqueueResult sendRaw(FramePtr frame);                    // handshake bytes
 
   // Writer side. Takes every queued frame (in order). Empty when nothing is queued.
-  std::vector<FramePtr> takeQueued();
+  // `oldestRecordedAt` (optional) receives the earliest recordedAt stamp among the frames
+  // taken (0 if none is stamped): the writer observes the delivery latency once per batch.
+  std::vector<FramePtr> takeQueued(std::int64_t* oldestRecordedAt = nullptr);
   // The same, appended to `out` (a writer's reused vector); `binary` tells the frames'
   // transfer format. Stops once `maxBytes` are taken (at least one frame is): a writer
   // that sends a batch as one transport message keeps that message bounded. Returns
   // closing() when the queue is now empty, read under the same lock: the writer needs
   // both after every write.
   bool takeQueued(std::vector<FramePtr>& out, bool& binary,
-                  std::size_t maxBytes = std::numeric_limits<std::size_t>::max());
+                  std::size_t maxBytes = std::numeric_limits<std::size_t>::max(),
+                  std::int64_t* oldestRecordedAt = nullptr);
   // Called (from any thread, without locks held) when frames become available or the
   // connection starts closing; the attached transport installs it.
   void setWakeup(std::function<void()> wakeup);
@@ -113,6 +120,7 @@ class HubConnection {
   struct OutFrame {
     FramePtr bytes;
     bool trackable;
+    std::int64_t recordedAt = 0;  // SerializedMessage::recordedAt
   };
   struct Buffered {
     std::int64_t sequence;
@@ -127,6 +135,7 @@ class HubConnection {
   const std::string id_;
   const auth::Principal principal_;
   const std::size_t maxQueueBytes_;
+  const char* transport_ = "websockets";
 
   mutable std::mutex mutex_;
   const protocol::HubProtocol* protocol_ = nullptr;

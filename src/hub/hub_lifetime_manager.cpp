@@ -68,6 +68,7 @@ void HubLifetimeManager::deliverLocal(backplane::Envelope envelope) {
     }
     ++stats_.messagesPublished;
   }
+  received_.inc();
   if (recipients.empty()) return;
   std::optional<OrderKey> key;
   if (envelope.ordering) {
@@ -76,7 +77,7 @@ void HubLifetimeManager::deliverLocal(backplane::Envelope envelope) {
   protocol::InvocationMessage message;
   message.target = std::move(envelope.event);
   message.argumentsJson = std::move(envelope.argumentsJson);
-  SerializedMessage shared(std::move(message), std::move(key));
+  SerializedMessage shared(std::move(message), std::move(key), envelope.recordedAt);
   std::uint64_t queued = 0, stale = 0, overflow = 0;
   {
     backplane::WakeupBatch batch;  // writers start once every recipient has the frame

@@ -20,6 +20,7 @@
 
 #include "backplane/backplane.h"
 #include "hub/hub_connection.h"
+#include "metrics/herald_metrics.h"
 
 namespace herald::hub {
 
@@ -59,6 +60,7 @@ class HubLifetimeManager final : public backplane::LocalSink {
   Members connections_;
   std::unordered_map<std::string, Members> groups_;
   DeliveryStats stats_;
+  metrics::Counter& received_ = metrics::herald().backplane.with({"received"});
 };
 
 }  // namespace herald::hub

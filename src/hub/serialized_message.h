@@ -25,18 +25,22 @@ struct OrderKey {
 
 class SerializedMessage {
  public:
-  explicit SerializedMessage(protocol::HubMessage message, std::optional<OrderKey> key = {})
-      : message_(std::move(message)), orderKey_(std::move(key)) {}
+  // `recordedAt`: see backplane::Envelope::recordedAt (0: not timed).
+  explicit SerializedMessage(protocol::HubMessage message, std::optional<OrderKey> key = {},
+                             std::int64_t recordedAt = 0)
+      : message_(std::move(message)), orderKey_(std::move(key)), recordedAt_(recordedAt) {}
 
   // Returns the framed bytes for `protocol`, serialising on first use.
   FramePtr frameFor(const protocol::HubProtocol& protocol) const;
 
   const std::optional<OrderKey>& orderKey() const { return orderKey_; }
   const protocol::HubMessage& message() const { return message_; }
+  std::int64_t recordedAt() const { return recordedAt_; }
 
  private:
   protocol::HubMessage message_;
   std::optional<OrderKey> orderKey_;
+  std::int64_t recordedAt_ = 0;
   mutable std::mutex mutex_;
   // Few protocols exist (json, messagepack): a tiny linear cache keyed by protocol.
   mutable const protocol::HubProtocol* cachedProtocol_[2] = {nullptr, nullptr};

@@ -1,5 +1,7 @@
 #include "jobs/progress_reporter.h"
 
+#include "metrics/herald_metrics.h"
+
 #include "jobs/progress_service.h"
 
 namespace herald::jobs {
@@ -23,7 +25,10 @@ void ProgressReporter::report(double progress, const std::string& stage, const s
     publish(update);
     return;
   }
-  if (held_) ++coalesced_;
+  if (held_) {
+    ++coalesced_;
+    metrics::herald().coalesced.inc();
+  }
   held_ = std::move(update);
 }
 

@@ -1,5 +1,7 @@
 #include "jobs/progress_service.h"
 
+#include "metrics/herald_metrics.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -88,6 +90,14 @@ void ProgressService::recorded(const JobChange& change, JobStatus previous, bool
   const auto& job = change.job;
   stats_.updatesRecorded++;
   const bool statusChanged = previous != job.status;
+  if (statusChanged && model::isTerminal(job.status)) {
+    // Run time, from the (first) start to the end; a job cancelled before it ran ran 0 s.
+    const auto ran =
+        job.completedAt.value_or(job.updatedAt) - job.startedAt.value_or(job.updatedAt);
+    metrics::herald()
+        .jobDuration.with({job.jobType, std::string(model::toString(job.status))})
+        .observe(static_cast<double>(std::max<std::int64_t>(ran, 0)) / 1000.0);
+  }
   announce(events_.jobChanged(job, change.entry, statusChanged));
   if (statusChanged && (job.status == JobStatus::Completed || job.status == JobStatus::Failed)) {
     spdlog::info("job {}: {}{}", job.id, model::toString(job.status),
@@ -125,11 +135,13 @@ ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
                                      const std::function<void(model::Job&)>& mutate) {
   ReportResult result;
   JobStatus previous = JobStatus::Pending;
+  std::int64_t queuedSince = 0;
   auto changed = store_.updateJob(jobId, [&](model::Job& job) {
     const bool rerunnable = job.status == JobStatus::Failed || job.status == JobStatus::Cancelled;
     const bool applies = accepts == Accepts::Open ? !model::isTerminal(job.status) : rerunnable;
     if (!applies) return false;
     previous = job.status;
+    queuedSince = std::max(job.updatedAt, job.availableAt);
     mutate(job);
     job.updatedAt = nowMillis();
     return true;
@@ -142,13 +154,23 @@ ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
       return result;
     case JobChange::Outcome::Updated: break;
   }
+  // An external worker's first report takes the job off the queue.
+  if (previous == JobStatus::Pending && changed.job.status == JobStatus::Running) {
+    observeQueueWait(changed.job, queuedSince);
+  }
   recorded(changed, previous);
   result.job = std::move(changed.job);
   return result;
 }
 
+void ProgressService::observeQueueWait(const model::Job& job, std::int64_t queuedSince) {
+  // Claim time minus the moment it became runnable: created, re-queued or due again.
+  const auto waited = std::max<std::int64_t>(job.updatedAt - queuedSince, 0);
+  metrics::herald().queueWait.with({job.jobType}).observe(static_cast<double>(waited) / 1000.0);
+}
+
 ReportResult ProgressService::reportNow(const std::string& jobId, const ProgressReport& r) {
-  return change(jobId, Accepts::Open, [this, &r](model::Job& job) {
+  auto result = change(jobId, Accepts::Open, [this, &r](model::Job& job) {
     const auto previous = job.status;
     const auto now = nowMillis();
     // A report without a status means work is under way.
@@ -180,13 +202,17 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
       job.errorMessage = r.errorMessage;
     }
   });
+  if (result.outcome == ReportOutcome::Recorded) metrics::herald().reports.inc();
+  return result;
 }
 
 std::optional<model::Job> ProgressService::claimNextNow(const storage::ClaimFilter& filter) {
   JobStatus previous = JobStatus::Pending;
-  auto claimed = store_.claimNextJob(nowMillis(), filter, [this, &previous](model::Job& job) {
+  std::int64_t queuedSince = 0;
+  auto claimed = store_.claimNextJob(nowMillis(), filter, [&](model::Job& job) {
     const auto now = nowMillis();
     previous = job.status;
+    queuedSince = std::max(job.updatedAt, job.availableAt);
     job.status = JobStatus::Running;
     job.attempts += 1;
     if (!job.startedAt) job.startedAt = now;
@@ -198,6 +224,7 @@ std::optional<model::Job> ProgressService::claimNextNow(const storage::ClaimFilt
     return true;
   });
   if (!claimed) return std::nullopt;
+  observeQueueWait(claimed->job, queuedSince);
   recorded(*claimed, previous);
   return std::move(claimed->job);
 }

@@ -190,6 +190,8 @@ class ProgressService {
   void recorded(const storage::JobChange& change, model::JobStatus previous, bool moveVideo = true);
   // Held until the open batch commits, then run; run at once without a batch.
   void announce(Delivery delivery);
+  // The job left the queue (claimed, or an external worker's first report).
+  static void observeQueueWait(const model::Job& job, std::int64_t queuedSince);
 
   storage::Store& store_;
   boost::asio::any_io_executor storeExecutor_;

@@ -2,8 +2,6 @@
 
 #include <cmath>
 
-#include <boost/json/serialize.hpp>
-
 #include "core/clock.h"
 #include "core/json_text.h"
 
@@ -109,7 +107,7 @@ void writeUpdate(std::string& out, const Job& job, const UpdateFields& f, bool r
   out += ",\"updatedAt\":";
   appendJsonString(out, core::isoFromMillis(f.updatedAt));
   out += ",\"metadata\":";
-  out += json::serialize(f.metadata);
+  core::appendJson(out, f.metadata);
   out += ",\"sequence\":";
   core::appendJsonInteger(out, f.sequence);
   if (resource) {

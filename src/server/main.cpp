@@ -11,12 +11,14 @@
 
 #include "cli/client_commands.h"
 #include "config/load.h"
+#include "server/json_log_format.h"
 #include "server/server.h"
 
 namespace {
 
 int run(int argc, char** argv) {
   CLI::App app{"Herald: background video jobs with live SignalR progress"};
+  app.set_version_flag("--version", std::string("herald ") + HERALD_VERSION);
   app.require_subcommand(1);
 
   auto* serve = app.add_subcommand("serve", "Run the server (hub, REST API, jobs)");
@@ -67,6 +69,7 @@ int run(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
 
   herald::config::Config config;
+  std::string configRead;  // logged once the log format is known
   try {
     std::string path = configFile.empty() ? "appsettings.json" : configFile;
     if (std::filesystem::exists(path)) {
@@ -74,7 +77,7 @@ int run(int argc, char** argv) {
       std::stringstream ss;
       ss << in.rdbuf();
       herald::config::applyJson(config, ss.str());
-      spdlog::info("config: read {}", path);
+      configRead = path;
     } else if (!configFile.empty()) {
       std::cerr << "herald: config file not found: " << configFile << "\n";
       return 2;
@@ -88,6 +91,8 @@ int run(int argc, char** argv) {
     std::cerr << "herald: " << e.what() << "\n";
     return 2;
   }
+  if (config.logging.format == "json") herald::server::useJsonLogFormat();
+  if (!configRead.empty()) spdlog::info("config: read {}", configRead);
   return herald::server::runServer(config);
 }
 

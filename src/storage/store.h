@@ -86,6 +86,13 @@ struct ClaimFilter {
   std::vector<std::string> jobTypes;                       // empty: any type
 };
 
+// Pending jobs of one type and priority (the queue-depth gauge).
+struct QueueDepth {
+  std::string jobType;
+  int priority = 0;
+  std::int64_t count = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -114,6 +121,10 @@ class Store {
 
   virtual std::optional<model::Job> getJob(const std::string& id) = 0;
   virtual std::vector<model::Job> listJobs(const JobFilter& filter) = 0;  // newest first
+  // Pending jobs counted by type and priority (one indexed aggregate; scrape time).
+  virtual std::vector<QueueDepth> queueDepth() = 0;
+  // Answers a trivial query (readiness): throws StoreError when the store cannot.
+  virtual void ping() = 0;
 
   // History entries with sequence > afterSequence, oldest first, at most `limit`.
   virtual std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,

@@ -67,9 +67,11 @@ asio::awaitable<void> tickAll() {
 }  // namespace
 
 void setUpConnection(const HttpConnectionPtr& c, const hub::HubServices& services,
-                     hub::TransportFeatures features, ConnectionManager& manager) {
+                     hub::TransportFeatures features, ConnectionManager& manager,
+                     const char* transport) {
   c->hub = std::make_shared<hub::HubConnection>(c->connectionId, c->principal,
                                                 services.settings.maxOutboundQueueBytes);
+  c->hub->setTransport(transport);
   features.statefulReconnect = c->statefulReconnect && features.statefulReconnect;
   c->handler = std::make_unique<hub::ConnectionHandler>(c->hub, services, features);
   // Called on the home executor (the first transport request's), whose thread owns

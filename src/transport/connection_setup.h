@@ -6,8 +6,10 @@
 
 namespace herald::transport {
 
+// `transport`: websockets, serversentevents or longpolling (a static string; metrics).
 void setUpConnection(const HttpConnectionPtr& connection, const hub::HubServices& services,
-                     hub::TransportFeatures features, ConnectionManager& manager);
+                     hub::TransportFeatures features, ConnectionManager& manager,
+                     const char* transport);
 
 // Feeds received bytes to the connection's handler on its home executor. Returns
 // false when the connection is ending.

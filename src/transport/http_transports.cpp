@@ -1,4 +1,5 @@
 #include "transport/http_transports.h"
+#include "metrics/herald_metrics.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -85,7 +86,8 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
                                TransportContext& ctx, const Headers& extra) {
   auto c = attach.connection;
   if (attach.first) {
-    setUpConnection(c, ctx.services, hub::TransportFeatures{false, false, false}, ctx.connections);
+    setUpConnection(c, ctx.services, hub::TransportFeatures{false, false, false}, ctx.connections,
+                    "serversentevents");
   }
   // Headers, then the comment line: browsers fire `open` only once bytes arrive.
   std::string head =
@@ -124,7 +126,8 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
 
   for (;;) {
     if (*gone || c->disposed) break;
-    auto frames = c->hub->takeQueued();
+    std::int64_t recordedAt = 0;
+    auto frames = c->hub->takeQueued(&recordedAt);
     if (frames.empty()) {
       if (c->hub->closing()) break;
       co_await wake->async_wait(use_nothrow);
@@ -133,6 +136,7 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
     auto event = sseEvent(concat(frames));
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(event), use_nothrow);
     if (ec) break;
+    metrics::batchWritten(frames.size(), recordedAt);
   }
   c->hub->setWakeup({});
   ctx.connections.dispose(c);
@@ -148,7 +152,8 @@ asio::awaitable<bool> servePoll(beast::tcp_stream& stream, unsigned version, boo
                                 Attach attach, TransportContext& ctx, const Headers& extra) {
   auto c = attach.connection;
   if (attach.first) {
-    setUpConnection(c, ctx.services, hub::TransportFeatures{true, true, false}, ctx.connections);
+    setUpConnection(c, ctx.services, hub::TransportFeatures{true, true, false}, ctx.connections,
+                    "longpolling");
   }
   if (!c->longPollStarted) {
     // The first poll answers at once: for the client it means "connected".
@@ -178,14 +183,17 @@ asio::awaitable<bool> servePoll(beast::tcp_stream& stream, unsigned version, boo
   const auto deadline = std::chrono::steady_clock::now() + ctx.pollTimeout;
   std::string body;
   int status = 200;
+  std::size_t frameCount = 0;
+  std::int64_t recordedAt = 0;
   for (;;) {
     if (c->generation != generation) {
       status = 204;  // superseded
       break;
     }
-    auto frames = c->hub->takeQueued();
+    auto frames = c->hub->takeQueued(&recordedAt);
     if (!frames.empty()) {
       body = concat(frames);
+      frameCount = frames.size();
       break;
     }
     if (c->hub->closing() || c->disposed) {
@@ -205,7 +213,9 @@ asio::awaitable<bool> servePoll(beast::tcp_stream& stream, unsigned version, boo
     auto res2 = makeResponse(version, keepAlive, status, std::move(body), extra,
                              status == 200 ? "application/octet-stream" : "", kNoCache);
     auto wres2 = write(stream, std::move(res2));
-    co_return co_await std::move(wres2);
+    const bool open = co_await std::move(wres2);
+    if (frameCount > 0) metrics::batchWritten(frameCount, recordedAt);
+    co_return open;
   }
 }
 

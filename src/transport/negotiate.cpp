@@ -1,6 +1,6 @@
 #include "transport/negotiate.h"
 
-#include <boost/json/serialize.hpp>
+#include "core/json_text.h"
 #include <boost/json/value.hpp>
 
 #include "core/strings.h"
@@ -61,7 +61,7 @@ core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager
   if (options.longPolling) add("LongPolling", true);
   body["availableTransports"] = std::move(transports);
   if (stateful) body["useStatefulReconnect"] = true;
-  response.body = json::serialize(body);
+  response.body = core::toJson(body);
   return response;
 }
 

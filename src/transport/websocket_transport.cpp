@@ -1,4 +1,5 @@
 #include "transport/websocket_transport.h"
+#include "metrics/herald_metrics.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -75,6 +76,7 @@ struct Socket {
   std::array<std::uint8_t, 10> header{};
   std::uint8_t headerLength = 0;
   std::size_t written = 0;
+  std::int64_t recordedAt = 0;  // the batch's oldest stamp (delivery-latency metric)
 
   bool detached = false;         // a newer socket took over, or this one is finished
   bool waitingWritable = false;  // the kernel buffer was full: an async_wait is pending
@@ -144,7 +146,7 @@ bool takeNext(const SocketPtr& s) {
   s->headerLength = 0;
   if (!s->closeSent && s->current()) {
     bool binary = false;
-    const bool closing = hub->takeQueued(s->inFlight, binary, kMaxMessageBytes);
+    const bool closing = hub->takeQueued(s->inFlight, binary, kMaxMessageBytes, &s->recordedAt);
     if (!s->inFlight.empty()) {
       std::size_t size = 0;
       for (const auto& f : s->inFlight) size += f->size();
@@ -181,6 +183,8 @@ void pump(const SocketPtr& s) {
   for (;;) {
     std::size_t total = pendingBytes(*s);
     if (s->written == total) {
+      // The whole batch is in the kernel's hands: one observation per batch.
+      if (!s->inFlight.empty()) metrics::batchWritten(s->inFlight.size(), s->recordedAt);
       s->inFlight.clear();
       s->control.clear();
       if (s->closeSent && s->closeReceived) return finish(s);  // closing handshake done
@@ -353,7 +357,8 @@ void open(const SocketPtr& s, const Attach& attach, const hub::HubServices& serv
   auto& c = s->connection;
   auto executor = s->socket.get_executor();
   if (attach.first) {
-    setUpConnection(c, services, hub::TransportFeatures{true, false, true}, s->manager);
+    setUpConnection(c, services, hub::TransportFeatures{true, false, true}, s->manager,
+                    "websockets");
   }
   spdlog::debug("connection {}: websocket open{}", c->connectionId,
                 attach.reattach ? " (stateful reattach)" : "");

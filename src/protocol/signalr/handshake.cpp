@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include "core/json_text.h"
 #include <boost/json/value.hpp>
 
 #include "protocol/signalr/json_protocol.h"
@@ -57,7 +57,7 @@ std::string handshakeSuccess() { return std::string("{}") + kRecordSeparator; }
 std::string handshakeError(std::string_view message) {
   boost::json::object obj;
   obj["error"] = message;
-  return boost::json::serialize(obj) + kRecordSeparator;
+  return core::toJson(obj) + kRecordSeparator;
 }
 
 }  // namespace herald::protocol

@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "core/json_text.h"
 
@@ -258,7 +257,7 @@ void JsonHubProtocol::write(const HubMessage& message, std::string& out) const {
           appendString(out, m.target);
           out += ",\"arguments\":";
           if (m.argumentsJson.empty())
-            out += json::serialize(m.arguments);
+            core::appendJson(out, m.arguments);
           else
             out += m.argumentsJson;
           if (!m.streamIds.empty()) {
@@ -274,7 +273,7 @@ void JsonHubProtocol::write(const HubMessage& message, std::string& out) const {
           out += "{\"type\":2,\"invocationId\":";
           appendString(out, m.invocationId);
           out += ",\"item\":";
-          out += json::serialize(m.item);
+          core::appendJson(out, m.item);
           out += '}';
         } else if constexpr (std::is_same_v<T, CompletionMessage>) {
           out += "{\"type\":3,\"invocationId\":";
@@ -284,7 +283,7 @@ void JsonHubProtocol::write(const HubMessage& message, std::string& out) const {
             appendString(out, *m.error);
           } else if (m.hasResult) {
             out += ",\"result\":";
-            out += json::serialize(m.result);
+            core::appendJson(out, m.result);
           }
           out += '}';
         } else if constexpr (std::is_same_v<T, StreamInvocationMessage>) {
@@ -293,7 +292,7 @@ void JsonHubProtocol::write(const HubMessage& message, std::string& out) const {
           out += ",\"target\":";
           appendString(out, m.target);
           out += ",\"arguments\":";
-          out += json::serialize(m.arguments);
+          core::appendJson(out, m.arguments);
           out += '}';
         } else if constexpr (std::is_same_v<T, CancelInvocationMessage>) {
           out += "{\"type\":5,\"invocationId\":";

@@ -6,7 +6,7 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include "core/json_text.h"
 
 #include "core/clock.h"
 #include "protocol/signalr/varint.h"
@@ -232,7 +232,7 @@ bool readValue(Reader& r, json::value& out, int depth, std::string& error) {
             error = "MessagePack map keys must be strings or scalars.";
             return false;
           }
-          key = json::serialize(k);
+          key = core::toJson(k);
         }
         json::value v;
         if (!readValue(r, v, depth + 1, error)) return false;

@@ -5,14 +5,14 @@
 #include <utility>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include "core/json_text.h"
 #include <boost/json/value.hpp>
 
 namespace herald::storage::sqlite {
 
 namespace json = boost::json;
 
-std::string metadataText(const json::object& metadata) { return json::serialize(metadata); }
+std::string metadataText(const json::object& metadata) { return herald::core::toJson(metadata); }
 
 // Corrupt or non-object metadata must not make the whole job unreadable.
 json::object parseMetadata(const std::string& text) {

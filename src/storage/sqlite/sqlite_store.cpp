@@ -27,7 +27,7 @@
 #include <utility>
 
 #include <boost/json/array.hpp>
-#include <boost/json/serialize.hpp>
+#include "core/json_text.h"
 
 #include "storage/sqlite/rows.h"
 #include "storage/sqlite/schema.h"
@@ -175,6 +175,30 @@ std::vector<model::Job> SqliteStore::listJobs(const JobFilter& filter) {
   return jobs;
 }
 
+std::vector<QueueDepth> SqliteStore::queueDepth() {
+  constexpr std::string_view op = "queueDepth";
+  Statement st(db_,
+               "SELECT job_type, priority, COUNT(*) FROM jobs WHERE status = 'Pending' "
+               "GROUP BY job_type, priority ORDER BY job_type, priority",
+               op);
+  std::vector<QueueDepth> out;
+  while (st.step()) out.push_back(QueueDepth{st.text(0), st.integer(1), st.int64(2)});
+  return out;
+}
+
+void SqliteStore::ping() {
+  // Reads the schema (a page of the file), then takes and drops the write lock: a store
+  // that can be read but not written (another process holding the lock, a read-only
+  // file) cannot accept reports, so it is not ready. Inside this process's own open
+  // batch the lock is held already.
+  Statement st(db_, "SELECT COUNT(*) FROM sqlite_master", "ping");
+  st.step();
+  if (!inWriteTransaction_) {
+    Statement(db_, "BEGIN IMMEDIATE", "ping").run();
+    Statement(db_, "ROLLBACK", "ping").run();
+  }
+}
+
 std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string& jobId,
                                                                std::int64_t afterSequence,
                                                                int limit) {
@@ -282,7 +306,7 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
       if (!filter.jobTypes.empty()) {
         boost::json::array types;
         for (const auto& t : filter.jobTypes) types.emplace_back(t);
-        st.bind(3, boost::json::serialize(types));
+        st.bind(3, herald::core::toJson(types));
       }
       if (!st.step()) return std::nullopt;
       stored = readJob(st, op);

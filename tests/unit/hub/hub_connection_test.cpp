@@ -191,3 +191,18 @@ TEST(HubConnection, TakesABatchUpToAByteBoundAndKeepsTheRestInOrder) {
   EXPECT_EQ(argumentsOf(out), (std::vector<std::string>{"[4]", "[5]"}));
   EXPECT_EQ(c->queuedBytes(), 0u);
 }
+
+// The delivery-latency metric's start travels with the frame: a writer learns the
+// oldest stamp of each batch it takes (unstamped frames, e.g. snapshots, count as none).
+TEST(HubConnection, TakeQueuedReportsTheBatchsOldestRecordedStamp) {
+  auto c = ready("c");
+  c->send(SerializedMessage(update(1), OrderKey{"j", 1}, 500));
+  c->send(SerializedMessage(update(2), OrderKey{"j", 2}, 300));
+  c->send(SerializedMessage(update(3), OrderKey{"j", 3}));
+  std::int64_t oldest = -1;
+  EXPECT_EQ(c->takeQueued(&oldest).size(), 3u);
+  EXPECT_EQ(oldest, 300);
+  c->send(SerializedMessage(update(4), OrderKey{"j", 4}));
+  EXPECT_EQ(c->takeQueued(&oldest).size(), 1u);
+  EXPECT_EQ(oldest, 0);
+}

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include "core/json_text.h"
 
 #include "model/json_mapping.h"
 
@@ -58,14 +58,14 @@ TEST(JsonMapping, DirectTextEqualsTheSerialisedObjects) {
   std::mt19937 rng(3);
   for (int i = 0; i < 3000; ++i) {
     auto job = randomJob(rng);
-    ASSERT_EQ(model::jobResourceJson(job), json::serialize(model::jobResource(job)));
+    ASSERT_EQ(model::jobResourceJson(job), herald::core::toJson(model::jobResource(job)));
 
     auto entry = model::snapshotOf(job);
     entry.progress = (rng() % 1001) / 10.0;  // a historical entry differs from the job
     entry.currentStage = randomText(rng);
     std::string text = "[";
     model::appendJobProgressUpdateJson(text, job, entry);
-    ASSERT_EQ(text.substr(1), json::serialize(model::jobProgressUpdate(job, entry)));
+    ASSERT_EQ(text.substr(1), herald::core::toJson(model::jobProgressUpdate(job, entry)));
     ASSERT_TRUE(json::parse(text + "]").is_array());
   }
 }

@@ -166,7 +166,7 @@ TEST(JsonProtocol, WrittenMessagesParseBack) {
 TEST(JsonProtocol, PreWrittenArgumentsAreCopiedAsTheyAre) {
   InvocationMessage text;
   text.target = "JobProgressUpdate";
-  text.argumentsJson = R"([{"jobId":"j\"1","progress":1.25E1,"metadata":{}}])";
+  text.argumentsJson = R"([{"jobId":"j\"1","progress":12.5,"metadata":{}}])";
   InvocationMessage values;
   values.target = "JobProgressUpdate";
   values.arguments = {boost::json::object{
@@ -174,5 +174,5 @@ TEST(JsonProtocol, PreWrittenArgumentsAreCopiedAsTheyAre) {
   EXPECT_EQ(written(text), written(values));
   EXPECT_EQ(
       written(text),
-      rs(R"({"type":1,"target":"JobProgressUpdate","arguments":[{"jobId":"j\"1","progress":1.25E1,"metadata":{}}]})"));
+      rs(R"({"type":1,"target":"JobProgressUpdate","arguments":[{"jobId":"j\"1","progress":12.5,"metadata":{}}]})"));
 }

@@ -1,5 +1,6 @@
 // Helpers for Herald end-to-end tests: start/stop a real server process, talk to its REST
 // API, and connect the official JavaScript SignalR clients to its hub.
+import { assertShortestNumbers } from './json_numbers.mjs';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, rmSync, accessSync, constants as fsConstants } from 'node:fs';
@@ -216,7 +217,10 @@ export async function request(baseUrl, method, pathname, { json, body, headers =
   const text = await res.text();
   const contentType = res.headers.get('content-type') ?? '';
   let parsed;
-  if (/json/i.test(contentType) && text.length > 0) parsed = JSON.parse(text);
+  if (/json/i.test(contentType) && text.length > 0) {
+    parsed = JSON.parse(text);
+    assertShortestNumbers(text, `${method} ${pathname}`);
+  }
   return { status: res.status, headers: res.headers, contentType, text, body: parsed };
 }
 

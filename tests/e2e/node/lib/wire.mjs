@@ -1,5 +1,6 @@
 // A raw SignalR-over-WebSocket client for wire-level tests: it sends exactly the bytes a
 // test gives it and records every frame the server sends.
+import { assertShortestNumbers } from './json_numbers.mjs';
 import WebSocket from 'ws';
 import { HUB_PATH, waitFor } from './server.mjs';
 
@@ -81,6 +82,8 @@ export class RawSocket {
         } catch {
           parsed = { unparsable: rec };
         }
+        // Every hub frame's numbers in shortest round-trip form (thrown: fails the test).
+        if (!isBinary && !parsed.unparsable) assertShortestNumbers(rec, `hub frame from ${this.url}`);
         this.records.push({ raw: rec, msg: parsed, at: Date.now() });
       }
       this.partial = buf;

@@ -61,3 +61,12 @@ describe('herald ingest / watch', () => {
     assert.match(r.stderr, /unsupported URL scheme/);
   });
 });
+
+describe('herald --version', () => {
+  test('prints the version and exits 0', async () => {
+    const r = await run(['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    // The CMake project version, then `git describe` of the build's tree when known.
+    assert.match(r.stdout.trim(), /^herald \d+\.\d+\.\d+( \([0-9A-Za-z._-]+\))?$/);
+  });
+});

@@ -1,0 +1,38 @@
+// Logging:Format=json: one JSON object per log line, for log shippers; an unknown format
+// stops the server at start with a clear message.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { startServer, heraldBin, createJob, report, waitFor } from '../lib/server.mjs';
+
+describe('JSON log format', () => {
+  test('every line the server logs is a JSON object with timestamp, level and message', async (t) => {
+    const server = await startServer({ env: { Logging__Format: 'json' }, logLevel: 'debug' });
+    t.after(() => server.stop('SIGKILL'));
+    const job = await createJob(server.url);
+    await report(server.url, job.jobId, { status: 'Failed', errorMessage: 'a "quoted"\nmessage' });
+    await waitFor(() => server.logs().includes('Failed'), 5000, 'the job end logged');
+    await server.stop('SIGTERM');
+    const lines = server.logs().split('\n').filter((l) => l.trim() !== '');
+    assert.ok(lines.length >= 3, server.logs());
+    for (const line of lines) {
+      let o;
+      assert.doesNotThrow(() => (o = JSON.parse(line)), `not JSON: ${line}`);
+      assert.match(o.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(['trace', 'debug', 'info', 'warning', 'error', 'critical'].includes(o.level), line);
+      assert.equal(o.logger, 'herald');
+      assert.equal(typeof o.message, 'string');
+    }
+    assert.ok(lines.some((l) => JSON.parse(l).message.includes('a "quoted"\nmessage')), 'escaped message kept');
+  });
+
+  test('an unknown Logging:Format stops the server at start', async () => {
+    const r = await new Promise((resolve) => {
+      execFile(heraldBin(), ['serve', '--urls', 'http://127.0.0.1:0'], {
+        env: { ...process.env, Logging__Format: 'xml' }, timeout: 20000,
+      }, (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stderr }));
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Logging:Format must be text or json, got 'xml'/);
+  });
+});
