@@ -9,6 +9,7 @@
 #include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/dashboard.h"
 #include "api/hub_names.h"
 #include "api/media_url.h"
 #include "api/problem.h"
@@ -131,11 +132,12 @@ asio::awaitable<HttpResponse> ready(HttpResponse response) { co_return response;
 }  // namespace
 
 RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
-                 hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine)
+                 hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine, std::string webRoot)
     : config_(config),
       service_(service),
       lifetime_(lifetime),
       engine_(engine),
+      webRoot_(std::move(webRoot)),
       router_(kMaxIdLength) {
   using auth::Access;
   using Ctx = auth::RequestContext;
@@ -156,7 +158,8 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
       "How to connect to the hub: URL, authentication, methods and events",
       [this](const Ctx& c, const Params&) { return ready(connectionInfo(c)); });
   add("GET", "/api/v1/jobs", Access::Owner,
-      "List jobs (filters: status, userId, videoId, limit); the caller's own once auth exists",
+      "List jobs, newest first (filters: status, jobType, userId, videoId; paging: limit, "
+      "offset); the caller's own once auth exists",
       [this](const Ctx& c, const Params&) { return listJobs(c.request); });
   add("POST", "/api/v1/jobs", Access::Worker, "Create a job (external worker API)",
       [this](const Ctx& c, const Params&) { return createJob(c.request); });
@@ -179,6 +182,14 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
       [this](const Ctx&, const Params& p) { return getVideo(p.get("id")); });
   add("GET", "/api/v1/videos/{id}/transcript", Access::Owner, "A video's transcript segments",
       [this](const Ctx&, const Params& p) { return transcript(p.get("id")); });
+  add("GET", "/api/v1/dashboard/summary", Access::Admin,
+      "Job counts: by status, and pending/running by job type and priority (the queues)",
+      [this](const Ctx&, const Params&) { return dashboardSummary(); });
+  // The jobs dashboard's page (web/dashboard/); its scripts and styles are static files.
+  add("GET", "/hangfire", Access::Admin, "The jobs dashboard (a web page)",
+      [this](const Ctx&, const Params&) { return ready(dashboardPage()); });
+  add("GET", "/dashboard", Access::Admin, "The jobs dashboard (a web page; alias of /hangfire)",
+      [this](const Ctx&, const Params&) { return ready(dashboardPage()); });
 }
 
 asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const auth::RequestContext& context) {
@@ -196,6 +207,28 @@ asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const auth::Request
     co_return problem(404, "No such resource: " + request.path);
   }
   co_return std::nullopt;
+}
+
+asio::awaitable<HttpResponse> RestApi::dashboardSummary() {
+  auto reading = service_.onStore([this](storage::Store& s) {
+    return api::dashboardSummary(s.countJobs(), service_.nowMillis());
+  });
+  co_return jsonResponse(200, co_await std::move(reading));
+}
+
+HttpResponse RestApi::dashboardPage() const {
+  auto page = api::dashboardPage(webRoot_);
+  if (!page) {
+    HttpResponse r;
+    r.status = 404;
+    r.contentType = "text/plain; charset=utf-8";
+    r.body = "The dashboard page is missing from the web root (" + webRoot_ + ").";
+    return r;
+  }
+  HttpResponse r;
+  r.contentType = "text/html; charset=utf-8";
+  r.body = std::move(*page);
+  return r;
 }
 
 HttpResponse RestApi::connectionInfo(const auth::RequestContext& context) const {
@@ -222,6 +255,9 @@ HttpResponse RestApi::connectionInfo(const auth::RequestContext& context) const 
   instructions["getJobProgress"] = "invoke('GetJobProgress', jobId) to get a job's current state";
   instructions["getVideoProgress"] =
       "invoke('GetVideoProgress', videoId) to get a video's current state";
+  instructions["subscribeToDashboard"] =
+      "invoke('SubscribeToDashboard') (admins) returns a snapshot of the jobs, then "
+      "DashboardJobUpdate for every job change and DashboardStats about once a second";
   o["instructions"] = std::move(instructions);
   json::array events;
   for (const auto& e : names::kEvents) {
@@ -382,6 +418,20 @@ asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
   }
   if (auto u = core::queryValue(request.query, "userId"); u && !u->empty()) filter.userId = *u;
   if (auto v = core::queryValue(request.query, "videoId"); v && !v->empty()) filter.videoId = *v;
+  if (auto t = core::queryValue(request.query, "jobType"); t && !t->empty()) filter.jobType = *t;
+  if (auto o = core::queryValue(request.query, "offset"); o && !o->empty()) {
+    // Bounded so a page far past the end stays one cheap query, not an overflow.
+    constexpr int kMaxOffset = 1000000;
+    try {
+      std::size_t pos = 0;
+      int n = std::stoi(*o, &pos);
+      if (pos != o->size() || n < 0 || n > kMaxOffset) throw std::out_of_range("offset");
+      filter.offset = n;
+    } catch (const std::exception&) {
+      co_return problem(400,
+                        "offset must be an integer from 0 to " + std::to_string(kMaxOffset) + ".");
+    }
+  }
   auto reading = service_.onStore([filter](storage::Store& s) { return s.listJobs(filter); });
   auto list = co_await std::move(reading);
   json::array out;

@@ -18,8 +18,9 @@ namespace herald::api {
 
 class RestApi {
  public:
+  // `webRoot`: where the dashboard page is read from (<webRoot>/dashboard/index.html).
   RestApi(const config::Config& config, jobs::ProgressService& service,
-          hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine);
+          hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine, std::string webRoot = {});
 
   // Answers a request the route table (rest_api.cpp) knows, and a 404 problem for any
   // other path under /api/v1/; nullopt for other paths (static files are tried next).
@@ -42,6 +43,8 @@ class RestApi {
   boost::asio::awaitable<core::HttpResponse> transcript(const std::string& videoId);
   boost::asio::awaitable<core::HttpResponse> cancel(const std::string& jobId);
   boost::asio::awaitable<core::HttpResponse> retry(const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> dashboardSummary();
+  core::HttpResponse dashboardPage() const;
   core::HttpResponse connectionInfo(const auth::RequestContext& context) const;
   core::HttpResponse health() const;
   core::HttpResponse metrics() const;
@@ -50,6 +53,7 @@ class RestApi {
   jobs::ProgressService& service_;
   hub::HubLifetimeManager& lifetime_;
   jobs::JobEngine& engine_;
+  std::string webRoot_;
   Router router_;
 };
 

@@ -33,6 +33,7 @@ class SqliteStore final : public Store {
                                         const JobMutator& mutate) override;
   std::optional<model::Job> getJob(const std::string& id) override;
   std::vector<model::Job> listJobs(const JobFilter& filter) override;
+  std::vector<JobCount> countJobs() override;
   std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,
                                                     std::int64_t afterSequence, int limit) override;
   void saveTranscript(const std::string& videoId,
