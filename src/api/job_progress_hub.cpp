@@ -191,20 +191,23 @@ asio::awaitable<json::value> subscribeToDashboard(jobs::ProgressService& service
   ctx.lifetime.addToGroup(c, names::kDashboardGroup);
   auto reading = service.onStore(
       [&service](storage::Store& store) { return dashboardSnapshot(store, service.nowMillis()); });
-  json::value snapshot = co_await std::move(reading);
+  auto snapshot = co_await std::move(reading);
   if (!watching) {
-    asio::co_spawn(co_await asio::this_coro::executor,
-                   dashboardStatsLoop(service, std::weak_ptr<hub::HubConnection>(c)),
-                   [id = c->id()](const std::exception_ptr& e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       spdlog::warn("dashboard stats for connection {} stopped: {}", id, ex.what());
-                     }
-                   });
+    // Separate statements: GCC 12 destroys the temporaries of a full-expression that
+    // also contains a co_await twice (the handler's captured id was freed twice).
+    auto executor = co_await asio::this_coro::executor;
+    auto logStop = [id = c->id()](const std::exception_ptr& e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::warn("dashboard stats for connection {} stopped: {}", id, ex.what());
+      }
+    };
+    asio::co_spawn(executor, dashboardStatsLoop(service, std::weak_ptr<hub::HubConnection>(c)),
+                   std::move(logStop));
   }
-  co_return snapshot;
+  co_return json::value(std::move(snapshot));
 }
 
 }  // namespace

@@ -213,7 +213,8 @@ asio::awaitable<HttpResponse> RestApi::dashboardSummary() {
   auto reading = service_.onStore([this](storage::Store& s) {
     return api::dashboardSummary(s.countJobs(), service_.nowMillis());
   });
-  co_return jsonResponse(200, co_await std::move(reading));
+  auto summary = co_await std::move(reading);  // not inside the call: see job_progress_hub.cpp
+  co_return jsonResponse(200, summary);
 }
 
 HttpResponse RestApi::dashboardPage() const {

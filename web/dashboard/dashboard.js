@@ -137,11 +137,12 @@
     li.append(title, el('span', {}, badge(job.status)));
     if (!TERMINAL.has(job.status) || job.status === 'Running') li.append(bar(job, false));
     const meta = el('span', { className: 'meta' });
-    meta.append(`${pct(job.progress)}% · ${job.currentStage || ''}${job.statusMessage ? ' — ' + job.statusMessage : ''}`);
+    const stage = [job.currentStage, job.statusMessage].filter(Boolean).join(' — ');
+    meta.append(`${pct(job.progress)}%${stage ? ' · ' + stage : ''}`);
     if (job.videoId) {
       meta.append(' · ', el('a', { href: '#/videos/' + encodeURIComponent(job.videoId), textContent: 'video' }));
     }
-    meta.append(' · ' + fmtClock(job.updatedAt));
+    if (job.updatedAt) meta.append(' · ' + fmtClock(job.updatedAt));
     li.append(meta);
     if (job.errorMessage) li.append(el('span', { className: 'err', textContent: job.errorMessage }));
   }
@@ -324,7 +325,8 @@
         ['Status', statusLabel(job.status)],
         ['Attempts', `${job.attempts} of ${job.maxAttempts}`],
         ['Priority', String(job.priority)],
-        ['Runner', job.metadata?.workerId || job.metadata?.node || (job.metadata?.lease ? 'lease ' + job.metadata.lease : 'herald workers')],
+        // Leases and nodes are not in the job's REST shape yet; a worker may name itself in metadata.
+        ['Worker / node', job.metadata?.workerId || job.metadata?.node || '—'],
         ['Video', job.videoId ? el('a', { href: '#/videos/' + encodeURIComponent(job.videoId), textContent: job.videoId }) : '—'],
         ['User', job.userId || '—'],
         ['Created', fmtTime(job.createdAt)],
