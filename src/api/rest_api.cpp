@@ -256,9 +256,6 @@ HttpResponse RestApi::connectionInfo(const auth::RequestContext& context) const 
   instructions["getJobProgress"] = "invoke('GetJobProgress', jobId) to get a job's current state";
   instructions["getVideoProgress"] =
       "invoke('GetVideoProgress', videoId) to get a video's current state";
-  instructions["subscribeToDashboard"] =
-      "invoke('SubscribeToDashboard') (admins) returns a snapshot of the jobs, then "
-      "DashboardJobUpdate for every job change and DashboardStats about once a second";
   o["instructions"] = std::move(instructions);
   json::array events;
   for (const auto& e : names::kEvents) {
