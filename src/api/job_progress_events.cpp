@@ -1,5 +1,7 @@
 #include "api/job_progress_events.h"
 
+#include <optional>
+
 #include "core/json_text.h"
 #include <spdlog/spdlog.h>
 
@@ -53,10 +55,33 @@ jobs::Delivery JobProgressEvents::jobChanged(const model::Job& job,
   update.argumentsJson += ']';
   update.ordering = backplane::Ordering{job.id, entry.sequence};
   update.recordedAt = metrics::steadyNanos();
+  // The dashboard's copy: the job's REST shape (type, priority, attempts, times) and
+  // whether its status changed. No ordering key: it is another event than the job
+  // group's, and a connection in both groups must get both; the page drops an update
+  // older than the one it shows by its sequence.
+  std::optional<Envelope> dashboard;
+  if (dashboardWatched_ && dashboardWatched_()) {
+    dashboard.emplace();
+    dashboard->target = Target::group(names::kDashboardGroup);
+    dashboard->event = names::kDashboardJobUpdate;
+    auto text = model::jobResourceJson(job);
+    text.pop_back();  // the closing brace: one more field follows
+    dashboard->argumentsJson.reserve(text.size() + 32);
+    dashboard->argumentsJson += '[';
+    dashboard->argumentsJson += text;
+    dashboard->argumentsJson +=
+        statusChanged ? ",\"statusChanged\":true}]" : ",\"statusChanged\":false}]";
+  }
   const bool ended = statusChanged && (job.status == model::JobStatus::Completed ||
                                        job.status == model::JobStatus::Failed);
-  if (!ended) {
+  if (!ended && !dashboard) {
     return [this, update = std::move(update)]() mutable { publish(std::move(update)); };
+  }
+  if (!ended) {
+    return [this, update = std::move(update), dashboard = std::move(dashboard)]() mutable {
+      publish(std::move(update));
+      publish(std::move(*dashboard));
+    };
   }
   const bool completed = job.status == model::JobStatus::Completed;
   Envelope outcome;
@@ -69,6 +94,7 @@ jobs::Delivery JobProgressEvents::jobChanged(const model::Job& job,
     outcome.target = Target::group(names::userGroup(job.userId));
     envelopes.push_back(std::move(outcome));
   }
+  if (dashboard) envelopes.push_back(std::move(*dashboard));
   return [this, envelopes = std::move(envelopes)]() mutable {
     for (auto& e : envelopes) publish(std::move(e));
   };

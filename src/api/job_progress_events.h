@@ -6,10 +6,15 @@
 // as JSON text once, when the change is written, and published through the backplane
 // after it commits.
 //
+// Every job change also goes to the dashboard's group as a DashboardJobUpdate, but only
+// while someone watches (the `dashboardWatched` predicate): a node without dashboard
+// viewers neither writes nor publishes it.
+//
 // Thread safety: called from the storage executor (see jobs/job_events.h); the
-// deliveries run there too.
+// deliveries run there too. setDashboardInterest before the first change.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 #include "backplane/backplane.h"
 #include "metrics/herald_metrics.h"
@@ -29,10 +34,18 @@ class JobProgressEvents final : public jobs::JobEvents {
 
   std::uint64_t failures() const override { return failures_.load(); }
 
+  // Whether any connection watches the dashboard. With the in-process backplane, this
+  // node's hub knows (HubLifetimeManager::hasGroup); a networked backplane has to answer
+  // for every node. Unset: nobody watches.
+  void setDashboardInterest(std::function<bool()> watched) {
+    dashboardWatched_ = std::move(watched);
+  }
+
  private:
   void publish(backplane::Envelope envelope);
 
   backplane::Backplane& backplane_;
+  std::function<bool()> dashboardWatched_;
   std::atomic<std::uint64_t> failures_{0};
   metrics::Counter& published_ = metrics::herald().backplane.with({"published"});
 };

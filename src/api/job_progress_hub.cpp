@@ -1,11 +1,13 @@
 #include "api/job_progress_hub.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/dashboard.h"
 #include "api/hub_names.h"
 #include "model/json_mapping.h"
 
@@ -152,6 +154,62 @@ asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service, Hu
   co_return nullptr;
 }
 
+// The dashboard's counts are pushed to each watching connection this often: a page's
+// counters and queues move with the jobs without a store query per job change, and a
+// store query a second per admin viewer costs the store next to nothing.
+constexpr auto kDashboardStatsInterval = std::chrono::seconds(1);
+
+// Sends DashboardStats to one connection every kDashboardStatsInterval for as long as it
+// is in the dashboard group. It holds the connection weakly: a closed connection is
+// released at once, and the loop ends at its next tick.
+asio::awaitable<void> dashboardStatsLoop(jobs::ProgressService& service,
+                                         std::weak_ptr<hub::HubConnection> weak) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(kDashboardStatsInterval);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    {
+      auto c = weak.lock();
+      if (!c || c->closing() || !c->groups().count(names::kDashboardGroup)) co_return;
+    }
+    auto reading = service.onStore([&service](storage::Store& store) {
+      return dashboardSummary(store.countJobs(), service.nowMillis());
+    });
+    auto summary = co_await std::move(reading);
+    auto c = weak.lock();
+    if (!c) co_return;
+    c->send(event(names::kDashboardStats, std::move(summary)));
+  }
+}
+
+asio::awaitable<json::value> subscribeToDashboard(jobs::ProgressService& service,
+                                                  HubCallContext& ctx) {
+  const auto& c = ctx.connection;
+  // Join first, as for jobs: a change published while the snapshot is read still
+  // arrives (the page keeps the newer of the two by sequence).
+  const bool watching = c->groups().count(names::kDashboardGroup) != 0;
+  ctx.lifetime.addToGroup(c, names::kDashboardGroup);
+  auto reading = service.onStore(
+      [&service](storage::Store& store) { return dashboardSnapshot(store, service.nowMillis()); });
+  auto snapshot = co_await std::move(reading);
+  if (!watching) {
+    // Separate statements: GCC 12 destroys the temporaries of a full-expression that
+    // also contains a co_await twice (the handler's captured id was freed twice).
+    auto executor = co_await asio::this_coro::executor;
+    auto logStop = [id = c->id()](const std::exception_ptr& e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::warn("dashboard stats for connection {} stopped: {}", id, ex.what());
+      }
+    };
+    asio::co_spawn(executor, dashboardStatsLoop(service, std::weak_ptr<hub::HubConnection>(c)),
+                   std::move(logStop));
+  }
+  co_return json::value(std::move(snapshot));
+}
+
 }  // namespace
 
 void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
@@ -188,6 +246,24 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
                 ctx.lifetime.removeFromGroup(ctx.connection, names::videoGroup(idArg(args)));
                 co_return nullptr;
               });
+
+  // The jobs dashboard's stream: every job's changes (DashboardJobUpdate) and the
+  // counts (DashboardStats). Admins only once authentication exists.
+  d.addMethod(
+      "SubscribeToDashboard", 0, 0,
+      [&service](HubCallContext& ctx, const json::array&) {
+        return guarded(ctx, "SubscribeToDashboard",
+                       [&service, &ctx]() { return subscribeToDashboard(service, ctx); });
+      },
+      auth::Access::Admin);
+
+  d.addMethod(
+      "UnsubscribeFromDashboard", 0, 0,
+      [](HubCallContext& ctx, const json::array&) -> asio::awaitable<json::value> {
+        ctx.lifetime.removeFromGroup(ctx.connection, names::kDashboardGroup);
+        co_return nullptr;
+      },
+      auth::Access::Admin);
 
   d.addMethod("GetJobProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
     auto jobId = idArg(args);

@@ -17,6 +17,7 @@
 #include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/dashboard.h"
 #include "api/hub_names.h"
 #include "api/media_url.h"
 #include "api/problem.h"
@@ -151,6 +152,29 @@ asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const auth::Request
     co_return problem(404, "No such resource: " + request.path);
   }
   co_return std::nullopt;
+}
+
+asio::awaitable<HttpResponse> RestApi::dashboardSummary() {
+  auto reading = service_.onStore([this](storage::Store& s) {
+    return api::dashboardSummary(s.countJobs(), service_.nowMillis());
+  });
+  auto summary = co_await std::move(reading);  // not inside the call: see job_progress_hub.cpp
+  co_return jsonResponse(200, summary);
+}
+
+HttpResponse RestApi::dashboardPage() const {
+  auto page = api::dashboardPage(webRoot_);
+  if (!page) {
+    HttpResponse r;
+    r.status = 404;
+    r.contentType = "text/plain; charset=utf-8";
+    r.body = "The dashboard page is missing from the web root (" + webRoot_ + ").";
+    return r;
+  }
+  HttpResponse r;
+  r.contentType = "text/html; charset=utf-8";
+  r.body = std::move(*page);
+  return r;
 }
 
 HttpResponse RestApi::connectionInfo(const auth::RequestContext& context) const {
@@ -422,6 +446,20 @@ asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
   }
   if (auto u = core::queryValue(request.query, "userId"); u && !u->empty()) filter.userId = *u;
   if (auto v = core::queryValue(request.query, "videoId"); v && !v->empty()) filter.videoId = *v;
+  if (auto t = core::queryValue(request.query, "jobType"); t && !t->empty()) filter.jobType = *t;
+  if (auto o = core::queryValue(request.query, "offset"); o && !o->empty()) {
+    // Bounded so a page far past the end stays one cheap query, not an overflow.
+    constexpr int kMaxOffset = 1000000;
+    try {
+      std::size_t pos = 0;
+      int n = std::stoi(*o, &pos);
+      if (pos != o->size() || n < 0 || n > kMaxOffset) throw std::out_of_range("offset");
+      filter.offset = n;
+    } catch (const std::exception&) {
+      co_return problem(400,
+                        "offset must be an integer from 0 to " + std::to_string(kMaxOffset) + ".");
+    }
+  }
   auto reading = service_.onStore([filter](storage::Store& s) { return s.listJobs(filter); });
   auto list = co_await std::move(reading);
   json::array out;

@@ -23,11 +23,12 @@ class RestApi {
   // Ids in paths and bodies are at most this long; a longer one in a path matches no route.
   static constexpr std::size_t kMaxIdLength = 128;
 
-  // Builds the route table (rest_routes.cpp) and its OpenAPI document.
+  // Builds the route table (rest_routes.cpp) and its OpenAPI document. `webRoot`: where
+  // the dashboard page is read from (<webRoot>/dashboard/index.html).
   RestApi(const config::Config& config, jobs::ProgressService& service,
-          hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine);
+          hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine, std::string webRoot = {});
 
-  // Answers a request the route table (rest_api.cpp) knows, and a 404 problem for any
+  // Answers a request the route table (rest_routes.cpp) knows, and a 404 problem for any
   // other path under /api/v1/; nullopt for other paths (static files are tried next).
   boost::asio::awaitable<std::optional<core::HttpResponse>> handle(
       const auth::RequestContext& context);
@@ -50,6 +51,8 @@ class RestApi {
   boost::asio::awaitable<core::HttpResponse> transcript(const std::string& videoId);
   boost::asio::awaitable<core::HttpResponse> cancel(const std::string& jobId);
   boost::asio::awaitable<core::HttpResponse> retry(const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> dashboardSummary();
+  core::HttpResponse dashboardPage() const;
   core::HttpResponse connectionInfo(const auth::RequestContext& context) const;
   core::HttpResponse health() const;
   boost::asio::awaitable<core::HttpResponse> metrics();
@@ -61,6 +64,7 @@ class RestApi {
   jobs::ProgressService& service_;
   hub::HubLifetimeManager& lifetime_;
   jobs::JobEngine& engine_;
+  std::string webRoot_;
   Router router_;
   std::string openApiJson_;  // generated once the table is complete
 };

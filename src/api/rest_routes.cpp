@@ -4,11 +4,10 @@
 // route is writing its row's RouteDoc (api/route_doc.h); a row without one fails
 // openapi_test, and tests/e2e/node/test/openapi.test.mjs calls every documented answer
 // and checks the real body against the documented schema.
-#include <boost/json/serialize.hpp>
-
 #include "api/openapi.h"
 #include "api/problem.h"
 #include "api/rest_api.h"
+#include "core/json_text.h"
 
 namespace herald::api {
 
@@ -50,11 +49,12 @@ OpenApiInfo openApiInfo() {
 }  // namespace
 
 RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
-                 hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine)
+                 hub::HubLifetimeManager& lifetime, jobs::JobEngine& engine, std::string webRoot)
     : config_(config),
       service_(service),
       lifetime_(lifetime),
       engine_(engine),
+      webRoot_(std::move(webRoot)),
       router_(kMaxIdLength) {
   using auth::Access;
   using Ctx = auth::RequestContext;
@@ -106,6 +106,28 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
                   "text/plain"),
       [this](const Ctx&, const Params&) { return metrics(); });
 
+  add("GET", "/api/v1/dashboard/summary", Access::Admin,
+      "Job counts: by status, and pending/running by job type and priority (the queues)",
+      RouteDoc("getDashboardSummary", "Operations")
+          .describe("What the jobs dashboard's counters and queues show; the dashboard itself "
+                    "gets it pushed over the hub (SubscribeToDashboard).")
+          .answer(200, "The counts", "DashboardSummary"),
+      [this](const Ctx&, const Params&) { return dashboardSummary(); });
+
+  // The jobs dashboard's page (web/dashboard/); its scripts and styles are static files.
+  for (const char* path : {"/hangfire", "/dashboard"}) {
+    const bool alias = std::string_view(path) == "/dashboard";
+    add("GET", path, Access::Admin,
+        alias ? "The jobs dashboard (a web page; alias of /hangfire)"
+              : "The jobs dashboard (a web page)",
+        RouteDoc(alias ? "getDashboardPageAlias" : "getDashboardPage", "Operations")
+            .describe("Queues, running jobs with live bars, job and video pages with retry "
+                      "and cancel; pushed over the hub.")
+            .answer(200, "The dashboard's HTML page", R"({"type": "string"})",
+                    "<!doctype html>\n<html lang=\"en\">…</html>\n", "text/html"),
+        [this](const Ctx&, const Params&) { return ready(dashboardPage()); });
+  }
+
   add("GET", "/swagger/v1/swagger.json", Access::Anonymous,
       "This OpenAPI 3.1 description, generated from the route table",
       RouteDoc("getOpenApiDocument", "Operations")
@@ -124,13 +146,17 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
       [this](const Ctx& c, const Params&) { return ready(connectionInfo(c)); });
 
   add("GET", "/api/v1/jobs", Access::Owner,
-      "List jobs (filters: status, userId, videoId, limit); the caller's own once auth exists",
+      "List jobs, newest first (filters: status, jobType, userId, videoId; paging: limit, "
+      "offset); the caller's own once auth exists",
       RouteDoc("listJobs", "Jobs")
           .describe("Newest first. Filters combine; an empty one is ignored.")
           .query("status", "Only jobs with this status", "JobStatus", R"("Running")")
+          .query("jobType", "Only jobs of this type", R"({"type": "string"})", R"("Transcription")")
           .query("userId", "Only jobs this user owns", R"({"type": "string"})", R"("alice")")
           .query("videoId", "Only jobs of this video", R"({"type": "string"})")
           .query("limit", "At most this many jobs", kLimitSchema, "20")
+          .query("offset", "Skip this many jobs of the list (paging)",
+                 R"({"type": "integer", "minimum": 0, "maximum": 1000000, "default": 0})", "40")
           .answer(200, "The jobs", "Job[]")
           .problem(400, "A filter is malformed",
                    "status must be one of Pending, Running, Completed, Failed, Cancelled."),
@@ -235,7 +261,7 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
       [this](const Ctx&, const Params& p) { return transcript(p.get("id")); });
 
   // Last: the description of every row above. The table is read-only from here on.
-  openApiJson_ = boost::json::serialize(openApiDocument(router_.routes(), openApiInfo()));
+  openApiJson_ = core::toJson(openApiDocument(router_.routes(), openApiInfo()));
 }
 
 }  // namespace herald::api

@@ -12,8 +12,14 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 void HubDispatcher::addMethod(const std::string& name, std::size_t minArgs, std::size_t maxArgs,
-                              HubMethod method) {
-  methods_[core::toLower(name)] = Entry{minArgs, maxArgs, std::move(method)};
+                              HubMethod method, auth::Access access) {
+  methods_[core::toLower(name)] = Entry{minArgs, maxArgs, std::move(method), access};
+}
+
+std::optional<auth::Access> HubDispatcher::methodAccess(const std::string& name) const {
+  auto it = methods_.find(core::toLower(name));
+  if (it == methods_.end()) return std::nullopt;
+  return it->second.access;
 }
 
 asio::awaitable<void> HubDispatcher::invoke(HubCallContext& context,

@@ -6,6 +6,7 @@
 // Thread safety: methods are registered at start-up; afterwards the table is read-only
 // and invoke() may run on any connection's executor.
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -14,6 +15,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 
+#include "auth/access.h"
 #include "backplane/backplane.h"
 #include "hub/hub_connection.h"
 #include "hub/hub_lifetime_manager.h"
@@ -45,8 +47,12 @@ using ConnectedHook = std::function<boost::asio::awaitable<void>(HubCallContext&
 
 class HubDispatcher {
  public:
+  // `access`: who may call it, as the REST routes declare theirs (auth/access.h);
+  // enforced by the authentication work, open until then.
   void addMethod(const std::string& name, std::size_t minArgs, std::size_t maxArgs,
-                 HubMethod method);
+                 HubMethod method, auth::Access access = auth::Access::Anonymous);
+  // A method's declared access (case-insensitive name); nullopt for an unknown method.
+  std::optional<auth::Access> methodAccess(const std::string& name) const;
   void onConnected(ConnectedHook hook) { onConnected_ = std::move(hook); }
 
   // Runs the invocation and queues its Completion (if it has an id) on the connection.
@@ -65,6 +71,7 @@ class HubDispatcher {
     std::size_t minArgs;
     std::size_t maxArgs;
     HubMethod method;
+    auth::Access access = auth::Access::Anonymous;
   };
   std::unordered_map<std::string, Entry> methods_;  // keyed by lower-case name
   ConnectedHook onConnected_;

@@ -115,6 +115,11 @@ std::size_t HubLifetimeManager::groupCount() const {
   return groups_.size();
 }
 
+bool HubLifetimeManager::hasGroup(const std::string& group) const {
+  std::lock_guard lock(mutex_);
+  return groups_.count(group) != 0;
+}
+
 DeliveryStats HubLifetimeManager::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;

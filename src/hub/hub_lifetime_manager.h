@@ -48,6 +48,8 @@ class HubLifetimeManager final : public backplane::LocalSink {
   std::vector<HubConnectionPtr> allConnections() const;
   std::size_t connectionCount() const;
   std::size_t groupCount() const;
+  // Whether `group` has a member on this node.
+  bool hasGroup(const std::string& group) const;
   DeliveryStats stats() const;
 
  private:

@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/hub_names.h"
 #include "api/job_progress_events.h"
 #include "api/job_progress_hub.h"
 #include "api/rest_api.h"
@@ -112,6 +113,9 @@ int runServer(const config::Config& config) {
   backplane.setLocalSink(&lifetime);
   // The jobs layer's changes, as hub events through the backplane.
   api::JobProgressEvents jobEvents(backplane);
+  // One process: this node's hub knows whether anyone watches the dashboard.
+  jobEvents.setDashboardInterest(
+      [&lifetime] { return lifetime.hasGroup(api::names::kDashboardGroup); });
   // Store work runs on a thread of its own, or on the first I/O thread
   // (Server:DedicatedStoreThread; by default the former only when there is more than one
   // CPU to run it on): see docs/config.md for the trade-off.
@@ -155,7 +159,8 @@ int runServer(const config::Config& config) {
     return 1;
   }
 
-  api::RestApi rest(config, progress, lifetime, engine);
+  const auto webRoot = resolveWebRoot(config);
+  api::RestApi rest(config, progress, lifetime, engine, webRoot);
   // The only authenticator until JWT support exists: every caller is anonymous
   // (config::finalize refuses EnableAuth=true rather than run without it).
   auth::AnonymousAuthenticator authenticator;
@@ -168,7 +173,7 @@ int runServer(const config::Config& config) {
       http::Routes{rest, authenticator,
                    transport::TransportContext{connections, hubServices, negotiateOptions,
                                                config.signalr.longPollTimeout},
-                   resolveWebRoot(config)});
+                   webRoot});
   try {
     httpServer.start();
   } catch (const std::exception& e) {

@@ -64,7 +64,17 @@ struct JobFilter {
   std::optional<model::JobStatus> status;
   std::optional<std::string> userId;
   std::optional<std::string> videoId;
+  std::optional<std::string> jobType;
   int limit = 100;
+  int offset = 0;  // rows skipped (paging, newest first)
+};
+
+// How many jobs share a status, type and priority (the dashboard's queues and totals).
+struct JobCount {
+  model::JobStatus status = model::JobStatus::Pending;
+  std::string jobType;
+  int priority = 0;
+  std::int64_t count = 0;
 };
 
 // The outcome of a read-modify-write of one job.
@@ -125,6 +135,8 @@ class Store {
   virtual std::vector<QueueDepth> queueDepth() = 0;
   // Answers a trivial query (readiness): throws StoreError when the store cannot.
   virtual void ping() = 0;
+  // Every job counted by (status, jobType, priority); only non-zero groups, in no order.
+  virtual std::vector<JobCount> countJobs() = 0;
 
   // History entries with sequence > afterSequence, oldest first, at most `limit`.
   virtual std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,

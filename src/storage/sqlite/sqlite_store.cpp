@@ -159,16 +159,22 @@ std::vector<model::Job> SqliteStore::listJobs(const JobFilter& filter) {
     sql.append(glue).append("user_id = ?");
     glue = " AND ";
   }
-  if (filter.videoId) sql.append(glue).append("video_id = ?");
+  if (filter.videoId) {
+    sql.append(glue).append("video_id = ?");
+    glue = " AND ";
+  }
+  if (filter.jobType) sql.append(glue).append("job_type = ?");
   // rowid breaks ties between jobs created in the same millisecond: later insert first.
-  sql.append(" ORDER BY created_at DESC, rowid DESC LIMIT ?");
+  sql.append(" ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?");
 
   Statement st(db_, sql, op);
   int i = 1;
   if (filter.status) st.bind(i++, model::toString(*filter.status));
   if (filter.userId) st.bind(i++, *filter.userId);
   if (filter.videoId) st.bind(i++, *filter.videoId);
-  st.bind(i, std::clamp(filter.limit, 1, 1000));
+  if (filter.jobType) st.bind(i++, *filter.jobType);
+  st.bind(i++, std::clamp(filter.limit, 1, 1000));
+  st.bind(i, std::max(filter.offset, 0));
 
   std::vector<model::Job> jobs;
   while (st.step()) jobs.push_back(readJob(st, op));
@@ -197,6 +203,22 @@ void SqliteStore::ping() {
     Statement(db_, "BEGIN IMMEDIATE", "ping").run();
     Statement(db_, "ROLLBACK", "ping").run();
   }
+}
+
+std::vector<JobCount> SqliteStore::countJobs() {
+  constexpr std::string_view op = "countJobs";
+  // One pass over the jobs table; the dashboard asks about once a second while it is open.
+  Statement st(db_,
+               "SELECT status, job_type, priority, COUNT(*) FROM jobs "
+               "GROUP BY status, job_type, priority",
+               op);
+  std::vector<JobCount> counts;
+  while (st.step()) {
+    auto status = model::parseJobStatus(st.text(0));
+    if (!status) continue;  // a status this build does not know is nobody's queue
+    counts.push_back(JobCount{*status, st.text(1), st.integer(2), st.int64(3)});
+  }
+  return counts;
 }
 
 std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string& jobId,

@@ -35,6 +35,7 @@ class SqliteStore final : public Store {
   std::vector<model::Job> listJobs(const JobFilter& filter) override;
   std::vector<QueueDepth> queueDepth() override;
   void ping() override;
+  std::vector<JobCount> countJobs() override;
   std::vector<model::ProgressEntry> progressHistory(const std::string& jobId,
                                                     std::int64_t afterSequence, int limit) override;
   void saveTranscript(const std::string& videoId,

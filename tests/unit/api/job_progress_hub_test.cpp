@@ -214,4 +214,11 @@ TEST_F(JobProgressHubTest, AConnectionWithAUserJoinsItsUserGroup) {
   EXPECT_TRUE(client->nextInvocation(api::names::kJobCompleted));
 }
 
+TEST_F(JobProgressHubTest, DashboardStreamMethodsAreDeclaredAdminOnly) {
+  EXPECT_EQ(hub.dispatcher.methodAccess("SubscribeToDashboard"), auth::Access::Admin);
+  EXPECT_EQ(hub.dispatcher.methodAccess("unsubscribefromdashboard"), auth::Access::Admin);
+  EXPECT_EQ(hub.dispatcher.methodAccess("SubscribeToJob"), auth::Access::Anonymous);
+  EXPECT_EQ(hub.dispatcher.methodAccess("NoSuchMethod"), std::nullopt);
+}
+
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
+#include <tuple>
 #include <memory>
 #include <random>
 #include <string>
@@ -680,6 +682,56 @@ TEST_F(SqliteStoreTest, UnreadableMetadataBecomesEmptyObject) {
   auto b = store->getJob("garbage");
   ASSERT_TRUE(b);
   EXPECT_TRUE(b->metadata.empty());
+}
+
+TEST_F(SqliteStoreTest, ListJobsFiltersByTypeAndPagesWithOffset) {
+  auto store = open();
+  for (int i = 0; i < 5; ++i) {
+    Job job = makeJob("page-" + std::to_string(i), 1'700'000'000'000 + i);
+    job.jobType = i % 2 ? "Odd" : "Even";
+    store->createJob(job);
+  }
+  auto ids = [](const std::vector<Job>& jobs) {
+    std::vector<std::string> out;
+    for (const auto& j : jobs) out.push_back(j.id);
+    return out;
+  };
+  JobFilter filter;
+  filter.jobType = "Even";
+  EXPECT_EQ(ids(store->listJobs(filter)), (std::vector<std::string>{"page-4", "page-2", "page-0"}));
+  filter.offset = 1;
+  filter.limit = 1;
+  EXPECT_EQ(ids(store->listJobs(filter)), (std::vector<std::string>{"page-2"}));
+  JobFilter all;
+  all.limit = 2;
+  all.offset = 4;
+  EXPECT_EQ(ids(store->listJobs(all)), (std::vector<std::string>{"page-0"}));
+  all.offset = 5;
+  EXPECT_TRUE(store->listJobs(all).empty());
+  all.offset = -3;  // treated as 0, never an SQL error
+  EXPECT_EQ(store->listJobs(all).size(), 2u);
+}
+
+TEST_F(SqliteStoreTest, CountJobsGroupsByStatusTypeAndPriority) {
+  auto store = open();
+  EXPECT_TRUE(store->countJobs().empty());
+  for (int i = 0; i < 4; ++i) {
+    Job job = makeJob("count-" + std::to_string(i));
+    job.priority = i < 2 ? 3 : 0;
+    store->createJob(job);
+  }
+  store->updateJob("count-0", [](Job& j) {
+    j.status = JobStatus::Running;
+    return true;
+  });
+  auto counts = store->countJobs();
+  std::map<std::tuple<JobStatus, std::string, int>, std::int64_t> got;
+  for (const auto& c : counts) got[{c.status, c.jobType, c.priority}] = c.count;
+  const std::string t(model::kTranscription);
+  EXPECT_EQ(got, (std::map<std::tuple<JobStatus, std::string, int>, std::int64_t>{
+                     {{JobStatus::Pending, t, 3}, 1},
+                     {{JobStatus::Running, t, 3}, 1},
+                     {{JobStatus::Pending, t, 0}, 2}}));
 }
 
 }  // namespace

@@ -129,6 +129,9 @@ test('every documented operation and answer, called for real, matches the docume
   // Operations, health and the hub's connection info.
   await call('getHealth');
   await call('getLiveness');
+  await call('getDashboardSummary');
+  await call('getDashboardPage');
+  await call('getDashboardPageAlias');
   await call('getReadiness');
   await call('getMetrics');
   await call('getConnectionInfo');
@@ -161,6 +164,8 @@ test('every documented operation and answer, called for real, matches the docume
   await call('listJobs');
   await call('listJobs', {}, { query: '?status=Cancelled&userId=openapi-user&limit=10' });
   await call('listJobs', {}, { query: '?status=Sideways' }); // 400
+  await call('listJobs', {}, { query: '?jobType=Thumbnail&limit=1&offset=1' });
+  await call('listJobs', {}, { query: '?offset=-3' }); // 400
 
   // A real video through the whole pipeline, so its stages, jobs and transcript are real.
   const video = join(work, 'openapi clip.mp4');

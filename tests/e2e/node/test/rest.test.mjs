@@ -48,9 +48,9 @@ describe('REST API', () => {
     assert.match(info.instructions.authentication, /no authentication is required/i);
     assert.doesNotMatch(info.instructions.authentication, /accessTokenFactory|JWT|Bearer/i);
     const names = ['JobProgressUpdate', 'JobCompleted', 'JobFailed', 'VideoProgressUpdate', 'UserNotification',
-      'BroadcastNotification', 'Error'];
+      'BroadcastNotification', 'Error', 'DashboardJobUpdate', 'DashboardStats'];
     assert.ok(Array.isArray(info.events));
-    assert.equal(info.events.length, 7);
+    assert.equal(info.events.length, 9);
     const seen = info.events.map((line) => {
       assert.equal(typeof line, 'string');
       const m = /^(\w+) - \S.*$/.exec(line);
