@@ -28,7 +28,7 @@
 #include "pipeline/processors.h"
 #include "protocol/signalr/json_protocol.h"
 #include "protocol/signalr/msgpack_protocol.h"
-#include "storage/sqlite/open_store.h"
+#include "storage/open_store.h"
 #include "storage/store_location.h"
 #include "transport/http_connection.h"
 
