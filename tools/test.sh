@@ -7,7 +7,7 @@
 #   unit       ctest in build/: unit tests and the media pipeline tests
 #   asan       build-asan/ (preset debug-asan: ASan + UBSan, g++): ctest, unit + pipeline
 #   tsan       build-tsan/ (preset tsan, g++): the unit tests
-#   (the unit, asan and tsan stages run the store tests against a throwaway MariaDB too:
+#   (the unit, asan, tsan, e2e and e2e-asan stages run against a throwaway MariaDB too:
 #   tools/mariadb.sh starts one before and stops it after, HERALD_TEST_MARIADB names it)
 #   fuzz       libFuzzer targets (preset fuzz, clang-14), a fixed number of inputs each
 #   e2e        the Node end-to-end suite against the release server
@@ -147,7 +147,7 @@ stage unit with_mariadb unit_release
 stage asan with_mariadb asan
 stage tsan with_mariadb tsan
 stage fuzz fuzz
-stage e2e e2e_release
-stage e2e-asan e2e_asan
+stage e2e with_mariadb e2e_release
+stage e2e-asan with_mariadb e2e_asan
 stage bench bench_smoke
 echo "== all tests passed"

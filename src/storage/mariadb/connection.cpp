@@ -13,9 +13,9 @@
 namespace herald::storage::mariadb {
 
 bool DbError::connectionLost() const {
-  return code_ == CR_SERVER_GONE_ERROR || code_ == CR_SERVER_LOST ||
-         code_ == CR_CONNECTION_ERROR || code_ == CR_CONN_HOST_ERROR ||
-         code_ == 1927 /* ER_CONNECTION_KILLED */ || code_ == 4031 /* idle timeout */;
+  return code_ == CR_SERVER_GONE_ERROR || code_ == CR_SERVER_LOST || code_ == CR_CONNECTION_ERROR ||
+         code_ == CR_CONN_HOST_ERROR || code_ == 1927 /* ER_CONNECTION_KILLED */ ||
+         code_ == 4031 /* idle timeout */;
 }
 
 void fail(std::string_view op, std::string_view what) {
@@ -148,10 +148,21 @@ namespace {
 // per Store object: accepted (users copy them from the original's appsettings.json) and
 // without effect. Every other option is refused rather than silently ignored.
 const std::set<std::string, std::less<>> kIgnoredOptions = {
-    "pooling",         "minimumpoolsize",        "minpoolsize",         "maximumpoolsize",
-    "maxpoolsize",     "connectionreset",        "connectionlifetime",  "allowuservariables",
-    "convertzerodatetime", "allowpublickeyretrieval", "defaultcommandtimeout", "commandtimeout",
-    "treattinyasboolean",  "oldguids",               "useaffectedrows",
+    "pooling",
+    "minimumpoolsize",
+    "minpoolsize",
+    "maximumpoolsize",
+    "maxpoolsize",
+    "connectionreset",
+    "connectionlifetime",
+    "allowuservariables",
+    "convertzerodatetime",
+    "allowpublickeyretrieval",
+    "defaultcommandtimeout",
+    "commandtimeout",
+    "treattinyasboolean",
+    "oldguids",
+    "useaffectedrows",
 };
 
 void applyOptions(MYSQL* db, const StoreLocation& location) {
@@ -169,8 +180,9 @@ void applyOptions(MYSQL* db, const StoreLocation& location) {
         mysql_optionsv(db, MYSQL_OPT_SSL_ENFORCE, &on);
         mysql_optionsv(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
       } else {
-        fail("open", "connection string: SslMode must be None, Preferred, Required, VerifyCA "
-                     "or VerifyFull");
+        fail("open",
+             "connection string: SslMode must be None, Preferred, Required, VerifyCA "
+             "or VerifyFull");
       }
     } else if (key == "connectiontimeout" || key == "connecttimeout") {
       int seconds = 0;
@@ -221,9 +233,10 @@ Connection::Connection(const StoreLocation& location) {
     // committed data"), and locking reads take no gap locks, so two nodes claiming jobs
     // do not block each other on ranges. A lock held past 10 s is an error rather than a
     // store thread hung for the InnoDB default of 50.
-    exec("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION', "
-         "time_zone = '+00:00', innodb_lock_wait_timeout = 10",
-         "open");
+    exec(
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION', "
+        "time_zone = '+00:00', innodb_lock_wait_timeout = 10",
+        "open");
     exec("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", "open");
   } catch (...) {
     mysql_close(db_);

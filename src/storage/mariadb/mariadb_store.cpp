@@ -157,8 +157,7 @@ void insertEntry(Connection& c, const model::ProgressEntry& e, const std::string
 // call is undone alone and the batch goes on). Rolls back unless commit() succeeded.
 class Transaction {
  public:
-  Transaction(Connection& c, bool nested, std::string_view op)
-      : c_(c), nested_(nested), op_(op) {
+  Transaction(Connection& c, bool nested, std::string_view op) : c_(c), nested_(nested), op_(op) {
     c_.exec(nested_ ? "SAVEPOINT herald_call" : "START TRANSACTION", op_);
   }
   ~Transaction() {
@@ -368,8 +367,7 @@ std::optional<model::Job> MariaDbStore::getJob(const std::string& id) {
   constexpr std::string_view op = "getJob";
   return run(op, [&](Connection& c) -> std::optional<model::Job> {
     auto rows = c.query(
-        Sql(c, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?").arg(id).str(),
-        op);
+        Sql(c, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?").arg(id).str(), op);
     if (!rows.next()) return std::nullopt;
     return readJob(rows, op);
   });
@@ -407,8 +405,8 @@ std::vector<model::ProgressEntry> MariaDbStore::progressHistory(const std::strin
             "SELECT sequence, status, progress, current_stage, status_message, error_message, "
             "metadata, updated_at FROM job_progress WHERE job_id = ? AND sequence > ? "
             "ORDER BY sequence ASC LIMIT ?");
-    auto rows = c.query(
-        sql.arg(jobId).arg(afterSequence).arg(std::clamp(limit, 1, 100000)).str(), op);
+    auto rows =
+        c.query(sql.arg(jobId).arg(afterSequence).arg(std::clamp(limit, 1, 100000)).str(), op);
     std::vector<model::ProgressEntry> entries;
     while (rows.next()) {
       model::ProgressEntry e;
@@ -438,11 +436,11 @@ JobChange MariaDbStore::updateJob(const std::string& jobId, const JobMutator& mu
     Transaction tx(c, inBatch_, op);
     // The row lock serialises this job's writers (other connections, other nodes) until
     // the commit: what the mutator sees is what is stored, and sequence + 1 is ours.
-    auto rows = c.query(Sql(c, std::string("SELECT ") + kJobColumns +
-                                   " FROM jobs WHERE id = ? FOR UPDATE")
-                            .arg(jobId)
-                            .str(),
-                        op);
+    auto rows =
+        c.query(Sql(c, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ? FOR UPDATE")
+                    .arg(jobId)
+                    .str(),
+                op);
     if (!rows.next()) return change;  // NotFound; the transaction just ends
     const model::Job stored = readJob(rows, op);
     model::Job job = stored;
@@ -555,7 +553,8 @@ void MariaDbStore::saveTranscript(const std::string& videoId,
     Transaction tx(c, inBatch_, op);
     c.exec(Sql(c, "DELETE FROM transcript_segments WHERE video_id = ?").arg(videoId).str(), op);
     MultiInsert insert(
-        c, "INSERT INTO transcript_segments (video_id, idx, start_seconds, end_seconds, text) VALUES ",
+        c,
+        "INSERT INTO transcript_segments (video_id, idx, start_seconds, end_seconds, text) VALUES ",
         op);
     for (std::size_t i = 0; i < segments.size(); ++i) {
       insert.add(Sql(c, "(?, ?, ?, ?, ?)")

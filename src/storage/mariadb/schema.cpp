@@ -23,8 +23,7 @@
 namespace herald::storage::mariadb {
 namespace {
 
-constexpr const char* kTableOptions =
-    " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+constexpr const char* kTableOptions = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
 struct Migration {
   std::vector<std::string> statements;
@@ -148,8 +147,8 @@ void refuseNewer(int version, std::string_view op) {
 class SchemaLock {
  public:
   SchemaLock(Connection& conn, std::string_view op) : conn_(conn), op_(op) {
-    auto rows = conn_.query(
-        "SELECT GET_LOCK(CONCAT('herald_schema.', COALESCE(DATABASE(), '')), 30)", op_);
+    auto rows =
+        conn_.query("SELECT GET_LOCK(CONCAT('herald_schema.', COALESCE(DATABASE(), '')), 30)", op_);
     if (!rows.next() || rows.isNull(0) || rows.int64(0) != 1) {
       fail(op_, "another node held the schema lock for 30 s (migrating?); try again");
     }

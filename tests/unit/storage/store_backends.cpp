@@ -57,9 +57,9 @@ TestDatabase::TestDatabase(Backend backend) : backend_(backend) {
   // A database of its own per test: tests may run in parallel (ctest -j) on one server.
   location_.database = "herald_t_" + uniqueSuffix();
   mariadb::Connection admin(*server);
-  admin.exec("CREATE DATABASE `" + location_.database +
-                 "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-             "test setup");
+  admin.exec(
+      "CREATE DATABASE `" + location_.database + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+      "test setup");
 }
 
 TestDatabase::~TestDatabase() {

@@ -18,7 +18,9 @@ namespace herald::storage::testing {
 
 enum class Backend { Sqlite, MariaDb };
 // For gtest's messages ("GetParam() = MariaDb").
-inline void PrintTo(Backend b, std::ostream* os) { *os << (b == Backend::Sqlite ? "Sqlite" : "MariaDb"); }
+inline void PrintTo(Backend b, std::ostream* os) {
+  *os << (b == Backend::Sqlite ? "Sqlite" : "MariaDb");
+}
 
 // For INSTANTIATE_TEST_SUITE_P: Sqlite, MariaDb.
 std::string backendName(const ::testing::TestParamInfo<Backend>& info);
@@ -53,10 +55,10 @@ class TestDatabase {
 };
 
 // Skips the current test (from SetUp) when `backend` is MariaDB and no server is set.
-#define HERALD_SKIP_WITHOUT_BACKEND(backend)                                          \
-  if ((backend) == ::herald::storage::testing::Backend::MariaDb &&                   \
-      !::herald::storage::testing::testMariaDb()) {                                   \
-    GTEST_SKIP() << ::herald::storage::testing::kNoMariaDbMessage;                    \
+#define HERALD_SKIP_WITHOUT_BACKEND(backend)                       \
+  if ((backend) == ::herald::storage::testing::Backend::MariaDb && \
+      !::herald::storage::testing::testMariaDb()) {                \
+    GTEST_SKIP() << ::herald::storage::testing::kNoMariaDbMessage; \
   }
 
 }  // namespace herald::storage::testing
