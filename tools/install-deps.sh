@@ -9,6 +9,7 @@ BUILD_PKGS=(
   libspdlog-dev libfmt-dev                                      # structured logging
   libcli11-dev                                                  # command line
   libsqlite3-dev                                                # default store
+  libmariadb-dev                                                # MariaDB/MySQL store (Connector/C)
   libtcmalloc-minimal4                                          # the server's allocator
   libmsgpuck-dev                                                # MessagePack hub protocol
   libssl-dev                                                    # https downloads, JWT
@@ -23,6 +24,7 @@ TEST_PKGS=(
   clang-format-14 clang-tidy-14                                 # formatting and static analysis checks
   prometheus                                                    # promtool checks the /metrics text
   sqlite3                                                       # e2e: a second process locks the store (readiness 503)
+  mariadb-server                                                # throwaway MariaDB for the store tests (tools/mariadb.sh; no service)
 )
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

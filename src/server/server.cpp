@@ -29,7 +29,7 @@
 #include "pipeline/processors.h"
 #include "protocol/signalr/json_protocol.h"
 #include "protocol/signalr/msgpack_protocol.h"
-#include "storage/sqlite/open_store.h"
+#include "storage/open_store.h"
 #include "storage/store_location.h"
 #include "transport/http_connection.h"
 
@@ -71,9 +71,10 @@ int runServer(const config::Config& config) {
       config.server.ioThreads > 0 ? config.server.ioThreads : static_cast<int>(cpus);
 
   // Storage first: nothing is accepted before the store is open.
-  // The connection string is parsed before anything is opened, so a malformed one or a
-  // store this build lacks (MariaDB/MySQL) stops the server with a clear message. Logs
-  // name the store through storage::describe, which leaves any password out.
+  // The connection string is parsed before anything is opened, so a malformed one, or a
+  // MariaDB/MySQL server that cannot be reached or refuses the login, stops the server
+  // with a clear message. Logs name the store through storage::describe, which leaves any
+  // password out.
   std::unique_ptr<storage::Store> store;
   storage::StoreLocation location;
   try {

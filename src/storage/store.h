@@ -1,6 +1,7 @@
 #pragma once
-// The durable store behind jobs, videos and progress history. SQLite implements it now
-// (storage/sqlite/); a MariaDB/MySQL implementation will follow behind the same contract.
+// The durable store behind jobs, videos and progress history. SQLite (storage/sqlite/) and
+// MariaDB/MySQL (storage/mariadb/) implement it; tests/unit/storage runs the same
+// conformance tests against both.
 //
 // Contract (every implementation keeps it; the jobs layer relies on nothing else):
 //
@@ -114,7 +115,7 @@ class Store {
   // Read-modify-write inside one store transaction: reads the job, calls `mutate` on it,
   // and if it returns true writes the job and appends its history entry with sequence =
   // stored sequence + 1. Concurrent updates of one job from other connections/processes
-  // are serialised by the store (SQLite: BEGIN IMMEDIATE; MariaDB later: SELECT ... FOR
+  // are serialised by the store (SQLite: BEGIN IMMEDIATE; MariaDB: SELECT ... FOR
   // UPDATE), so sequences are unique and gap-free and no report is lost.
   virtual JobChange updateJob(const std::string& jobId, const JobMutator& mutate) = 0;
 
@@ -123,7 +124,7 @@ class Store {
   // (the caller sets Running, counts the attempt, ...) and the job and its history entry
   // are written. A job is claimed by at most one caller, whatever the number of processes
   // (SQLite: the conditional UPDATE ... WHERE status='Pending' ... RETURNING inside the
-  // write transaction; MariaDB later: SELECT ... FOR UPDATE SKIP LOCKED).
+  // write transaction; MariaDB: SELECT ... FOR UPDATE SKIP LOCKED).
   // nullopt when nothing is runnable. If `mutate` returns false nothing is written and the
   // result is Unchanged with the job as stored (still Pending: not claimed).
   virtual std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter& filter,

@@ -1,15 +1,11 @@
-// The multi-writer contract of store.h, end to end: two threads, each with its own
-// SqliteStore on one file (as two processes would be), report to one job and claim from
-// one queue at the same time. Whatever the interleaving, the result must be exact: every
+// The multi-writer contract of store.h, end to end, against every backend: two threads,
+// each with its own Store object (its own SQLite connection to one file, or its own
+// MariaDB connection, as two processes or nodes would have), report to one job and claim
+// from one queue at the same time. Whatever the interleaving, the result must be exact: every
 // report recorded once with a unique, gap-free sequence, every job claimed exactly once.
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <filesystem>
 #include <latch>
 #include <memory>
-#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,12 +13,11 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/sqlite/sqlite_store.h"
+#include "store_backends.h"
 
 namespace herald::storage {
 namespace {
 
-namespace fs = std::filesystem;
 using model::Job;
 using model::JobStatus;
 
@@ -36,16 +31,13 @@ struct WriterResult {
   std::string error;  // a failure inside the thread, reported by the main thread
 };
 
-class ConcurrentWritersTest : public ::testing::Test {
+class ConcurrentWritersTest : public ::testing::TestWithParam<testing::Backend> {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("herald_concurrent_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
-            "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-    path_ = (dir_ / "herald.db").string();
-    SqliteStore setup(path_);
+    HERALD_SKIP_WITHOUT_BACKEND(GetParam());
+    db_ = std::make_unique<testing::TestDatabase>(GetParam());
+    auto setupStore = db_->open();
+    Store& setup = *setupStore;
     Job shared;
     shared.id = "shared";
     shared.jobType = "External";
@@ -65,18 +57,16 @@ class ConcurrentWritersTest : public ::testing::Test {
     }
     setup.commitBatch();
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void TearDown() override { db_.reset(); }
 
   // Each writer alternates a report to "shared" with a claim until it has made all its
   // reports and the queue is empty; with `batchSize` > 0 it groups that many calls into
   // one beginBatch/commitBatch.
-  static void runWriter(const std::string& path, int writer, int batchSize, std::latch& start,
-                        WriterResult& out) {
+  static void runWriter(const testing::TestDatabase& db, int writer, int batchSize,
+                        std::latch& start, WriterResult& out) {
     try {
-      SqliteStore store(path);
+      auto storePtr = db.open();
+      Store& store = *storePtr;
       start.arrive_and_wait();
       int reports = 0;
       bool queueEmpty = false;
@@ -126,14 +116,15 @@ class ConcurrentWritersTest : public ::testing::Test {
       std::latch start(kWriters);
       std::vector<std::thread> threads;
       for (int w = 0; w < kWriters; ++w) {
-        threads.emplace_back(runWriter, std::cref(path_), w, batchSize, std::ref(start),
+        threads.emplace_back(runWriter, std::cref(*db_), w, batchSize, std::ref(start),
                              std::ref(results[w]));
       }
       for (auto& t : threads) t.join();
     }
     for (const auto& r : results) ASSERT_EQ(r.error, "");
 
-    SqliteStore check(path_);
+    auto checkStore = db_->open();
+    Store& check = *checkStore;
     // Reports: sequence 1 (creation) + one per report, no gap, none lost.
     constexpr int kReports = kWriters * kReportsPerWriter;
     auto shared = check.getJob("shared");
@@ -185,13 +176,15 @@ class ConcurrentWritersTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
-  std::string path_;
+  std::unique_ptr<testing::TestDatabase> db_;
 };
 
-TEST_F(ConcurrentWritersTest, TwoStoresReportAndClaimWithoutLossOrDuplicates) { runAndCheck(0); }
+TEST_P(ConcurrentWritersTest, TwoStoresReportAndClaimWithoutLossOrDuplicates) { runAndCheck(0); }
 
-TEST_F(ConcurrentWritersTest, TwoStoresWithGroupCommitReportAndClaimExactly) { runAndCheck(10); }
+TEST_P(ConcurrentWritersTest, TwoStoresWithGroupCommitReportAndClaimExactly) { runAndCheck(10); }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ConcurrentWritersTest, testing::allBackends(),
+                         testing::backendName);
 
 }  // namespace
 }  // namespace herald::storage

@@ -1,41 +1,32 @@
-// The read-modify-write API of Store (updateJob, claimNextJob, updateVideo) on SqliteStore,
-// one connection at a time; concurrent_writers_test.cpp runs it from two.
-#include <unistd.h>
-
-#include <atomic>
-#include <filesystem>
+// The read-modify-write API of Store (updateJob, claimNextJob, updateVideo), one
+// connection at a time, against every backend (store_backends.h);
+// concurrent_writers_test.cpp runs it from two.
 #include <memory>
-#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "storage/sqlite/sqlite_store.h"
+#include "store_backends.h"
 
 namespace herald::storage {
 namespace {
 
-namespace fs = std::filesystem;
 using model::Job;
 using model::JobStatus;
 using Outcome = JobChange::Outcome;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
-class JobChangeTest : public ::testing::Test {
+class JobChangeTest : public ::testing::TestWithParam<testing::Backend> {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("herald_job_change_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
-            "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-    store_ = std::make_unique<SqliteStore>((dir_ / "herald.db").string());
+    HERALD_SKIP_WITHOUT_BACKEND(GetParam());
+    db_ = std::make_unique<testing::TestDatabase>(GetParam());
+    store_ = db_->open();
   }
   void TearDown() override {
     store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    db_.reset();
   }
 
   Job create(const std::string& id, int priority = 0, std::int64_t createdAt = kT0,
@@ -63,11 +54,11 @@ class JobChangeTest : public ::testing::Test {
     return change->job.id;
   }
 
-  fs::path dir_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<testing::TestDatabase> db_;
+  StorePtr store_;
 };
 
-TEST_F(JobChangeTest, UpdateJobWritesTheJobAndItsNextHistoryEntry) {
+TEST_P(JobChangeTest, UpdateJobWritesTheJobAndItsNextHistoryEntry) {
   create("j1");
   auto change = store_->updateJob("j1", [](Job& j) {
     j.progress = 40;
@@ -96,11 +87,12 @@ TEST_F(JobChangeTest, UpdateJobWritesTheJobAndItsNextHistoryEntry) {
   EXPECT_EQ(history[1].progress, 40);
 
   // A fresh connection reads the same (nothing lives only in the cache).
-  SqliteStore other((dir_ / "herald.db").string());
+  auto otherStore = db_->open();
+  Store& other = *otherStore;
   EXPECT_EQ(other.getJob("j1")->progress, 40);
 }
 
-TEST_F(JobChangeTest, UpdateJobMutatorSeesTheStoredJobAndMayChangeIdentity) {
+TEST_P(JobChangeTest, UpdateJobMutatorSeesTheStoredJobAndMayChangeIdentity) {
   create("j1", 1);
   store_->updateJob("j1", [](Job& j) {
     j.status = JobStatus::Running;
@@ -114,12 +106,13 @@ TEST_F(JobChangeTest, UpdateJobMutatorSeesTheStoredJobAndMayChangeIdentity) {
     return true;
   });
   EXPECT_EQ(change.job.sequence, 3);
-  SqliteStore other((dir_ / "herald.db").string());
+  auto otherStore = db_->open();
+  Store& other = *otherStore;
   EXPECT_EQ(other.getJob("j1")->priority, 3);
   EXPECT_EQ(other.getJob("j1")->status, JobStatus::Completed);
 }
 
-TEST_F(JobChangeTest, UpdateJobUnchangedWritesNothing) {
+TEST_P(JobChangeTest, UpdateJobUnchangedWritesNothing) {
   create("j1");
   auto change = store_->updateJob("j1", [](Job& j) {
     j.progress = 99;  // discarded
@@ -132,7 +125,7 @@ TEST_F(JobChangeTest, UpdateJobUnchangedWritesNothing) {
   EXPECT_EQ(store_->progressHistory("j1", 0, 100).size(), 1u);
 }
 
-TEST_F(JobChangeTest, UpdateJobNotFoundNeverCallsTheMutator) {
+TEST_P(JobChangeTest, UpdateJobNotFoundNeverCallsTheMutator) {
   bool called = false;
   auto change = store_->updateJob("ghost", [&](Job&) {
     called = true;
@@ -142,7 +135,7 @@ TEST_F(JobChangeTest, UpdateJobNotFoundNeverCallsTheMutator) {
   EXPECT_FALSE(called);
 }
 
-TEST_F(JobChangeTest, UpdateJobThatThrowsOrChangesTheIdLeavesNothing) {
+TEST_P(JobChangeTest, UpdateJobThatThrowsOrChangesTheIdLeavesNothing) {
   create("j1");
   EXPECT_THROW(store_->updateJob("j1",
                                  [](Job& j) -> bool {
@@ -161,7 +154,7 @@ TEST_F(JobChangeTest, UpdateJobThatThrowsOrChangesTheIdLeavesNothing) {
   EXPECT_FALSE(store_->getJob("other"));
 }
 
-TEST_F(JobChangeTest, UpdateJobInsideABatchIsASavepoint) {
+TEST_P(JobChangeTest, UpdateJobInsideABatchIsASavepoint) {
   create("j1");
   store_->beginBatch();
   store_->updateJob("j1", [](Job& j) {
@@ -193,7 +186,7 @@ TEST_F(JobChangeTest, UpdateJobInsideABatchIsASavepoint) {
   EXPECT_EQ(store_->getJob("j1")->sequence, 3);
 }
 
-TEST_F(JobChangeTest, ClaimTakesHighestPriorityThenOldest) {
+TEST_P(JobChangeTest, ClaimTakesHighestPriorityThenOldest) {
   create("old-low", 0, kT0);
   create("new-high", 2, kT0 + 20);
   create("old-high", 2, kT0 + 10);
@@ -203,7 +196,7 @@ TEST_F(JobChangeTest, ClaimTakesHighestPriorityThenOldest) {
   EXPECT_EQ(claim(kT0 + 100), "");
 }
 
-TEST_F(JobChangeTest, ClaimWritesTheJobAndItsHistoryEntry) {
+TEST_P(JobChangeTest, ClaimWritesTheJobAndItsHistoryEntry) {
   create("j1");
   auto change = store_->claimNextJob(kT0, {}, [](Job& j) {
     EXPECT_EQ(j.status, JobStatus::Pending);
@@ -218,7 +211,8 @@ TEST_F(JobChangeTest, ClaimWritesTheJobAndItsHistoryEntry) {
   EXPECT_EQ(change->job.sequence, 2);
   EXPECT_EQ(change->entry.sequence, 2);
   EXPECT_EQ(change->entry.status, JobStatus::Running);
-  SqliteStore other((dir_ / "herald.db").string());
+  auto otherStore = db_->open();
+  Store& other = *otherStore;
   auto stored = other.getJob("j1");
   EXPECT_EQ(stored->status, JobStatus::Running);
   EXPECT_EQ(stored->attempts, 1);
@@ -226,7 +220,7 @@ TEST_F(JobChangeTest, ClaimWritesTheJobAndItsHistoryEntry) {
   EXPECT_EQ(other.progressHistory("j1", 0, 100).size(), 2u);
 }
 
-TEST_F(JobChangeTest, ClaimRespectsAvailableAt) {
+TEST_P(JobChangeTest, ClaimRespectsAvailableAt) {
   create("later");
   store_->updateJob("later", [](Job& j) {
     j.availableAt = kT0 + 1000;
@@ -236,7 +230,7 @@ TEST_F(JobChangeTest, ClaimRespectsAvailableAt) {
   EXPECT_EQ(claim(kT0 + 1000), "later");
 }
 
-TEST_F(JobChangeTest, ClaimFiltersByRunnerAndJobType) {
+TEST_P(JobChangeTest, ClaimFiltersByRunnerAndJobType) {
   create("ext", 3, kT0, "Transcription", "");  // an external worker's job
   create("emb", 2, kT0, "EmbeddingGeneration");
   create("tr", 1, kT0, "Transcription");
@@ -254,7 +248,7 @@ TEST_F(JobChangeTest, ClaimFiltersByRunnerAndJobType) {
   EXPECT_EQ(claim(kT0, external), "ext");
 }
 
-TEST_F(JobChangeTest, ClaimNothingRunnableAndDeclined) {
+TEST_P(JobChangeTest, ClaimNothingRunnableAndDeclined) {
   EXPECT_FALSE(store_->claimNextJob(kT0, {}, [](Job&) { return true; }));
   create("j1");
   store_->updateJob("j1", [](Job& j) {
@@ -275,7 +269,7 @@ TEST_F(JobChangeTest, ClaimNothingRunnableAndDeclined) {
   EXPECT_EQ(claim(kT0), "j2");  // still claimable
 }
 
-TEST_F(JobChangeTest, UpdateVideoCreatesChangesAndDeclines) {
+TEST_P(JobChangeTest, UpdateVideoCreatesChangesAndDeclines) {
   auto created = store_->updateVideo("v1", [](std::optional<model::Video>& v) {
     EXPECT_FALSE(v);
     v.emplace();
@@ -315,6 +309,8 @@ TEST_F(JobChangeTest, UpdateVideoCreatesChangesAndDeclines) {
                StoreError);
   EXPECT_TRUE(store_->getVideo("v1"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, JobChangeTest, testing::allBackends(), testing::backendName);
 
 }  // namespace
 }  // namespace herald::storage

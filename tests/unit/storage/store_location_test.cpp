@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/sqlite/open_store.h"
+#include "storage/open_store.h"
 
 namespace herald::storage {
 namespace {
@@ -139,15 +139,16 @@ TEST(StoreLocationTest, DescribeLeavesThePasswordOut) {
   EXPECT_EQ(describe(parse("Server=/s.sock;Database=d")), "MySQL/MariaDB unix:/s.sock/d");
 }
 
-TEST(StoreLocationTest, OpenStoreRefusesMySqlWithoutThePassword) {
-  auto loc = parse("Server=127.0.0.1;Database=x;User=u;Password=secret1");
+TEST(StoreLocationTest, OpenStoreMySqlFailsClearlyWithoutThePassword) {
+  // Nothing listens on port 1: the error names the server, never the password.
+  auto loc = parse("Server=127.0.0.1;Port=1;Database=x;User=u;Password=secret1");
   try {
     openStore(loc);
-    FAIL() << "a MySQL location opened";
+    FAIL() << "a MySQL location with no server opened";
   } catch (const StoreError& e) {
     std::string what = e.what();
-    EXPECT_NE(what.find("MariaDB/MySQL store is not available in this build yet"),
-              std::string::npos);
+    EXPECT_NE(what.find("cannot connect to MySQL/MariaDB u@127.0.0.1:1/x"), std::string::npos)
+        << what;
     EXPECT_EQ(what.find("secret1"), std::string::npos);
   }
   auto store = openStore(parse(":memory:"));

@@ -1,7 +1,8 @@
-#include "storage/sqlite/open_store.h"
+#include "storage/open_store.h"
 
 #include <memory>
 
+#include "storage/mariadb/mariadb_store.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace herald::storage {
@@ -10,9 +11,7 @@ StorePtr openStore(const StoreLocation& location, const OpenOptions& options) {
   switch (location.kind) {
     case StoreLocation::Kind::Sqlite:
       return std::make_unique<SqliteStore>(location.sqlitePath, options.sqliteCheckpointPages);
-    case StoreLocation::Kind::MySql:
-      // No detail from `location`: the caller logs describe(location), without password.
-      throw StoreError("MariaDB/MySQL store is not available in this build yet");
+    case StoreLocation::Kind::MySql: return std::make_unique<MariaDbStore>(location);
   }
   throw StoreError("unknown store kind");
 }

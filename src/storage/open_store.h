@@ -1,8 +1,8 @@
 #pragma once
 // Opens the store a StoreLocation names. The one place that maps a location to an
 // implementation (the server and tools call it; nothing else constructs a store).
-// TODO(store): move to a factory library of its own when the MySQL store arrives, so a
-// build without HERALD_WITH_MYSQL still links without it.
+// A library of its own (herald_storage_open), so that only what opens stores links both
+// database clients.
 #include "storage/store.h"
 #include "storage/store_location.h"
 
@@ -14,8 +14,9 @@ struct OpenOptions {
   int sqliteCheckpointPages = 1000;
 };
 
-// Throws StoreError when the store cannot be opened, and for a MySql location (not
-// available in this build yet). Messages never contain the password.
+// Throws StoreError when the store cannot be opened (for MariaDB/MySQL: the server cannot
+// be reached, refuses the login, or an option is unsupported). Messages never contain the
+// password.
 StorePtr openStore(const StoreLocation& location, const OpenOptions& options = {});
 
 }  // namespace herald::storage
