@@ -167,6 +167,26 @@ async function makeMedia() {
   return { dir, speech, short, joined, corrupt };
 }
 
+let tiny = null;
+
+/**
+ * A tiny video for tests that run many pipelines: the first `seconds` of clip 0870 (real
+ * speech, so the recogniser has work, but little of it) in a 160x120 mp4. Made once per
+ * process. Returns {path, url (file://), duration, size}.
+ */
+export function prepareTinyVideo(seconds = 1.5) {
+  tiny ??= (async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'herald-tiny-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const wav = path.join(dir, 'tiny.wav');
+    await ffmpeg(['-i', path.join(LIBRIVOX_DIR, `${CLIP_IDS[0]}.wav`), '-t', String(seconds), '-c:a', 'pcm_s16le', wav], dir);
+    const out = path.join(dir, 'tiny.mp4');
+    await wrapIntoVideo(wav, out, seconds, dir);
+    return { path: out, url: `file://${out}`, duration: await probeDuration(out), size: statSync(out).size };
+  })();
+  return tiny;
+}
+
 /** A new empty temp dir removed at process exit. */
 export function scratchDir(prefix = 'herald-scratch-') {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -1,0 +1,39 @@
+// A fresh MariaDB database per test, on the throwaway server of HERALD_TEST_MARIADB
+// (tools/mariadb.sh): tests that count every job in the store need a database nothing
+// else wrote to. Uses Debian's `mariadb` client (installed with the server).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** The parts of a `Server=…;Port=…;Database=…;User=…;Password=…` string (keys case-insensitive). */
+export function parseConnectionString(text) {
+  const parts = {};
+  for (const item of text.split(';')) {
+    const eq = item.indexOf('=');
+    if (eq > 0) parts[item.slice(0, eq).trim().toLowerCase()] = item.slice(eq + 1);
+  }
+  return parts;
+}
+
+async function sql(parts, statement) {
+  // The password through the environment, not the command line (which `ps` shows).
+  await run('mariadb', ['--no-defaults', '--protocol=tcp', '-h', parts.server, '-P', parts.port ?? '3306',
+    '-u', parts.user, '-e', statement], { env: { ...process.env, MYSQL_PWD: parts.password ?? '' } });
+}
+
+/**
+ * Creates an empty database named `<prefix>_<random>` next to the one `connectionString`
+ * names. Returns {name, connectionString (the same string, that database), drop()}.
+ */
+export async function freshDatabase(connectionString, prefix = 'herald_e2e') {
+  const parts = parseConnectionString(connectionString);
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await sql(parts, `CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  return {
+    name,
+    connectionString: connectionString.replace(/(^|;)\s*Database=[^;]*/i, `$1Database=${name}`),
+    drop: () => sql(parts, `DROP DATABASE IF EXISTS \`${name}\``),
+  };
+}
