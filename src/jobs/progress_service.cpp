@@ -53,6 +53,14 @@ void ProgressService::commitBatch() {
   deferred_.clear();
   try {
     store_.commitBatch();
+  } catch (const storage::StoreConflict& e) {
+    // Nothing was written (the store rolled it back); the durable calls run again.
+    batch->failed = true;
+    batch->conflict = true;
+    batch->error = e.what();
+    spdlog::warn("store: a batch of writes was undone by a deadlock; running it again: {}",
+                 e.what());
+    deliveries.clear();
   } catch (const std::exception& e) {
     store_.rollbackBatch();
     batch->failed = true;

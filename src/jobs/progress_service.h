@@ -99,18 +99,23 @@ class ProgressService {
     return boost::asio::co_spawn(
         storeExecutor_,
         [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
-          auto batch = joinBatch();
-          std::optional<R> result;
-          std::exception_ptr error;
-          try {
-            result.emplace(f(store_));
-          } catch (...) {
-            error = std::current_exception();
+          for (int attempt = 1;; ++attempt) {
+            auto batch = joinBatch();
+            std::optional<R> result;
+            std::exception_ptr error;
+            try {
+              result.emplace(f(store_));
+            } catch (...) {
+              error = std::current_exception();
+            }
+            co_await batch->done.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            // The database undid the batch to break a deadlock with another node's batch
+            // (MariaDB): nothing of it was written, so the work runs again, in a new batch.
+            if (batch->conflict && attempt < kConflictAttempts) continue;
+            if (batch->failed) throw storage::StoreError("commit failed: " + batch->error);
+            if (error) std::rethrow_exception(error);
+            co_return std::move(*result);
           }
-          co_await batch->done.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-          if (batch->failed) throw storage::StoreError("commit failed: " + batch->error);
-          if (error) std::rethrow_exception(error);
-          co_return std::move(*result);
         },
         boost::asio::use_awaitable);
   }
@@ -123,12 +128,19 @@ class ProgressService {
 
   // Runs `f(store)` on the storage executor and blocks until it is done. For worker
   // threads only: never call it from the storage executor or an I/O thread.
+  // `f` runs outside any batch (an open one is committed first): a worker acts on what
+  // it wrote at once (runs the job it claimed, moves on after recording an outcome), so
+  // the write must not be undone later with a batch that fails to commit (a deadlock
+  // between two nodes' batches) — the claim of a job then running on two nodes.
   template <class F>
   auto onStoreSync(F f) -> std::invoke_result_t<F, storage::Store&> {
     using R = std::invoke_result_t<F, storage::Store&>;
     std::packaged_task<R()> task([&] { return f(store_); });
     auto result = task.get_future();
-    boost::asio::post(storeExecutor_, [&task] { task(); });
+    boost::asio::post(storeExecutor_, [this, &task] {
+      commitBatch();  // nothing when no batch is open
+      task();
+    });
     return result.get();
   }
 
@@ -171,8 +183,11 @@ class ProgressService {
         : done(ex, std::chrono::steady_clock::time_point::max()) {}
     boost::asio::steady_timer done;  // cancelled when the batch has committed (or failed)
     bool failed = false;
+    bool conflict = false;  // failed with storage::StoreConflict: safe to run again
     std::string error;
   };
+  // How often onStoreDurable runs a call whose batch was undone by a deadlock.
+  static constexpr int kConflictAttempts = 5;
   std::shared_ptr<Batch> joinBatch();
   void commitBatch();
 

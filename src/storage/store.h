@@ -61,6 +61,14 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// commitBatch: the database undid the whole batch to break a deadlock with another
+// connection (another node whose batch locked the same jobs in the other order). Nothing
+// of the batch was written, so its work may run again (ProgressService does).
+class StoreConflict : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 struct JobFilter {
   std::optional<model::JobStatus> status;
   std::optional<std::string> userId;
@@ -151,7 +159,8 @@ class Store {
   virtual void saveEmbeddings(const std::string& videoId, const std::string& model,
                               const std::vector<std::vector<float>>& vectors) = 0;
 
-  // Group commit (see the contract above). Batches do not nest.
+  // Group commit (see the contract above). Batches do not nest. commitBatch throws
+  // StoreConflict when the batch was undone to break a deadlock (nothing written).
   virtual void beginBatch() = 0;
   virtual void commitBatch() = 0;
   virtual void rollbackBatch() = 0;

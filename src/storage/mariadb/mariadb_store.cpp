@@ -336,6 +336,7 @@ auto MariaDbStore::run(std::string_view op, F&& f)
         // InnoDB rolled back the whole transaction: inside a batch that is the batch.
         if (inBatch_) {
           batchLost_ = true;
+          batchConflict_ = true;
           throw;
         }
         if (attempt < kDeadlockRetries) continue;  // nothing of this call was written
@@ -659,6 +660,7 @@ void MariaDbStore::beginBatch() {
   run("beginBatch", [&](Connection& c) { c.exec("START TRANSACTION", "beginBatch"); });
   inBatch_ = true;
   batchLost_ = false;
+  batchConflict_ = false;
 }
 
 void MariaDbStore::commitBatch() {
@@ -666,6 +668,14 @@ void MariaDbStore::commitBatch() {
   if (batchLost_) {
     inBatch_ = false;
     batchLost_ = false;
+    if (batchConflict_) {
+      // A deadlock: InnoDB rolled all of it back, so it is safe to run again. (A lost
+      // connection is not: a COMMIT may have reached the server.)
+      batchConflict_ = false;
+      throw StoreConflict(
+          "store commitBatch: the batch was rolled back by the server to "
+          "resolve a deadlock with another connection; nothing was written");
+    }
     fail(op, "the batch was rolled back by the server (deadlock or lost connection)");
   }
   try {
@@ -683,6 +693,7 @@ void MariaDbStore::rollbackBatch() {
   const bool wasLost = batchLost_;
   inBatch_ = false;
   batchLost_ = false;
+  batchConflict_ = false;
   if (wasLost || !conn_) return;
   try {
     conn_->exec("ROLLBACK", "rollbackBatch");

@@ -71,7 +71,8 @@ class MariaDbStore final : public Store {
   StoreLocation location_;
   std::unique_ptr<mariadb::Connection> conn_;
   bool inBatch_ = false;
-  bool batchLost_ = false;  // the open batch was rolled back by the server
+  bool batchLost_ = false;      // the open batch was rolled back by the server
+  bool batchConflict_ = false;  // ... by a deadlock: nothing of it was written
 };
 
 }  // namespace herald::storage

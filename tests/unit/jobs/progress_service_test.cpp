@@ -2,7 +2,11 @@
 // manual clock stamps every change, a recording port shows what is announced and when.
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include <thread>
 
 #include "jobs/progress_service.h"
 #include "storage/sqlite/sqlite_store.h"
@@ -94,6 +98,40 @@ TEST_F(ProgressServiceTest, EveryChangeIsStampedByTheClockAndAnnouncedInSequence
   EXPECT_TRUE(events.jobs[1].statusChanged);
   EXPECT_TRUE(events.jobs[2].statusChanged);
   EXPECT_EQ(events.jobs[2].status, JobStatus::Completed);
+}
+
+// A worker's store call (onStoreSync) queued while a batch of durable calls is open runs
+// after that batch has committed, never inside it: a batch undone later (two nodes'
+// batches deadlocking) would otherwise undo the worker's claim of a job it already runs.
+TEST_F(ProgressServiceTest, AWorkersStoreCallNeverRunsInsideAnOpenBatch) {
+  auto job = create();
+  ASSERT_EQ(events.jobs.size(), 1u);
+  jobs::ProgressReport r;
+  r.progress = 10;
+  bool durableDone = false;
+  boost::asio::co_spawn(
+      storeIo,
+      [&]() -> boost::asio::awaitable<void> {
+        co_await service.report(job.id, r);
+        durableDone = true;
+      },
+      boost::asio::detached);
+  storeIo.run_one();  // the caller's coroutine: queues the durable call itself
+  // The worker's call is queued behind the durable call, which opens a batch when it runs
+  // and queues the batch's commit behind everything already there.
+  std::size_t deliveredBeforeWorker = 0;
+  std::thread worker([&] {
+    service.onStoreSync([&](storage::Store&) {
+      deliveredBeforeWorker = events.jobs.size();
+      return 0;
+    });
+  });
+  std::this_thread::sleep_for(200ms);  // the worker has queued its call
+  storeIo.run();
+  worker.join();
+  EXPECT_TRUE(durableDone);
+  EXPECT_EQ(deliveredBeforeWorker, 2u) << "the open batch was committed (and announced) first";
+  EXPECT_EQ(events.jobs.size(), 2u);
 }
 
 TEST_F(ProgressServiceTest, ARetryWaitsForItsTimeOnTheClock) {
