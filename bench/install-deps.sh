@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bench/run needs beyond tools/install-deps.sh, when they are
-# missing: matplotlib (bench/report.py's plot) and, with --nchan, nginx and Nchan.
-# Idempotent; uses sudo when not root. Usage: bench/install-deps.sh [--nchan]
+# missing: matplotlib (bench/report.py's plot), with --nchan nginx and Nchan, with
+# --mariadb the MariaDB server (the herald-json-mariadb peer's throwaway database server).
+# Idempotent; uses sudo when not root. Usage: bench/install-deps.sh [--nchan] [--mariadb]
 set -euo pipefail
 SUDO=""
 [[ $(id -u) != 0 ]] && SUDO=sudo
@@ -12,7 +13,14 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-if [[ ${1:-} == --nchan ]]; then
+if [[ " $* " == *" --mariadb "* ]] && ! command -v mariadbd >/dev/null 2>&1 &&
+   [[ ! -x /usr/sbin/mariadbd ]]; then
+  log "installing mariadb-server"
+  apt_update
+  apt_install mariadb-server
+fi
+
+if [[ " $* " == *" --nchan "* ]]; then
   missing=()
   command -v nginx >/dev/null 2>&1 || missing+=(nginx)
   [[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]] || missing+=(libnginx-mod-nchan)

@@ -9,9 +9,10 @@ import math
 import pathlib
 import sys
 
-PEER_ORDER = ["herald-json", "herald-json-memory", "herald-msgpack", "nchan", "socketio", "ws"]
+PEER_ORDER = ["herald-json", "herald-json-mariadb", "herald-json-memory", "herald-msgpack", "nchan", "socketio", "ws"]
 LABELS = {
     "herald-json": "Herald (SignalR JSON)",
+    "herald-json-mariadb": "Herald (SignalR JSON), store in MariaDB",
     "herald-json-memory": "Herald (SignalR JSON), store in memory, not durable",
     "herald-msgpack": "Herald (SignalR MessagePack)",
     "nchan": "Nchan (nginx)",
@@ -298,7 +299,7 @@ def plot(raw, path):
         print("report: matplotlib missing, no plot", file=sys.stderr)
         return False
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
-    colors = {"herald-json": "#d62728", "herald-json-memory": "#8c564b", "herald-msgpack": "#ff7f0e", "nchan": "#1f77b4",
+    colors = {"herald-json": "#d62728", "herald-json-mariadb": "#9467bd", "herald-json-memory": "#8c564b", "herald-msgpack": "#ff7f0e", "nchan": "#1f77b4",
               "socketio": "#2ca02c", "ws": "#9467bd"}
     for ax, phase, title in ((axes[0], "small", "groups of 5"), (axes[1], "big", "groups of 1,000")):
         for p in PEER_ORDER:
