@@ -18,6 +18,9 @@
 // several times slower) no node transcribes: the 60 ingests (download, probe) are claimed
 // and run as before, without children; HERALD_MULTINODE_FULL=1 keeps node 0's pipelines
 // there too.
+// The three nodes are all up before the first ingest: a node that starts re-queues every
+// job it finds Running (recoverInterruptedNow), other live nodes' jobs included, so a node
+// joining mid-run would run their jobs a second time; job leases are to fix that.
 // Needs HERALD_TEST_MARIADB (tools/test.sh starts a throwaway MariaDB; by hand:
 // eval "$(tools/mariadb.sh start)").
 import { describe, test, before, after } from 'node:test';
