@@ -90,7 +90,7 @@ TEST_P(LeaseTest, ALiveLeaseIsNotClaimedAnExpiredOneIsTakenOverFirst) {
     j.attempts += 1;
     j.leaseOwner = "node-c";
     j.leaseToken = "t3";
-    j.leaseExpiresAt = kT0 + 2 * kLease;
+    j.leaseExpiresAt = kT0 + 100 * kLease;
     return true;
   });
   ASSERT_TRUE(change);
@@ -104,10 +104,10 @@ TEST_P(LeaseTest, ALiveLeaseIsNotClaimedAnExpiredOneIsTakenOverFirst) {
     j.status = JobStatus::Running;
     return true;
   });
-  auto last = claim(kT0 + 10 * kLease, "node-d", "t4");
+  auto last = claim(kT0 + 2 * kLease - 2, "node-d", "t4");  // before "queued" expires
   ASSERT_TRUE(last);
   EXPECT_EQ(last->id, "queued2");
-  EXPECT_FALSE(claim(kT0 + 10 * kLease, "node-d", "t5"));
+  EXPECT_FALSE(claim(kT0 + 2 * kLease - 2, "node-d", "t5"));
 }
 
 TEST_P(LeaseTest, RenewMovesOnlyTheExpiryAndFailsOnceTheTokenIsStale) {
