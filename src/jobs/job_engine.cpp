@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -38,7 +39,7 @@ bool deadLocalProcess(const std::string& owner) {
 }  // namespace
 
 JobEngine::JobEngine(ProgressService& service, EngineOptions options)
-    : service_(service), options_(options) {}
+    : service_(service), options_(std::move(options)) {}
 
 JobEngine::~JobEngine() { stop(); }
 

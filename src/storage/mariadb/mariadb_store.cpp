@@ -537,22 +537,22 @@ std::optional<JobChange> MariaDbStore::claimNextJob(std::int64_t now, const Clai
     // holder's lease ran out goes first (it waited longest), then the queue.
     const std::string runner =
         filter.anyRunner ? std::string() : " AND runner = '" + c.escape(filter.runner) + "'";
-    std::optional<Rows> found;
+    std::optional<model::Job> found;
     for (const char* runnable :
          {"status = 'Running' AND lease_expires_at > 0 AND lease_expires_at <= ?",
           "status = 'Pending' AND available_at <= ?"}) {
-      Sql sql(c, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE " + runnable + runner +
-                     types + " ORDER BY priority DESC, created_at, row_no LIMIT 1 " +
-                     "FOR UPDATE SKIP LOCKED");
+      std::string text = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE ";
+      text.append(runnable).append(runner).append(types);
+      text.append(" ORDER BY priority DESC, created_at, row_no LIMIT 1 FOR UPDATE SKIP LOCKED");
+      Sql sql(c, text);
       auto rows = c.query(sql.arg(now).str(), op);
       if (rows.next()) {
-        found.emplace(std::move(rows));
+        found = readJob(rows, op);
         break;
       }
     }
     if (!found) return std::nullopt;
-    auto& rows = *found;
-    const model::Job stored = readJob(rows, op);
+    const model::Job stored = std::move(*found);
     JobChange change;
     model::Job job = stored;
     if (!mutate(job)) {
