@@ -146,7 +146,8 @@ json::object operation(const Route& route) {
       }
       answer["headers"] = std::move(headers);
     }
-    answer["content"] = content(route, r.contentType, r.schema, r.example);
+    // 204 has no body (RouteDoc::empty): no content to describe.
+    if (r.status != 204) answer["content"] = content(route, r.contentType, r.schema, r.example);
     responses[key] = std::move(answer);
   }
   if (responses.empty()) {

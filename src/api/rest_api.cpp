@@ -410,10 +410,20 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
   }
   if (!errors.empty()) co_return problem(400, "The progress report is invalid.", std::move(errors));
 
+  // Every report through the API is fenced: a job claimed with a lease takes reports
+  // carrying its token only; a job nobody leased takes reports without one (as always).
+  report.fenced = true;
+  if (auto token = optionalString(*body, "leaseToken", errors, 64)) report.leaseToken = *token;
+  if (!errors.empty()) co_return problem(400, "The progress report is invalid.", std::move(errors));
+
   auto reporting = service_.report(jobId, std::move(report));
   auto result = co_await std::move(reporting);
   switch (result.outcome) {
     case jobs::ReportOutcome::NotFound: co_return problem(404, "Job " + jobId + " not found.");
+    case jobs::ReportOutcome::LeaseLost:
+      co_return problem(409, "Job " + jobId +
+                                 " is leased under another token (its lease was taken over, "
+                                 "or the report carries none); the report was not recorded.");
     case jobs::ReportOutcome::AlreadyFinished:
       co_return problem(409, "Job " + jobId + " has already ended (" +
                                  std::string(model::toString(result.job.status)) +
@@ -422,6 +432,86 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
   }
   // Written as text directly: the object would live only to be serialised.
   co_return jsonTextResponse(200, model::jobResourceJson(result.job));
+}
+
+asio::awaitable<HttpResponse> RestApi::claimJob(const HttpRequest& request) {
+  // Waiting claims are bounded: past this many, a claim answers at once (204 if empty).
+  constexpr int kMaxClaimWaiters = 64;
+  constexpr auto kClaimPoll = std::chrono::milliseconds(200);
+  HttpResponse error;
+  auto body = parseBody(request, error);
+  if (!body) co_return error;
+  json::object errors;
+  storage::ClaimFilter filter;
+  filter.anyRunner = true;  // the built-in pipeline's jobs and those created by workers
+  if (auto* types = body->if_contains("jobTypes");
+      types && types->is_array() && !types->as_array().empty() && types->as_array().size() <= 32) {
+    for (const auto& t : types->as_array()) {
+      if (!t.is_string() || !validIdentifier(t.as_string())) {
+        errors["jobTypes"] = "must hold job types (letters, digits, _ . -; 1-64 characters)";
+        break;
+      }
+      filter.jobTypes.emplace_back(t.as_string());
+    }
+  } else {
+    errors["jobTypes"] = "is required: an array of 1 to 32 job types";
+  }
+  auto leaseSeconds = optionalNumber(*body, "leaseSeconds", errors);
+  if (leaseSeconds && !(*leaseSeconds >= 1 && *leaseSeconds <= 3600)) {
+    errors["leaseSeconds"] = "must be between 1 and 3600";
+  }
+  auto waitSeconds = optionalNumber(*body, "waitSeconds", errors);
+  if (waitSeconds && !(*waitSeconds >= 0 && *waitSeconds <= 30)) {
+    errors["waitSeconds"] = "must be between 0 and 30";
+  }
+  auto workerId = optionalString(*body, "workerId", errors, 200);
+  if (!errors.empty()) co_return problem(400, "The claim is invalid.", std::move(errors));
+
+  jobs::LeaseSpec lease;
+  lease.owner =
+      workerId && !workerId->empty() ? *workerId : "worker-" + core::newLeaseToken().substr(0, 8);
+  lease.length = std::chrono::milliseconds(
+      static_cast<std::int64_t>(leaseSeconds.value_or(config_.jobs.leaseSeconds) * 1000));
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<std::int64_t>(waitSeconds.value_or(0) * 1000));
+  // Counted while it waits; the guard uncounts it however the coroutine ends.
+  struct Waiter {
+    std::atomic<int>* count = nullptr;
+    ~Waiter() {
+      if (count) (*count)--;
+    }
+  } waiter;
+  std::optional<model::Job> claimed;
+  while (true) {
+    auto claiming = service_.onStoreDurable(
+        [this, filter, lease](storage::Store&) { return service_.claimNextNow(filter, lease); });
+    claimed = co_await std::move(claiming);
+    if (claimed || std::chrono::steady_clock::now() + kClaimPoll > deadline) break;
+    if (!waiter.count) {
+      if (claimWaiters_.fetch_add(1) >= kMaxClaimWaiters) {
+        claimWaiters_--;
+        break;
+      }
+      waiter.count = &claimWaiters_;
+    }
+    // Polls the store: the job may be created on another node, so no local signal would
+    // do; a claim of an idle queue is one indexed read.
+    asio::steady_timer timer(co_await asio::this_coro::executor, kClaimPoll);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  if (!claimed) {
+    HttpResponse none;
+    none.status = 204;  // nothing queued of these types
+    none.contentType.clear();
+    co_return none;
+  }
+  auto o = model::jobResource(*claimed);
+  o["leaseToken"] = claimed->leaseToken;
+  o["leaseOwner"] = claimed->leaseOwner;
+  o["leaseExpiresAt"] = core::isoFromMillis(claimed->leaseExpiresAt);
+  o["leaseSeconds"] = static_cast<double>(claimed->leaseMillis) / 1000.0;
+  co_return jsonResponse(200, o);
 }
 
 asio::awaitable<HttpResponse> RestApi::getJob(const std::string& jobId) {
@@ -627,6 +717,7 @@ asio::awaitable<HttpResponse> RestApi::retry(const std::string& jobId) {
   switch (result.outcome) {
     case jobs::ReportOutcome::NotFound: co_return problem(404, "Job " + jobId + " not found.");
     case jobs::ReportOutcome::AlreadyFinished:
+    case jobs::ReportOutcome::LeaseLost:  // requeueNow is not fenced
       co_return problem(409, "Only Failed or Cancelled jobs can be retried; job " + jobId + " is " +
                                  std::string(model::toString(result.job.status)) + ".");
     case jobs::ReportOutcome::Recorded: break;

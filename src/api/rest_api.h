@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include <atomic>
+
 #include <boost/asio/awaitable.hpp>
 
 #include "api/router.h"
@@ -42,6 +44,8 @@ class RestApi {
   boost::asio::awaitable<core::HttpResponse> createJob(const core::HttpRequest& request);
   boost::asio::awaitable<core::HttpResponse> reportProgress(const core::HttpRequest& request,
                                                             const std::string& jobId);
+  // POST /api/v1/jobs/claim: an external worker takes a job with a lease (long poll).
+  boost::asio::awaitable<core::HttpResponse> claimJob(const core::HttpRequest& request);
   boost::asio::awaitable<core::HttpResponse> getJob(const std::string& jobId);
   boost::asio::awaitable<core::HttpResponse> listJobs(const core::HttpRequest& request);
   boost::asio::awaitable<core::HttpResponse> history(const core::HttpRequest& request,
@@ -66,7 +70,8 @@ class RestApi {
   jobs::JobEngine& engine_;
   std::string webRoot_;
   Router router_;
-  std::string openApiJson_;  // generated once the table is complete
+  std::string openApiJson_;           // generated once the table is complete
+  std::atomic<int> claimWaiters_{0};  // long polls of POST /jobs/claim waiting now
 };
 
 }  // namespace herald::api

@@ -173,6 +173,23 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
                    R"({"jobType": "is required"})"),
       [this](const Ctx& c, const Params&) { return createJob(c.request); });
 
+  add("POST", "/api/v1/jobs/claim", Access::Worker,
+      "Claim the next queued job of some types, with a lease (external worker API)",
+      RouteDoc("claimJob", "Workers")
+          .describe("The pull model: the worker gets the next runnable job of its types (the "
+                    "built-in pipeline's and those created with POST /api/v1/jobs; highest "
+                    "priority, then oldest; a job whose holder's lease expired first), Running, "
+                    "its attempt counted, leased to it for leaseSeconds. Its reports carry "
+                    "leaseToken and renew the lease; a report with another token is refused "
+                    "(409). waitSeconds > 0 waits that long for a job (long poll). See "
+                    "docs/workers.md.")
+          .request("ClaimRequest", "The job types served, the lease, the wait")
+          .answer(200, "A job, leased to the worker", "JobClaim")
+          .empty(204, "Nothing of these types is queued (after waitSeconds)")
+          .problem(400, "The body is not a valid claim", "The claim is invalid.",
+                   R"({"jobTypes": "is required: an array of 1 to 32 job types"})"),
+      [this](const Ctx& c, const Params&) { return claimJob(c.request); });
+
   add("GET", "/api/v1/jobs/{id}", Access::Owner, "A job's current state",
       RouteDoc("getJob", "Jobs")
           .param("id", "The job's id", kJobId)
@@ -220,7 +237,10 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
       "Report a job's progress (external worker API)",
       RouteDoc("reportJobProgress", "Workers")
           .describe("Stored with the job's next sequence and pushed to the hub's subscribers "
-                    "as JobProgressUpdate (and JobCompleted / JobFailed for a terminal status).")
+                    "as JobProgressUpdate (and JobCompleted / JobFailed for a terminal status). "
+                    "A job claimed with POST /api/v1/jobs/claim takes reports carrying its "
+                    "leaseToken only, and each renews the lease; a refused report is stored "
+                    "nowhere and pushed to no one.")
           .param("id", "The job's id", kJobId)
           .request("ProgressReport", "What changed")
           .answer(200, "The job after the report", "Job")
@@ -228,7 +248,9 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
                    "The progress report is invalid.",
                    R"({"progress": "must be between 0 and 100"})")
           .problem(404, "No job has this id", kJobNotFound)
-          .problem(409, "The job has already ended",
+          .problem(409,
+                   "The job has already ended, or it is leased and the report does not carry "
+                   "its lease token (the lease was taken over)",
                    std::string("Job ") + kJobId +
                        " has already ended (Completed); no further progress is accepted."),
       [this](const Ctx& c, const Params& p) { return reportProgress(c.request, p.get("id")); });

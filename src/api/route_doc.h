@@ -88,6 +88,11 @@ struct RouteDoc {
                          {}});
     return *this;
   }
+  // An answer without a body (204).
+  RouteDoc& empty(int status, std::string text) {
+    responses.push_back({status, std::move(text), {}, {}, {}, {}});
+    return *this;
+  }
   // A problem+json answer; `detail` (and `errorsJson`, an object of field -> reason) make
   // its example.
   RouteDoc& problem(int status, std::string text, std::string_view detail,

@@ -30,6 +30,12 @@ struct JobSettings {
   double maxProgressUpdatesPerSecond = 10;
   int maxAttempts = 3;
   int retryBaseDelayMs = 2000;  // doubled per attempt
+  // A claimed job's lease (Jobs:LeaseSeconds): renewed every third of it while the job
+  // runs, so a node that dies (kill -9) loses its jobs to other nodes this long after.
+  int leaseSeconds = 30;
+  // Herald:NodeId: who holds this node's leases. Empty: hostname-pid-random, unique per
+  // process (a restarted node must not take over a live lease under the same name).
+  std::string nodeId;
 };
 
 struct PipelineSettings {

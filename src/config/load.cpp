@@ -111,8 +111,16 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.jobs.maxAttempts = static_cast<int>(parseInt(full, v, 1, 100));
     else if (k == "retrybasedelayms")
       c.jobs.retryBaseDelayMs = static_cast<int>(parseInt(full, v, 0, 3600000));
+    else if (k == "leaseseconds")
+      c.jobs.leaseSeconds = static_cast<int>(parseInt(full, v, 1, 3600));
     else
       return false;
+    return true;
+  }
+  if (s == "herald") {
+    if (k != "nodeid") return false;
+    if (v.empty() || v.size() > 200) throw ConfigError("config key " + full + ": 1-200 characters");
+    c.jobs.nodeId = v;
     return true;
   }
   if (s == "pipeline") {

@@ -62,6 +62,18 @@ std::string newConnectionId() {
   return base64UrlEncode(bytes.data(), bytes.size());
 }
 
+std::string newLeaseToken() {
+  auto b = randomBytes();
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(b.size() * 2);
+  for (unsigned char c : b) {
+    out += kHex[c >> 4];
+    out += kHex[c & 0x0F];
+  }
+  return out;
+}
+
 std::string newUuid() {
   auto b = randomBytes();
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4

@@ -10,6 +10,8 @@ namespace herald::core {
 
 std::string newConnectionId();
 std::string newUuid();
+// 128 random bits as 32 lowercase hex digits: a job lease's token.
+std::string newLeaseToken();
 std::string base64UrlEncode(const unsigned char* data, std::size_t size);
 
 }  // namespace herald::core

@@ -1,5 +1,11 @@
 #include "jobs/job_engine.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
@@ -8,8 +14,32 @@ namespace herald::jobs {
 
 using model::JobStatus;
 
+namespace {
+
+// Whether a default node id (hostname-pid-random, server.cpp) names a process of this
+// host that is gone: a node restarted after kill -9 then re-queues its previous life's
+// jobs at once instead of waiting out their leases. A reused pid reads as alive, which
+// only means waiting for the expiry.
+bool deadLocalProcess(const std::string& owner) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return false;
+  const std::string prefix = std::string(host) + "-";
+  if (owner.rfind(prefix, 0) != 0) return false;
+  const auto rest = owner.substr(prefix.size());
+  const auto dash = rest.find('-');
+  if (dash == std::string::npos || dash == 0 || dash > 9) return false;
+  pid_t pid = 0;
+  for (char c : rest.substr(0, dash)) {
+    if (c < '0' || c > '9') return false;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
 JobEngine::JobEngine(ProgressService& service, EngineOptions options)
-    : service_(service), options_(options) {}
+    : service_(service), options_(std::move(options)) {}
 
 JobEngine::~JobEngine() { stop(); }
 
@@ -22,12 +52,16 @@ void JobEngine::start() {
   // loops after this), so the recovery runs right here: the store's executor may be an
   // I/O loop that is not running yet.
   auto requeued = service_.onStoreInline([this](storage::Store& store) {
-    return service_.recoverInterruptedNow([&store](const model::Job& job) {
-      // A pipeline job whose ingestion finished only waits for its children.
-      if (job.jobType != model::kVideoProcessing || job.videoId.empty()) return false;
-      auto video = store.getVideo(job.videoId);
-      return video && VideoPipeline::ingestionDone(*video);
-    });
+    return service_.recoverInterruptedNow(
+        [&store](const model::Job& job) {
+          // A pipeline job whose ingestion finished only waits for its children.
+          if (job.jobType != model::kVideoProcessing || job.videoId.empty()) return false;
+          auto video = store.getVideo(job.videoId);
+          return video && VideoPipeline::ingestionDone(*video);
+        },
+        [this](const std::string& owner) {
+          return owner == options_.nodeId || deadLocalProcess(owner);
+        });
   });
   if (!requeued.empty()) spdlog::info("jobs: re-queued {} interrupted job(s)", requeued.size());
   if (!options_.enabled) {
@@ -35,7 +69,9 @@ void JobEngine::start() {
     return;
   }
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
-  spdlog::info("jobs: {} worker(s) started", options_.workers);
+  keeper_ = std::thread([this] { keeperLoop(); });
+  spdlog::info("jobs: {} worker(s) started on node {} (leases of {} ms)", options_.workers,
+               options_.nodeId, options_.leaseLength.count());
 }
 
 void JobEngine::stop() {
@@ -43,11 +79,58 @@ void JobEngine::stop() {
     std::lock_guard lock(mutex_);
     if (stopping_ && workers_.empty()) return;
     stopping_ = true;
-    for (auto& [id, flag] : runningFlags_) *flag = true;
+    for (auto& [id, running] : runningFlags_) running->cancel = true;
   }
   wakeup_.notify_all();
+  keeperWakeup_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  if (keeper_.joinable()) keeper_.join();
+}
+
+void JobEngine::keeperLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      if (keeperWakeup_.wait_for(lock, options_.leaseCheck, [this] { return stopping_; })) return;
+    }
+    try {
+      checkLeases();
+    } catch (const std::exception& e) {
+      spdlog::error("jobs: checking leases failed: {}", e.what());
+    }
+  }
+}
+
+void JobEngine::checkLeases() {
+  std::vector<std::pair<std::string, std::shared_ptr<RunningJob>>> jobs;
+  {
+    std::lock_guard lock(mutex_);
+    jobs.assign(runningFlags_.begin(), runningFlags_.end());
+  }
+  const auto renewEvery = options_.leaseLength.count() / 3;
+  for (auto& [id, running] : jobs) {
+    if (running->cancel || running->leaseToken.empty()) continue;
+    const auto now = service_.nowMillis();
+    bool held;
+    if (now - running->renewedAt >= renewEvery) {
+      // False once the job is no longer Running under our token.
+      held = service_.onStoreSync([&, &id = id, &running = running](storage::Store& store) {
+        return store.renewLease(id, running->leaseToken, now + options_.leaseLength.count());
+      });
+      if (held) running->renewedAt = now;
+    } else {
+      auto job =
+          service_.onStoreSync([&id = id](storage::Store& store) { return store.getJob(id); });
+      held = job && job->status == JobStatus::Running && job->leaseToken == running->leaseToken;
+    }
+    if (!held) {
+      spdlog::warn("job {}: no longer ours (cancelled, or taken over by another node); stopping",
+                   id);
+      running->lost = true;
+      running->cancel = true;
+    }
+  }
 }
 
 void JobEngine::wake() { wakeup_.notify_one(); }
@@ -68,10 +151,14 @@ void JobEngine::workerLoop(int index) {
       // Claiming runs on the storage executor, ordered with cancels; the running flag
       // is registered there too so a cancel can never miss a just-claimed job.
       job = service_.onStoreSync([this](storage::Store&) {
-        auto claimed = service_.claimNextNow();
+        auto claimed = service_.claimNextNow({}, LeaseSpec{options_.nodeId, options_.leaseLength});
         if (claimed) {
+          auto running = std::make_shared<RunningJob>();
+          running->leaseToken = claimed->leaseToken;
+          running->renewedAt = service_.nowMillis();
           std::lock_guard lock(mutex_);
-          runningFlags_[claimed->id] = std::make_shared<std::atomic<bool>>(stopping_);
+          running->cancel = stopping_;
+          runningFlags_[claimed->id] = std::move(running);
         }
         return claimed;
       });
@@ -90,12 +177,14 @@ void JobEngine::workerLoop(int index) {
 }
 
 void JobEngine::runJob(const model::Job& job) {
-  std::shared_ptr<std::atomic<bool>> cancel;
+  std::shared_ptr<RunningJob> running;
   {
     std::lock_guard lock(mutex_);
-    cancel = runningFlags_[job.id];
+    running = runningFlags_[job.id];
   }
-  ProgressReporter reporter(service_, job.id, options_.maxUpdatesPerSecond);
+  const std::atomic<bool>* cancel = &running->cancel;
+  const std::string& token = running->leaseToken;
+  ProgressReporter reporter(service_, job.id, options_.maxUpdatesPerSecond, token);
   auto it = processors_.find(job.jobType);
   std::optional<std::string> error;
   bool transient = false;
@@ -123,9 +212,17 @@ void JobEngine::runJob(const model::Job& job) {
     shuttingDown = stopping_;
   }
   try {
+    if (running->lost) {
+      // Its state is someone else's now; anything written here would be refused anyway.
+      spdlog::info("job {}: stopped (lease lost)", job.id);
+      return;
+    }
     if (*cancel && shuttingDown) {
-      // Leave it Running: the next start re-queues it.
-      spdlog::info("job {}: interrupted by shutdown", job.id);
+      // Given back at once, for another node (or this one's next start) to run.
+      service_.onStoreSync([&](storage::Store&) {
+        return service_.giveBackNow(job.id, token, "node " + options_.nodeId + " stopped");
+      });
+      spdlog::info("job {}: interrupted by shutdown, given back", job.id);
       return;
     }
     if (*cancel) {
@@ -133,6 +230,8 @@ void JobEngine::runJob(const model::Job& job) {
       ProgressReport r;
       r.status = JobStatus::Cancelled;
       r.statusMessage = "Cancelled";
+      r.fenced = true;
+      r.leaseToken = token;
       service_.onStoreSync([&](storage::Store&) { return service_.reportNow(job.id, r); });
       spdlog::info("job {}: cancelled", job.id);
       return;
@@ -142,12 +241,14 @@ void JobEngine::runJob(const model::Job& job) {
       if (transient && job.attempts < job.maxAttempts) {
         auto delay = options_.retryBaseDelay * (1 << std::min(job.attempts - 1, 10));
         service_.onStoreSync(
-            [&](storage::Store&) { return service_.retryLaterNow(job.id, *error, delay); });
+            [&](storage::Store&) { return service_.retryLaterNow(job.id, *error, delay, token); });
       } else {
         ProgressReport r;
         r.status = JobStatus::Failed;
         r.errorMessage = *error;
         r.statusMessage = "Job failed";
+        r.fenced = true;
+        r.leaseToken = token;
         service_.onStoreSync([&](storage::Store&) { return service_.reportNow(job.id, r); });
       }
       return;
@@ -159,7 +260,14 @@ void JobEngine::runJob(const model::Job& job) {
       r.progress = 100;
       r.currentStage = "Completed";
       r.statusMessage = "Completed";
+      r.fenced = true;
+      r.leaseToken = token;
       service_.onStoreSync([&](storage::Store&) { return service_.reportNow(job.id, r); });
+    } else if (!token.empty()) {
+      // Waiting: it stays Running until its children finish it; no node runs it any more,
+      // so its lease must not expire (an expiry would run it again).
+      service_.onStoreSync(
+          [&](storage::Store& store) { return store.renewLease(job.id, token, 0); });
     }
   } catch (const std::exception& e) {
     spdlog::error("job {}: recording its outcome failed: {}", job.id, e.what());
@@ -172,7 +280,7 @@ CancelOutcome JobEngine::cancelOne(storage::Store&, const model::Job& job) {
     std::lock_guard lock(mutex_);
     auto it = runningFlags_.find(job.id);
     if (it != runningFlags_.end()) {
-      *it->second = true;  // the worker stops the processor and records Cancelled
+      it->second->cancel = true;  // the worker stops the processor and records Cancelled
       return CancelOutcome::Cancelling;
     }
   }

@@ -2,8 +2,16 @@
 // The durable job engine: a bounded pool of worker threads that claim the highest-
 // priority runnable job from the store (FIFO within a priority), run its processor, and
 // record the outcome. Jobs are in the store before anyone is told they exist, so a crash
-// loses none: at start-up, jobs left Running are re-queued (or failed once they have
-// used their attempts, since the attempt is counted when a job starts).
+// loses none: at start-up, jobs left Running by this node (or with no live lease) are
+// re-queued (or failed once they have used their attempts, since the attempt is counted
+// when a job starts).
+//
+// Leases (several nodes on one store): a claim leases the job to this node for
+// Jobs:LeaseSeconds; a keeper thread renews each running job's lease every third of that
+// and checks its jobs once a second: a job cancelled by another node, or taken over after
+// its lease expired (this node stalled), is stopped, and its processor's further reports
+// are refused by the lease token (ProgressReport::fenced). On stop() the running jobs
+// are given back (Pending at once) for other nodes to take.
 //
 // Thread safety: public members may be called from any thread. cancelOnStore() must
 // run on the storage executor (it is ordered with claims there).
@@ -28,6 +36,9 @@ struct EngineOptions {
   double maxUpdatesPerSecond = 10;                 // Jobs:MaxProgressUpdatesPerSecond
   std::chrono::milliseconds retryBaseDelay{2000};  // doubled per attempt
   std::chrono::milliseconds idlePoll{500};         // also picks up retries coming due
+  std::string nodeId = "herald";                   // Herald:NodeId: the leases' owner
+  std::chrono::milliseconds leaseLength{30000};    // Jobs:LeaseSeconds
+  std::chrono::milliseconds leaseCheck{1000};      // how soon a remote cancel is noticed
 };
 
 enum class CancelOutcome { Cancelled, Cancelling, NotFound, AlreadyFinished };
@@ -54,7 +65,17 @@ class JobEngine {
   bool running(const std::string& jobId) const;
 
  private:
+  // One job a worker runs: its stop signal and its lease.
+  struct RunningJob {
+    std::atomic<bool> cancel{false};
+    std::atomic<bool> lost{false};  // cancelled elsewhere or taken over: record nothing
+    std::string leaseToken;
+    std::int64_t renewedAt = 0;  // keeper thread only
+  };
+
   void workerLoop(int index);
+  void keeperLoop();
+  void checkLeases();
   void runJob(const model::Job& job);
   CancelOutcome cancelOne(storage::Store& store, const model::Job& job);
 
@@ -64,9 +85,11 @@ class JobEngine {
 
   mutable std::mutex mutex_;
   std::condition_variable wakeup_;
+  std::condition_variable keeperWakeup_;  // its own: wake() must reach a worker
   bool stopping_ = false;
-  std::map<std::string, std::shared_ptr<std::atomic<bool>>> runningFlags_;
+  std::map<std::string, std::shared_ptr<RunningJob>> runningFlags_;
   std::vector<std::thread> workers_;
+  std::thread keeper_;
 };
 
 }  // namespace herald::jobs

@@ -7,9 +7,10 @@
 namespace herald::jobs {
 
 ProgressReporter::ProgressReporter(ProgressService& service, std::string jobId,
-                                   double maxUpdatesPerSecond)
+                                   double maxUpdatesPerSecond, std::string leaseToken)
     : service_(service),
       jobId_(std::move(jobId)),
+      leaseToken_(std::move(leaseToken)),
       interval_(maxUpdatesPerSecond > 0
                     ? std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / maxUpdatesPerSecond))
                     : std::chrono::nanoseconds(0)) {}
@@ -46,6 +47,8 @@ void ProgressReporter::publish(const Update& u) {
   r.statusMessage = u.message;
   r.status = model::JobStatus::Running;
   if (!u.metadata.empty()) r.metadata = u.metadata;
+  r.fenced = !leaseToken_.empty();
+  r.leaseToken = leaseToken_;
   auto id = jobId_;
   service_.onStoreSync([&](storage::Store&) { return service_.reportNow(id, r); });
   lastPublished_ = service_.clock().steadyNow();

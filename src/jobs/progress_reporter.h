@@ -16,7 +16,10 @@ class ProgressService;
 
 class ProgressReporter {
  public:
-  ProgressReporter(ProgressService& service, std::string jobId, double maxUpdatesPerSecond);
+  // `leaseToken`: the claim's lease; its reports are fenced by it (refused once the lease
+  // was taken over) and renew it. Empty: unfenced.
+  ProgressReporter(ProgressService& service, std::string jobId, double maxUpdatesPerSecond,
+                   std::string leaseToken = {});
 
   // Records progress (0-100) in `stage`. Blocks until stored when it is published.
   void report(double progress, const std::string& stage, const std::string& message,
@@ -38,6 +41,7 @@ class ProgressReporter {
 
   ProgressService& service_;
   const std::string jobId_;
+  const std::string leaseToken_;
   const std::chrono::nanoseconds interval_;
   std::optional<std::chrono::steady_clock::time_point> lastPublished_;
   std::string lastStage_;

@@ -140,14 +140,22 @@ model::Job ProgressService::createJobNow(NewJob spec) {
 }
 
 ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
-                                     const std::function<void(model::Job&)>& mutate) {
+                                     const std::function<void(model::Job&)>& mutate,
+                                     const std::string* fence) {
   ReportResult result;
   JobStatus previous = JobStatus::Pending;
   std::int64_t queuedSince = 0;
+  bool leaseLost = false;
   auto changed = store_.updateJob(jobId, [&](model::Job& job) {
     const bool rerunnable = job.status == JobStatus::Failed || job.status == JobStatus::Cancelled;
     const bool applies = accepts == Accepts::Open ? !model::isTerminal(job.status) : rerunnable;
     if (!applies) return false;
+    // Inside the store's transaction: the token compared is the one stored right now, so
+    // a takeover committed before this write always wins over it.
+    if (fence && *fence != job.leaseToken) {
+      leaseLost = true;
+      return false;
+    }
     previous = job.status;
     queuedSince = std::max(job.updatedAt, job.availableAt);
     mutate(job);
@@ -157,7 +165,7 @@ ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
   switch (changed.outcome) {
     case JobChange::Outcome::NotFound: result.outcome = ReportOutcome::NotFound; return result;
     case JobChange::Outcome::Unchanged:
-      result.outcome = ReportOutcome::AlreadyFinished;
+      result.outcome = leaseLost ? ReportOutcome::LeaseLost : ReportOutcome::AlreadyFinished;
       result.job = std::move(changed.job);
       return result;
     case JobChange::Outcome::Updated: break;
@@ -177,76 +185,134 @@ void ProgressService::observeQueueWait(const model::Job& job, std::int64_t queue
   metrics::herald().queueWait.with({job.jobType}).observe(static_cast<double>(waited) / 1000.0);
 }
 
+namespace {
+
+void clearLease(model::Job& job) {
+  job.leaseOwner.clear();
+  job.leaseToken.clear();
+  job.leaseExpiresAt = 0;
+  job.leaseMillis = 0;
+}
+
+}  // namespace
+
 ReportResult ProgressService::reportNow(const std::string& jobId, const ProgressReport& r) {
-  auto result = change(jobId, Accepts::Open, [this, &r](model::Job& job) {
-    const auto previous = job.status;
-    const auto now = nowMillis();
-    // A report without a status means work is under way.
-    auto status = r.status.value_or(JobStatus::Running);
-    if (status == JobStatus::Pending && previous == JobStatus::Running) status = previous;
-    job.status = status;
-    // Tenths of a percent are as fine as any progress bar shows.
-    if (r.progress) job.progress = std::round(std::clamp(*r.progress, 0.0, 100.0) * 10) / 10;
-    if (r.currentStage) job.currentStage = *r.currentStage;
-    if (r.statusMessage) job.statusMessage = *r.statusMessage;
-    if (r.metadata) {
-      for (const auto& [k, v] : *r.metadata) job.metadata[k] = v;
-    }
-    if (status == JobStatus::Running && !job.startedAt) job.startedAt = now;
-    if (model::isTerminal(status)) {
-      job.completedAt = now;
-      if (!job.startedAt) job.startedAt = now;
-    }
-    if (status == JobStatus::Completed) {
-      if (!r.progress) job.progress = 100;
-      if (!r.currentStage) job.currentStage = "Completed";
-      job.errorMessage.reset();
-    } else if (status == JobStatus::Failed) {
-      job.errorMessage = r.errorMessage.value_or(job.errorMessage.value_or("Job failed"));
-      if (!r.currentStage) job.currentStage = "Failed";
-    } else if (status == JobStatus::Cancelled) {
-      if (!r.currentStage) job.currentStage = "Cancelled";
-    } else if (r.errorMessage) {
-      job.errorMessage = r.errorMessage;
-    }
-  });
+  auto result = change(
+      jobId, Accepts::Open,
+      [this, &r](model::Job& job) {
+        const auto previous = job.status;
+        const auto now = nowMillis();
+        // A report without a status means work is under way.
+        auto status = r.status.value_or(JobStatus::Running);
+        if (status == JobStatus::Pending && previous == JobStatus::Running) status = previous;
+        job.status = status;
+        // Tenths of a percent are as fine as any progress bar shows.
+        if (r.progress) job.progress = std::round(std::clamp(*r.progress, 0.0, 100.0) * 10) / 10;
+        if (r.currentStage) job.currentStage = *r.currentStage;
+        if (r.statusMessage) job.statusMessage = *r.statusMessage;
+        if (r.metadata) {
+          for (const auto& [k, v] : *r.metadata) job.metadata[k] = v;
+        }
+        if (status == JobStatus::Running && !job.startedAt) job.startedAt = now;
+        if (model::isTerminal(status)) {
+          job.completedAt = now;
+          if (!job.startedAt) job.startedAt = now;
+        }
+        if (status == JobStatus::Completed) {
+          if (!r.progress) job.progress = 100;
+          if (!r.currentStage) job.currentStage = "Completed";
+          job.errorMessage.reset();
+        } else if (status == JobStatus::Failed) {
+          job.errorMessage = r.errorMessage.value_or(job.errorMessage.value_or("Job failed"));
+          if (!r.currentStage) job.currentStage = "Failed";
+        } else if (status == JobStatus::Cancelled) {
+          if (!r.currentStage) job.currentStage = "Cancelled";
+        } else if (r.errorMessage) {
+          job.errorMessage = r.errorMessage;
+        }
+        if (model::isTerminal(status) || status == JobStatus::Pending) {
+          clearLease(job);  // nobody holds an ended or queued job
+        } else if (r.fenced && job.leaseExpiresAt > 0 && job.leaseMillis > 0) {
+          job.leaseExpiresAt = now + job.leaseMillis;  // the holder is alive: renewed
+        }
+      },
+      r.fenced ? &r.leaseToken : nullptr);
   if (result.outcome == ReportOutcome::Recorded) metrics::herald().reports.inc();
   return result;
 }
 
-std::optional<model::Job> ProgressService::claimNextNow(const storage::ClaimFilter& filter) {
-  JobStatus previous = JobStatus::Pending;
-  std::int64_t queuedSince = 0;
-  auto claimed = store_.claimNextJob(nowMillis(), filter, [&](model::Job& job) {
-    const auto now = nowMillis();
-    previous = job.status;
-    queuedSince = std::max(job.updatedAt, job.availableAt);
-    job.status = JobStatus::Running;
-    job.attempts += 1;
-    if (!job.startedAt) job.startedAt = now;
-    job.completedAt.reset();
-    job.currentStage = "Starting";
-    job.statusMessage =
-        "Attempt " + std::to_string(job.attempts) + " of " + std::to_string(job.maxAttempts);
-    job.updatedAt = now;
-    return true;
-  });
-  if (!claimed) return std::nullopt;
-  observeQueueWait(claimed->job, queuedSince);
-  recorded(*claimed, previous);
-  return std::move(claimed->job);
+std::optional<model::Job> ProgressService::claimNextNow(const storage::ClaimFilter& filter,
+                                                        const LeaseSpec& lease) {
+  // A job taken over with no attempts left is failed, and the next one is looked at; the
+  // bound keeps one call short whatever the number of such jobs.
+  for (int tries = 0; tries < 16; ++tries) {
+    JobStatus previous = JobStatus::Pending;
+    std::int64_t queuedSince = 0;
+    auto claimed = store_.claimNextJob(nowMillis(), filter, [&](model::Job& job) {
+      const auto now = nowMillis();
+      previous = job.status;
+      const bool takeover = job.status == JobStatus::Running;
+      queuedSince = takeover ? job.leaseExpiresAt : std::max(job.updatedAt, job.availableAt);
+      job.updatedAt = now;
+      if (takeover && job.attempts >= job.maxAttempts) {
+        job.status = JobStatus::Failed;
+        job.errorMessage = "The lease of attempt " + std::to_string(job.attempts) + " (held by " +
+                           job.leaseOwner +
+                           ") expired: its holder stopped renewing it; no attempts left";
+        job.currentStage = "Failed";
+        job.statusMessage = "Job failed";
+        job.completedAt = now;
+        clearLease(job);
+        return true;
+      }
+      job.status = JobStatus::Running;
+      job.attempts += 1;
+      if (!job.startedAt) job.startedAt = now;
+      job.completedAt.reset();
+      job.currentStage = "Starting";
+      job.statusMessage =
+          "Attempt " + std::to_string(job.attempts) + " of " + std::to_string(job.maxAttempts);
+      if (takeover) {
+        job.statusMessage += " (the lease of " + job.leaseOwner + " expired)";
+      }
+      if (lease.length.count() > 0) {
+        job.leaseOwner = lease.owner;
+        job.leaseToken = core::newLeaseToken();
+        job.leaseMillis = lease.length.count();
+        job.leaseExpiresAt = now + job.leaseMillis;
+      } else {
+        clearLease(job);
+      }
+      return true;
+    });
+    if (!claimed) return std::nullopt;
+    if (previous == JobStatus::Pending) observeQueueWait(claimed->job, queuedSince);
+    recorded(*claimed, previous);
+    if (claimed->job.status != JobStatus::Running) continue;
+    if (previous == JobStatus::Running) {
+      spdlog::warn("job {}: taken over by {} ({})", claimed->job.id, claimed->job.leaseOwner,
+                   claimed->job.statusMessage);
+    }
+    return std::move(claimed->job);
+  }
+  return std::nullopt;
 }
 
 ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std::string& error,
-                                            std::chrono::milliseconds delay) {
-  auto result = change(jobId, Accepts::Open, [&](model::Job& job) {
-    job.status = JobStatus::Pending;
-    job.availableAt = nowMillis() + delay.count();
-    job.errorMessage = error;
-    job.currentStage = "Waiting to retry";
-    job.statusMessage = "Attempt " + std::to_string(job.attempts) + " failed (" + error +
-                        "); retrying in " + std::to_string((delay.count() + 999) / 1000) + " s";
-  });
+                                            std::chrono::milliseconds delay,
+                                            const std::string& leaseToken) {
+  auto result = change(
+      jobId, Accepts::Open,
+      [&](model::Job& job) {
+        clearLease(job);
+        job.status = JobStatus::Pending;
+        job.availableAt = nowMillis() + delay.count();
+        job.errorMessage = error;
+        job.currentStage = "Waiting to retry";
+        job.statusMessage = "Attempt " + std::to_string(job.attempts) + " failed (" + error +
+                            "); retrying in " + std::to_string((delay.count() + 999) / 1000) + " s";
+      },
+      &leaseToken);
   if (result.outcome == ReportOutcome::Recorded) {
     spdlog::warn("job {}: {}", jobId, result.job.statusMessage);
   }
@@ -256,6 +322,7 @@ ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std:
 ReportResult ProgressService::requeueNow(const std::string& jobId) {
   // Only ended jobs can be retried; anything else is answered AlreadyFinished (409).
   return change(jobId, Accepts::Ended, [this](model::Job& job) {
+    clearLease(job);
     job.status = JobStatus::Pending;
     job.attempts = 0;
     job.availableAt = nowMillis();
@@ -267,18 +334,43 @@ ReportResult ProgressService::requeueNow(const std::string& jobId) {
   });
 }
 
+ReportResult ProgressService::giveBackNow(const std::string& jobId, const std::string& leaseToken,
+                                          const std::string& why) {
+  return change(
+      jobId, Accepts::Open,
+      [&](model::Job& job) {
+        clearLease(job);
+        job.status = JobStatus::Pending;
+        // Interrupted on purpose, not failed: the attempt is not one of its tries.
+        job.attempts = std::max(job.attempts - 1, 0);
+        job.availableAt = nowMillis();
+        job.currentStage = "Queued";
+        job.statusMessage = "Given back: " + why;
+      },
+      &leaseToken);
+}
+
 std::vector<std::string> ProgressService::recoverInterruptedNow(
-    const std::function<bool(const model::Job&)>& keepRunning) {
+    const std::function<bool(const model::Job&)>& keepRunning,
+    const std::function<bool(const std::string&)>& ownerGone) {
   std::vector<std::string> requeued;
+  const auto startedAt = nowMillis();
+  // Someone else's live lease: that node runs the job (or its expiry will hand it over).
+  auto heldElsewhere = [&](const model::Job& job) {
+    if (job.leaseToken.empty() || (ownerGone && ownerGone(job.leaseOwner))) return false;
+    return job.leaseExpiresAt == 0 || job.leaseExpiresAt > startedAt;
+  };
   storage::JobFilter filter;
   filter.status = JobStatus::Running;
   filter.limit = 1000;
   for (const auto& found : store_.listJobs(filter)) {
-    if (found.runner != model::kRunnerHerald || keepRunning(found)) continue;
+    if (found.runner != model::kRunnerHerald || keepRunning(found) || heldElsewhere(found))
+      continue;
     JobStatus previous = JobStatus::Running;
     auto changed = store_.updateJob(found.id, [&](model::Job& job) {
-      if (job.status != JobStatus::Running) return false;  // changed since it was listed
+      if (job.status != JobStatus::Running || heldElsewhere(job)) return false;  // changed since
       previous = job.status;
+      clearLease(job);
       const auto now = nowMillis();
       if (job.attempts >= job.maxAttempts) {
         job.status = JobStatus::Failed;

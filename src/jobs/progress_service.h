@@ -57,9 +57,22 @@ struct ProgressReport {
   std::optional<model::JobStatus> status;
   std::optional<std::string> errorMessage;
   std::optional<boost::json::object> metadata;  // merged into the job's metadata
+  // Fencing: a fenced report (a worker's, REST or in-process) is recorded only if
+  // `leaseToken` is the job's stored token (no token for a job without a lease), so a
+  // holder whose lease was taken over writes nothing; it renews the lease. Unfenced
+  // reports (cancel, the pipeline's own bookkeeping) are an authority above the lease.
+  bool fenced = false;
+  std::string leaseToken;
 };
 
-enum class ReportOutcome { Recorded, NotFound, AlreadyFinished };
+enum class ReportOutcome { Recorded, NotFound, AlreadyFinished, LeaseLost };
+
+// A claim's lease: who holds it and for how long (0: no lease, the job is never taken
+// over).
+struct LeaseSpec {
+  std::string owner;
+  std::chrono::milliseconds length{0};
+};
 
 struct ReportResult {
   ReportOutcome outcome = ReportOutcome::Recorded;
@@ -156,17 +169,30 @@ class ProgressService {
   ReportResult reportNow(const std::string& jobId, const ProgressReport& report);
   // Takes the next runnable job of `filter`'s queue atomically: Running, attempt counted
   // (so a job that keeps crashing the process runs out of attempts instead of looping).
-  std::optional<model::Job> claimNextNow(const storage::ClaimFilter& filter = {});
-  // A transient failure: back to Pending until `delay` has passed.
+  // With a lease, the job carries `lease`'s owner, a new token and an expiry; a Running
+  // job whose lease expired is taken over the same way (a new attempt, or Failed when it
+  // has used them all).
+  std::optional<model::Job> claimNextNow(const storage::ClaimFilter& filter = {},
+                                         const LeaseSpec& lease = {});
+  // A transient failure: back to Pending until `delay` has passed. Fenced by
+  // `leaseToken` (empty: the job has no lease).
   ReportResult retryLaterNow(const std::string& jobId, const std::string& error,
-                             std::chrono::milliseconds delay);
+                             std::chrono::milliseconds delay, const std::string& leaseToken = {});
+  // A node stopping gives a job back: Pending at once, its interrupted attempt not
+  // counted. Fenced by the token.
+  ReportResult giveBackNow(const std::string& jobId, const std::string& leaseToken,
+                           const std::string& why);
   // Failed/Cancelled -> Pending with fresh attempts (POST /jobs/{id}/retry).
   ReportResult requeueNow(const std::string& jobId);
   // Start-up: jobs left Running by a crash go back to Pending, or fail when they have
   // used all their attempts. `keepRunning` says which may stay (a pipeline job that only
-  // waits for its children). Returns the ids re-queued.
+  // waits for its children). A job whose lease is live is left alone (its holder runs it;
+  // if it died, the expiry hands the job over) unless `ownerGone(owner)` says the holder
+  // is this node or known dead; jobs with an expired lease or none are recovered.
+  // Returns the ids re-queued.
   std::vector<std::string> recoverInterruptedNow(
-      const std::function<bool(const model::Job&)>& keepRunning);
+      const std::function<bool(const model::Job&)>& keepRunning,
+      const std::function<bool(const std::string&)>& ownerGone = {});
   // The videos' pipeline bookkeeping (stages, summaries, the pipeline job).
   VideoPipeline& videos() { return videos_; }
   std::int64_t nowMillis() const { return clock_.systemNowMillis(); }
@@ -198,8 +224,10 @@ class ProgressService {
   enum class Accepts { Open, Ended };
   // A change decided from the stored job: NotFound, AlreadyFinished (the job is not one
   // `accepts` takes) or Recorded.
+  // `fence`: the token the stored job must hold (nullptr: not fenced); LeaseLost if not.
   ReportResult change(const std::string& jobId, Accepts accepts,
-                      const std::function<void(model::Job&)>& mutate);
+                      const std::function<void(model::Job&)>& mutate,
+                      const std::string* fence = nullptr);
   // Announces a written change (held until its batch commits) and, with `moveVideo`,
   // moves the stage of the job's video.
   void recorded(const storage::JobChange& change, model::JobStatus previous, bool moveVideo = true);

@@ -47,6 +47,13 @@ struct Job {
   // Who runs it: kRunnerHerald for the built-in pipeline; empty for an external worker
   // reporting through the progress API (the engine never claims those).
   std::string runner;
+  // The lease of a claimed job (storage/store.h, "Leases"): who holds it (a node id or an
+  // external worker id), the secret its reports carry, when it runs out (0: no lease that
+  // expires) and how long each renewal extends it. Empty token: nobody holds a lease.
+  std::string leaseOwner;
+  std::string leaseToken;
+  std::int64_t leaseExpiresAt = 0;
+  std::int64_t leaseMillis = 0;
 };
 
 // One recorded update of a job: the job's visible state at that moment.

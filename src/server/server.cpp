@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/hub_names.h"
+#include "core/ids.h"
 #include "api/job_progress_events.h"
 #include "api/job_progress_hub.h"
 #include "api/rest_api.h"
@@ -43,6 +45,15 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {
+
+// hostname-pid-random: unique per process, so a restarted node never takes a lease of its
+// previous life for its own (that one is re-queued when it expires, like any other).
+std::string defaultNodeId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] ? host : "herald") + "-" + std::to_string(getpid()) + "-" +
+         core::newLeaseToken().substr(0, 6);
+}
 
 std::string resolveWebRoot(const config::Config& config) {
   if (!config.app.webRoot.empty()) return config.app.webRoot;
@@ -141,6 +152,8 @@ int runServer(const config::Config& config) {
   engineOptions.workers = config.jobs.workerCount;
   engineOptions.maxUpdatesPerSecond = config.jobs.maxProgressUpdatesPerSecond;
   engineOptions.retryBaseDelay = std::chrono::milliseconds(config.jobs.retryBaseDelayMs);
+  engineOptions.nodeId = config.jobs.nodeId.empty() ? defaultNodeId() : config.jobs.nodeId;
+  engineOptions.leaseLength = std::chrono::seconds(config.jobs.leaseSeconds);
   jobs::JobEngine engine(progress, engineOptions);
   pipeline::PipelineOptions pipelineOptions;
   pipelineOptions.dataDir = config.server.dataDir;

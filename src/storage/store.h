@@ -38,6 +38,14 @@
 //   plus this object's own open batch; they take no write lock. What they return may be
 //   stale by the time the caller acts on it: decide changes inside a mutator instead.
 //
+// - Leases. A claim may give the job a lease (model::Job's lease fields, set by the
+//   claim's mutator): its owner, a random token and an expiry. claimNextJob also takes a
+//   Running job whose lease has expired (lease_expires_at in (0, now]): its holder is
+//   presumed dead, and the mutator decides the new attempt (a new token). Expired leases
+//   are claimed before Pending jobs. Fencing (refusing a report whose token is not the
+//   stored one) is the updateJob mutator's business, so it is atomic with the write.
+//   renewLease moves only the expiry, without a history entry.
+//
 // Thread safety: one Store object is NOT thread-safe; use it from one thread (or strand)
 // at a time. Several Store objects on one database, in one process or in several, are
 // safe: that is what the contract above is for.
@@ -102,7 +110,8 @@ using JobMutator = std::function<bool(model::Job& job)>;
 
 struct ClaimFilter {
   std::string runner = std::string(model::kRunnerHerald);  // whose queue
-  std::vector<std::string> jobTypes;                       // empty: any type
+  bool anyRunner = false;             // every queue (external workers claim jobs of any runner)
+  std::vector<std::string> jobTypes;  // empty: any type
 };
 
 // Pending jobs of one type and priority (the queue-depth gauge).
@@ -127,16 +136,22 @@ class Store {
   // UPDATE), so sequences are unique and gap-free and no report is lost.
   virtual JobChange updateJob(const std::string& jobId, const JobMutator& mutate) = 0;
 
-  // Atomically takes the next runnable job (status Pending, availableAt <= now, matching
-  // `filter`; highest priority, then oldest): in the same transaction `mutate` is applied
-  // (the caller sets Running, counts the attempt, ...) and the job and its history entry
-  // are written. A job is claimed by at most one caller, whatever the number of processes
-  // (SQLite: the conditional UPDATE ... WHERE status='Pending' ... RETURNING inside the
-  // write transaction; MariaDB: SELECT ... FOR UPDATE SKIP LOCKED).
-  // nullopt when nothing is runnable. If `mutate` returns false nothing is written and the
-  // result is Unchanged with the job as stored (still Pending: not claimed).
+  // Atomically takes the next runnable job (a Running job whose lease expired, else status
+  // Pending with availableAt <= now; matching `filter`; highest priority, then oldest): in the same
+  // transaction `mutate` is applied (the caller sets Running, counts the attempt, ...) and the job
+  // and its history entry are written. A job is claimed by at most one caller, whatever the number
+  // of processes (SQLite: the conditional UPDATE ... WHERE status='Pending' ... RETURNING inside
+  // the write transaction; MariaDB: SELECT ... FOR UPDATE SKIP LOCKED). nullopt when nothing is
+  // runnable. If `mutate` returns false nothing is written and the result is Unchanged with the job
+  // as stored (still Pending: not claimed).
   virtual std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter& filter,
                                                 const JobMutator& mutate) = 0;
+
+  // Extends the lease of a Running job held with `token` to `expiresAt` (no history entry,
+  // no sequence). False when the job is not Running under that token any more (ended,
+  // cancelled, or taken over after its lease expired): its holder should stop.
+  virtual bool renewLease(const std::string& jobId, const std::string& token,
+                          std::int64_t expiresAt) = 0;
 
   virtual std::optional<model::Job> getJob(const std::string& id) = 0;
   virtual std::vector<model::Job> listJobs(const JobFilter& filter) = 0;  // newest first

@@ -45,9 +45,10 @@ model::JobStatus parseStatus(const std::string& text, std::string_view op) {
 constexpr const char* kJobColumns =
     "id, video_id, user_id, job_type, status, progress, current_stage, status_message, "
     "error_message, metadata, priority, attempts, max_attempts, created_at, updated_at, "
-    "started_at, completed_at, sequence, available_at, runner";
+    "started_at, completed_at, sequence, available_at, runner, lease_owner, lease_token, "
+    "lease_expires_at, lease_ms";
 
-// Fills the placeholders of kJobColumns' order (20 of them).
+// Fills the placeholders of kJobColumns' order (24 of them).
 Sql& bindJob(Sql& sql, const model::Job& job, const std::string& metadata) {
   return sql.arg(job.id)
       .arg(job.videoId)
@@ -68,7 +69,11 @@ Sql& bindJob(Sql& sql, const model::Job& job, const std::string& metadata) {
       .arg(job.completedAt)
       .arg(job.sequence)
       .arg(job.availableAt)
-      .arg(job.runner);
+      .arg(job.runner)
+      .arg(job.leaseOwner)
+      .arg(job.leaseToken)
+      .arg(job.leaseExpiresAt)
+      .arg(job.leaseMillis);
 }
 
 model::Job readJob(const Rows& r, std::string_view op) {
@@ -93,25 +98,30 @@ model::Job readJob(const Rows& r, std::string_view op) {
   job.sequence = r.int64(17);
   job.availableAt = r.int64(18);
   job.runner = r.text(19);
+  job.leaseOwner = r.text(20);
+  job.leaseToken = r.text(21);
+  job.leaseExpiresAt = r.int64(22);
+  job.leaseMillis = r.int64(23);
   return job;
 }
 
 void insertJob(Connection& c, const model::Job& job, const std::string& metadata,
                std::string_view op) {
-  Sql sql(c, std::string("INSERT INTO jobs (") + kJobColumns +
-                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Sql sql(c,
+          std::string("INSERT INTO jobs (") + kJobColumns +
+              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   c.exec(bindJob(sql, job, metadata).str(), op);
 }
 
 void updateJobRow(Connection& c, const model::Job& job, const std::string& metadata,
                   std::string_view op) {
-  // The id goes last (WHERE); the SET list takes the other 19 in kJobColumns' order.
+  // The id goes last (WHERE); the SET list takes the other 23 in kJobColumns' order.
   Sql sql(c,
           "UPDATE jobs SET video_id = ?, user_id = ?, job_type = ?, status = ?, progress = ?, "
           "current_stage = ?, status_message = ?, error_message = ?, metadata = ?, "
           "priority = ?, attempts = ?, max_attempts = ?, created_at = ?, updated_at = ?, "
-          "started_at = ?, completed_at = ?, sequence = ?, available_at = ?, runner = ? "
-          "WHERE id = ?");
+          "started_at = ?, completed_at = ?, sequence = ?, available_at = ?, runner = ?, "
+          "lease_owner = ?, lease_token = ?, lease_expires_at = ?, lease_ms = ? WHERE id = ?");
   sql.arg(job.videoId)
       .arg(job.userId)
       .arg(job.jobType)
@@ -131,6 +141,10 @@ void updateJobRow(Connection& c, const model::Job& job, const std::string& metad
       .arg(job.sequence)
       .arg(job.availableAt)
       .arg(job.runner)
+      .arg(job.leaseOwner)
+      .arg(job.leaseToken)
+      .arg(job.leaseExpiresAt)
+      .arg(job.leaseMillis)
       .arg(job.id);
   c.exec(sql.str(), op);
 }
@@ -520,14 +534,26 @@ std::optional<JobChange> MariaDbStore::claimNextJob(std::int64_t now, const Clai
     }
     Transaction tx(c, inBatch_, op);
     // SKIP LOCKED: a job another node is claiming (or updating) right now is passed over
-    // instead of waited for; the row lock then makes this claim ours alone.
-    Sql sql(c, std::string("SELECT ") + kJobColumns +
-                   " FROM jobs WHERE status = 'Pending' AND available_at <= ? AND runner = ?" +
-                   types + " ORDER BY priority DESC, created_at, row_no LIMIT 1 " +
-                   "FOR UPDATE SKIP LOCKED");
-    auto rows = c.query(sql.arg(now).arg(filter.runner).str(), op);
-    if (!rows.next()) return std::nullopt;
-    const model::Job stored = readJob(rows, op);
+    // instead of waited for; the row lock then makes this claim ours alone. A job whose
+    // holder's lease ran out goes first (it waited longest), then the queue.
+    const std::string runner =
+        filter.anyRunner ? std::string() : " AND runner = '" + c.escape(filter.runner) + "'";
+    std::optional<model::Job> found;
+    for (const char* runnable :
+         {"status = 'Running' AND lease_expires_at > 0 AND lease_expires_at <= ?",
+          "status = 'Pending' AND available_at <= ?"}) {
+      std::string text = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE ";
+      text.append(runnable).append(runner).append(types);
+      text.append(" ORDER BY priority DESC, created_at, row_no LIMIT 1 FOR UPDATE SKIP LOCKED");
+      Sql sql(c, text);
+      auto rows = c.query(sql.arg(now).str(), op);
+      if (rows.next()) {
+        found = readJob(rows, op);
+        break;
+      }
+    }
+    if (!found) return std::nullopt;
+    const model::Job stored = std::move(*found);
     JobChange change;
     model::Job job = stored;
     if (!mutate(job)) {
@@ -545,6 +571,30 @@ std::optional<JobChange> MariaDbStore::claimNextJob(std::int64_t now, const Clai
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);
     return change;
+  });
+}
+
+bool MariaDbStore::renewLease(const std::string& jobId, const std::string& token,
+                              std::int64_t expiresAt) {
+  constexpr std::string_view op = "renewLease";
+  if (token.empty()) return false;
+  return run(op, [&](Connection& c) {
+    Transaction tx(c, inBatch_, op);
+    // Read under the row lock rather than trusting the affected-row count, which is 0
+    // when the expiry written equals the stored one.
+    auto rows = c.query(Sql(c,
+                            "SELECT id FROM jobs WHERE id = ? AND lease_token = ? AND "
+                            "status = 'Running' FOR UPDATE")
+                            .arg(jobId)
+                            .arg(token)
+                            .str(),
+                        op);
+    if (!rows.next()) return false;
+    c.exec(
+        Sql(c, "UPDATE jobs SET lease_expires_at = ? WHERE id = ?").arg(expiresAt).arg(jobId).str(),
+        op);
+    tx.commit();
+    return true;
   });
 }
 

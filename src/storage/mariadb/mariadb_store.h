@@ -39,6 +39,8 @@ class MariaDbStore final : public Store {
 
   void createJob(model::Job& job) override;
   JobChange updateJob(const std::string& jobId, const JobMutator& mutate) override;
+  bool renewLease(const std::string& jobId, const std::string& token,
+                  std::int64_t expiresAt) override;
   std::optional<JobChange> claimNextJob(std::int64_t now, const ClaimFilter& filter,
                                         const JobMutator& mutate) override;
   std::optional<model::Job> getJob(const std::string& id) override;

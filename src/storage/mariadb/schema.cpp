@@ -126,6 +126,15 @@ CREATE TABLE IF NOT EXISTS embeddings (
   PRIMARY KEY (video_id, idx)
 ))sql") + kTableOptions,
       }},
+      // 2: leases of claimed jobs (owner, token, expiry, renewal length). MariaDB's
+      // IF NOT EXISTS keeps each statement idempotent.
+      {{
+          "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS lease_owner VARCHAR(255) NOT NULL DEFAULT ''",
+          "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS lease_token VARCHAR(64) NOT NULL DEFAULT ''",
+          "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS lease_expires_at BIGINT NOT NULL DEFAULT 0",
+          "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS lease_ms BIGINT NOT NULL DEFAULT 0",
+          "CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (status, lease_expires_at)",
+      }},
   };
   return list;
 }

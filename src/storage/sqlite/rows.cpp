@@ -32,7 +32,8 @@ model::JobStatus parseStatus(const std::string& text, std::string_view op) {
 const char* const kJobColumns =
     "id, video_id, user_id, job_type, status, progress, current_stage, status_message, "
     "error_message, metadata, priority, attempts, max_attempts, created_at, updated_at, "
-    "started_at, completed_at, sequence, available_at, runner";
+    "started_at, completed_at, sequence, available_at, runner, lease_owner, lease_token, "
+    "lease_expires_at, lease_ms";
 
 void bindJob(Statement& st, const model::Job& job) {
   st.bind(1, job.id);
@@ -55,6 +56,10 @@ void bindJob(Statement& st, const model::Job& job) {
   st.bind(18, job.sequence);
   st.bind(19, job.availableAt);
   st.bind(20, job.runner);
+  st.bind(21, job.leaseOwner);
+  st.bind(22, job.leaseToken);
+  st.bind(23, job.leaseExpiresAt);
+  st.bind(24, job.leaseMillis);
 }
 
 model::Job readJob(const Statement& st, std::string_view op) {
@@ -79,6 +84,10 @@ model::Job readJob(const Statement& st, std::string_view op) {
   job.sequence = st.int64(17);
   job.availableAt = st.int64(18);
   job.runner = st.text(19);
+  job.leaseOwner = st.text(20);
+  job.leaseToken = st.text(21);
+  job.leaseExpiresAt = st.int64(22);
+  job.leaseMillis = st.int64(23);
   return job;
 }
 
@@ -86,7 +95,7 @@ void insertJob(sqlite3* db, const model::Job& job, std::string_view op) {
   Statement st(db,
                std::string("INSERT INTO jobs (") + kJobColumns +
                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                   "?16, ?17, ?18, ?19, ?20)",
+                   "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
                op);
   bindJob(st, job);
   st.run();
@@ -98,7 +107,8 @@ void updateJobRow(sqlite3* db, const model::Job& job, std::string_view op) {
                "progress = ?6, current_stage = ?7, status_message = ?8, error_message = ?9, "
                "metadata = ?10, priority = ?11, attempts = ?12, max_attempts = ?13, "
                "created_at = ?14, updated_at = ?15, started_at = ?16, completed_at = ?17, "
-               "sequence = ?18, available_at = ?19, runner = ?20 WHERE id = ?1",
+               "sequence = ?18, available_at = ?19, runner = ?20, lease_owner = ?21, "
+               "lease_token = ?22, lease_expires_at = ?23, lease_ms = ?24 WHERE id = ?1",
                op);
   bindJob(st, job);
   st.run();
@@ -108,7 +118,8 @@ void updateJobRow(sqlite3* db, const model::Job& job, std::string_view op) {
 // user, type, priority, creation time, runner) out of the SET keeps SQLite from rewriting
 // the indexes built on them at every update; with `withStatus` false, status and
 // available_at stay out too (the common report that keeps the status then leaves the
-// status and runnable indexes alone). `metadata` is the job's metadata serialised (the
+// status and runnable indexes alone). The lease columns are always written: a report
+// renews the lease. `metadata` is the job's metadata serialised (the
 // history entry written beside it stores the same text).
 void updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
                        bool withStatus, std::string_view op) {
@@ -117,10 +128,12 @@ void updateJobProgress(sqlite3* db, const model::Job& job, const std::string& me
                    ? "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
                      "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
                      "started_at = ?9, completed_at = ?10, sequence = ?11, status = ?12, "
-                     "available_at = ?13 WHERE id = ?1"
+                     "available_at = ?13, lease_owner = ?14, lease_token = ?15, "
+                     "lease_expires_at = ?16, lease_ms = ?17 WHERE id = ?1"
                    : "UPDATE jobs SET progress = ?2, current_stage = ?3, status_message = ?4, "
                      "error_message = ?5, metadata = ?6, attempts = ?7, updated_at = ?8, "
-                     "started_at = ?9, completed_at = ?10, sequence = ?11 WHERE id = ?1",
+                     "started_at = ?9, completed_at = ?10, sequence = ?11, lease_owner = ?14, "
+                     "lease_token = ?15, lease_expires_at = ?16, lease_ms = ?17 WHERE id = ?1",
                op);
   st.bindInPlace(1, job.id);
   st.bind(2, job.progress);
@@ -133,6 +146,10 @@ void updateJobProgress(sqlite3* db, const model::Job& job, const std::string& me
   st.bind(9, job.startedAt);
   st.bind(10, job.completedAt);
   st.bind(11, job.sequence);
+  st.bindInPlace(14, job.leaseOwner);
+  st.bindInPlace(15, job.leaseToken);
+  st.bind(16, job.leaseExpiresAt);
+  st.bind(17, job.leaseMillis);
   if (withStatus) {
     st.bind(12, model::toString(job.status));
     st.bind(13, job.availableAt);

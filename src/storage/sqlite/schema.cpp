@@ -102,6 +102,14 @@ CREATE TABLE IF NOT EXISTS embeddings (
   PRIMARY KEY (video_id, idx)
 ) WITHOUT ROWID;
 )sql",
+    // 3: leases of claimed jobs (owner, token, expiry, renewal length).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN lease_token TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (status, lease_expires_at);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

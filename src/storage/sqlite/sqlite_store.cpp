@@ -313,26 +313,30 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
     Transaction tx(db_, op);
     dropCacheIfChangedElsewhere();
     std::optional<model::Job> stored;
-    {
+    boost::json::array types;
+    for (const auto& t : filter.jobTypes) types.emplace_back(t);
+    // Two queries, each served by its own index: a job whose holder's lease ran out first
+    // (it waited longest), then the queue.
+    for (const char* runnable :
+         {"status = 'Running' AND lease_expires_at > 0 AND lease_expires_at <= ?1",
+          "status = 'Pending' AND available_at <= ?1"}) {
       // The job types go in as one JSON array, so the SQL text (and its cached statement)
       // is the same whatever their number.
       Statement st(db_,
-                   std::string("SELECT ") + kJobColumns +
-                       " FROM jobs WHERE status = 'Pending' AND available_at <= ?1 AND "
-                       "runner = ?2 AND (?3 IS NULL OR job_type IN "
+                   std::string("SELECT ") + kJobColumns + " FROM jobs WHERE " + runnable +
+                       " AND (?2 IS NULL OR runner = ?2) AND (?3 IS NULL OR job_type IN "
                        "(SELECT value FROM json_each(?3))) "
                        "ORDER BY priority DESC, created_at, rowid LIMIT 1",
                    op);
       st.bind(1, now);
-      st.bind(2, filter.runner);
-      if (!filter.jobTypes.empty()) {
-        boost::json::array types;
-        for (const auto& t : filter.jobTypes) types.emplace_back(t);
-        st.bind(3, herald::core::toJson(types));
+      if (!filter.anyRunner) st.bind(2, filter.runner);
+      if (!filter.jobTypes.empty()) st.bind(3, herald::core::toJson(types));
+      if (st.step()) {
+        stored = readJob(st, op);
+        break;
       }
-      if (!st.step()) return std::nullopt;
-      stored = readJob(st, op);
     }
+    if (!stored) return std::nullopt;
     claimedId = stored->id;
     model::Job job = *stored;
     if (!mutate(job)) {
@@ -351,11 +355,13 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
                    "progress = ?6, current_stage = ?7, status_message = ?8, "
                    "error_message = ?9, metadata = ?10, priority = ?11, attempts = ?12, "
                    "max_attempts = ?13, created_at = ?14, updated_at = ?15, started_at = ?16, "
-                   "completed_at = ?17, sequence = ?18, available_at = ?19, runner = ?20 "
-                   "WHERE id = ?1 AND status = 'Pending' AND sequence = ?21 RETURNING sequence",
+                   "completed_at = ?17, sequence = ?18, available_at = ?19, runner = ?20, "
+                   "lease_owner = ?21, lease_token = ?22, lease_expires_at = ?23, lease_ms = ?24 "
+                   "WHERE id = ?1 AND status = ?26 AND sequence = ?25 RETURNING sequence",
                    op);
       bindJob(st, job);
-      st.bind(21, stored->sequence);
+      st.bind(25, stored->sequence);
+      st.bind(26, model::toString(stored->status));
       if (!st.step()) fail(op, "job '" + claimedId + "' changed while claimed");
     }
     change.entry = model::snapshotOf(job);
@@ -369,6 +375,25 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
   }
   remember(change.job);
   return change;
+}
+
+bool SqliteStore::renewLease(const std::string& jobId, const std::string& token,
+                             std::int64_t expiresAt) {
+  constexpr std::string_view op = "renewLease";
+  if (token.empty()) return false;
+  jobCache_.erase(jobId);
+  Transaction tx(db_, op);
+  Statement st(db_,
+               "UPDATE jobs SET lease_expires_at = ?3 WHERE id = ?1 AND lease_token = ?2 AND "
+               "status = 'Running' RETURNING id",
+               op);
+  st.bind(1, jobId);
+  st.bind(2, token);
+  st.bind(3, expiresAt);
+  const bool held = st.step();
+  st.reset();
+  tx.commit();
+  return held;
 }
 
 std::optional<model::Video> SqliteStore::updateVideo(

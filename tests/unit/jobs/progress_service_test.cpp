@@ -194,3 +194,114 @@ TEST_F(ProgressServiceTest, AChildJobMovesItsVideoStageAndThePipelineJobFollows)
 }
 
 }  // namespace
+
+// Leases: a claim leases the job; fenced reports need its token and renew it; an expired
+// lease is taken over (a new attempt, a new token) and the old holder is refused.
+TEST_F(ProgressServiceTest, AnExpiredLeaseIsTakenOverAndTheOldHolderIsFenced) {
+  auto job = create();
+  const jobs::LeaseSpec a{"node-a", 30s};
+  auto claimed = now([&] { return service.claimNextNow({}, a); });
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->leaseOwner, "node-a");
+  EXPECT_EQ(claimed->leaseToken.size(), 32u);
+  EXPECT_EQ(claimed->leaseExpiresAt, clock.systemNowMillis() + 30000);
+  const auto tokenA = claimed->leaseToken;
+
+  auto fenced = [&](const std::string& token, double progress) {
+    jobs::ProgressReport r;
+    r.progress = progress;
+    r.fenced = true;
+    r.leaseToken = token;
+    return now([&] { return service.reportNow(job.id, r); });
+  };
+  // Without the token, or with another: refused, nothing written or announced.
+  const auto announced = events.jobs.size();
+  EXPECT_EQ(fenced("", 10).outcome, jobs::ReportOutcome::LeaseLost);
+  EXPECT_EQ(fenced("0123", 10).outcome, jobs::ReportOutcome::LeaseLost);
+  EXPECT_EQ(events.jobs.size(), announced);
+  // With it: recorded, and the lease renewed from now.
+  clock.advance(20s);
+  auto renewed = fenced(tokenA, 20);
+  ASSERT_EQ(renewed.outcome, jobs::ReportOutcome::Recorded);
+  EXPECT_EQ(renewed.job.leaseExpiresAt, clock.systemNowMillis() + 30000);
+  // Not expired yet: nobody else gets it.
+  clock.advance(29s);
+  EXPECT_FALSE(now([&] { return service.claimNextNow({}, {"node-b", 30s}); }));
+  // Expired: node B takes it over, attempt 2, a new token.
+  clock.advance(1s);
+  auto taken = now([&] { return service.claimNextNow({}, {"node-b", 30s}); });
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->id, job.id);
+  EXPECT_EQ(taken->attempts, 2);
+  EXPECT_EQ(taken->leaseOwner, "node-b");
+  EXPECT_NE(taken->leaseToken, tokenA);
+  EXPECT_NE(taken->statusMessage.find("node-a"), std::string::npos);
+  // A's late report: refused; B's goes through, and progress is B's.
+  const auto before = events.jobs.size();
+  auto late = fenced(tokenA, 90);
+  EXPECT_EQ(late.outcome, jobs::ReportOutcome::LeaseLost);
+  EXPECT_EQ(late.job.progress, taken->progress);
+  EXPECT_EQ(events.jobs.size(), before);
+  EXPECT_EQ(fenced(taken->leaseToken, 5).outcome, jobs::ReportOutcome::Recorded);
+  // The end clears the lease; an unfenced cancel would too.
+  jobs::ProgressReport done;
+  done.status = JobStatus::Completed;
+  done.fenced = true;
+  done.leaseToken = taken->leaseToken;
+  auto completed = now([&] { return service.reportNow(job.id, done); });
+  ASSERT_EQ(completed.outcome, jobs::ReportOutcome::Recorded);
+  EXPECT_TRUE(completed.job.leaseToken.empty());
+  EXPECT_EQ(completed.job.leaseExpiresAt, 0);
+}
+
+TEST_F(ProgressServiceTest, ATakeoverWithNoAttemptsLeftFailsTheJob) {
+  auto job = create();
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto claimed = now([&] { return service.claimNextNow({}, {"node", 10s}); });
+    ASSERT_TRUE(claimed) << attempt;
+    EXPECT_EQ(claimed->attempts, attempt);
+    clock.advance(11s);
+  }
+  EXPECT_FALSE(now([&] { return service.claimNextNow({}, {"node", 10s}); }));
+  auto stored = store.getJob(job.id);
+  EXPECT_EQ(stored->status, JobStatus::Failed);
+  EXPECT_NE(stored->errorMessage->find("expired"), std::string::npos);
+}
+
+TEST_F(ProgressServiceTest, GivingBackRequeuesAtOnceWithoutCountingTheAttempt) {
+  auto job = create();
+  auto claimed = now([&] { return service.claimNextNow({}, {"node-a", 30s}); });
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(now([&] { return service.giveBackNow(job.id, "stale", "stopping"); }).outcome,
+            jobs::ReportOutcome::LeaseLost);
+  auto back =
+      now([&] { return service.giveBackNow(job.id, claimed->leaseToken, "node-a stopped"); });
+  ASSERT_EQ(back.outcome, jobs::ReportOutcome::Recorded);
+  EXPECT_EQ(back.job.status, JobStatus::Pending);
+  EXPECT_EQ(back.job.attempts, 0);
+  EXPECT_TRUE(back.job.leaseToken.empty());
+  auto again = now([&] { return service.claimNextNow({}, {"node-b", 30s}); });
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->attempts, 1);
+}
+
+TEST_F(ProgressServiceTest, RecoveryAtStartLeavesOtherNodesLiveLeasesAlone) {
+  auto mine = create();
+  auto theirs = create();
+  auto expired = create();
+  now([&] { return service.claimNextNow({}, {"node-old", 5s}); });
+  now([&] { return service.claimNextNow({}, {"node-b", 60s}); });
+  now([&] { return service.claimNextNow({}, {"node-c", 5s}); });
+  clock.advance(6s);
+  auto requeued = now([&] {
+    return service.recoverInterruptedNow(
+        [](const model::Job&) { return false; },
+        [](const std::string& owner) { return owner == "node-old"; });
+  });
+  std::sort(requeued.begin(), requeued.end());
+  std::vector<std::string> expected{mine.id, expired.id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(requeued, expected);
+  EXPECT_EQ(store.getJob(theirs.id)->status, JobStatus::Running);
+  EXPECT_EQ(store.getJob(theirs.id)->leaseOwner, "node-b");
+}

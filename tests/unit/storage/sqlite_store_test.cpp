@@ -251,7 +251,7 @@ TEST_F(SqliteStoreTest, UsesWalJournalAndRecordsSchemaVersion) {
   }
   // journal_mode=WAL is persistent, so a fresh connection sees it too.
   EXPECT_EQ(rawQueryText("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(rawQueryText("PRAGMA user_version"), "2");
+  EXPECT_EQ(rawQueryText("PRAGMA user_version"), "3");
 }
 
 TEST_F(SqliteStoreTest, CreatesMissingParentDirectories) {

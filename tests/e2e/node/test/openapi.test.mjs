@@ -81,6 +81,11 @@ async function call(operationId, params = {}, { query = '', json, body } = {}) {
   seen.push({ operationId, status: res.status, what });
   const answer = op.responses[String(res.status)];
   assert.ok(answer, `${what}: status not documented (${Object.keys(op.responses)}): ${res.text}`);
+  if (res.status === 204) {
+    assert.equal(answer.content, undefined, `${what}: a 204 documents no content`);
+    assert.equal(res.text, '', `${what}: a 204 has no body`);
+    return res;
+  }
   const types = Object.keys(answer.content ?? {});
   const type = types.find((t) => res.contentType.split(';')[0].trim() === t);
   assert.ok(type, `${what}: content type ${res.contentType} is not documented (${types})`);
@@ -166,6 +171,16 @@ test('every documented operation and answer, called for real, matches the docume
   await call('listJobs', {}, { query: '?status=Sideways' }); // 400
   await call('listJobs', {}, { query: '?jobType=Thumbnail&limit=1&offset=1' });
   await call('listJobs', {}, { query: '?offset=-3' }); // 400
+
+  // The pull model: claim with a lease, report with its token.
+  const toClaim = await call('createJob', {}, { json: { jobType: 'OpenApiClaim' } });
+  const claimed = await call('claimJob', {}, { json: { jobTypes: ['OpenApiClaim'], leaseSeconds: 60, workerId: 'openapi-worker' } });
+  assert.equal(claimed.status, 200);
+  assert.equal(claimed.body.jobId, toClaim.body.jobId);
+  assert.equal((await call('claimJob', {}, { json: { jobTypes: ['OpenApiClaim'], waitSeconds: 0 } })).status, 204);
+  await call('claimJob', {}, { json: { jobTypes: [] } }); // 400
+  assert.equal((await call('reportJobProgress', { id: claimed.body.jobId }, { json: { progress: 50, leaseToken: claimed.body.leaseToken } })).status, 200);
+  assert.equal((await call('reportJobProgress', { id: claimed.body.jobId }, { json: { progress: 60 } })).status, 409); // leased: no token
 
   // A real video through the whole pipeline, so its stages, jobs and transcript are real.
   const video = join(work, 'openapi clip.mp4');
