@@ -2,7 +2,7 @@
 // report with its token; a worker that stops renewing loses its job to another; a node
 // killed with SIGKILL mid-transcription loses its job to another node after the lease
 // expires, and the dead attempt's late report (replayed with its old token) is refused.
-import { test, describe, before } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -24,8 +24,10 @@ describe('external workers claim jobs (EnableBackgroundJobs=false)', () => {
   let server;
   before(async () => {
     server = await startServer({ env: { AppSettings__EnableBackgroundJobs: 'false' } });
-    return () => server.stop();
   });
+  // node:test ignores a function returned by before(): the server is stopped here, or its
+  // process would keep this file's runner alive until the per-file timeout.
+  after(() => server.stop());
 
   test('a worker claims Transcription jobs, reports progress that subscribers receive, completes them', async () => {
     const { url } = server;
