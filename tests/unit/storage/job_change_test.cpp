@@ -17,18 +17,8 @@ using Outcome = JobChange::Outcome;
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
-class JobChangeTest : public ::testing::TestWithParam<testing::Backend> {
+class JobChangeTest : public testing::StoreOnBackendTest {
  protected:
-  void SetUp() override {
-    HERALD_SKIP_WITHOUT_BACKEND(GetParam());
-    db_ = std::make_unique<testing::TestDatabase>(GetParam());
-    store_ = db_->open();
-  }
-  void TearDown() override {
-    store_.reset();
-    db_.reset();
-  }
-
   Job create(const std::string& id, int priority = 0, std::int64_t createdAt = kT0,
              std::string jobType = "Transcription", std::string runner = "herald") {
     Job job;
@@ -53,9 +43,6 @@ class JobChangeTest : public ::testing::TestWithParam<testing::Backend> {
     EXPECT_EQ(change->outcome, Outcome::Updated);
     return change->job.id;
   }
-
-  std::unique_ptr<testing::TestDatabase> db_;
-  StorePtr store_;
 };
 
 TEST_P(JobChangeTest, UpdateJobWritesTheJobAndItsNextHistoryEntry) {

@@ -18,18 +18,8 @@ using Outcome = JobChange::Outcome;
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 constexpr std::int64_t kLease = 10'000;
 
-class LeaseTest : public ::testing::TestWithParam<testing::Backend> {
+class LeaseTest : public testing::StoreOnBackendTest {
  protected:
-  void SetUp() override {
-    HERALD_SKIP_WITHOUT_BACKEND(GetParam());
-    db_ = std::make_unique<testing::TestDatabase>(GetParam());
-    store_ = db_->open();
-  }
-  void TearDown() override {
-    store_.reset();
-    db_.reset();
-  }
-
   void create(const std::string& id, std::int64_t createdAt = kT0, std::string runner = "herald") {
     Job job;
     job.id = id;
@@ -55,9 +45,6 @@ class LeaseTest : public ::testing::TestWithParam<testing::Backend> {
     EXPECT_EQ(change->outcome, Outcome::Updated);
     return change->job;
   }
-
-  std::unique_ptr<testing::TestDatabase> db_;
-  StorePtr store_;
 };
 
 TEST_P(LeaseTest, TheLeaseIsStoredAndReadBack) {

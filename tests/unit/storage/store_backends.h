@@ -5,6 +5,7 @@
 // MariaDB cases are skipped with a message saying so.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -60,5 +61,22 @@ class TestDatabase {
       !::herald::storage::testing::testMariaDb()) {                \
     GTEST_SKIP() << ::herald::storage::testing::kNoMariaDbMessage; \
   }
+
+// A test on each backend with one fresh database and one Store open on it.
+class StoreOnBackendTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    HERALD_SKIP_WITHOUT_BACKEND(GetParam());
+    db_ = std::make_unique<TestDatabase>(GetParam());
+    store_ = db_->open();
+  }
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  StorePtr store_;
+};
 
 }  // namespace herald::storage::testing
