@@ -73,6 +73,13 @@ struct Socket {
   // (Pong and Close frames). `written` counts bytes of that sequence already sent.
   std::vector<hub::FramePtr> inFlight;
   std::string control;
+  // The payload of the latest Ping not answered yet (at most 125 bytes). A newer Ping
+  // replaces it, as RFC 6455 section 5.5.3 allows: a client that floods Pings and never
+  // reads then costs one Pong, not one queued Pong per Ping (the attack run grew a server
+  // to 3.5 GB that way). It moves into `control` when the writer takes its next batch, so
+  // `control` holds at most one Pong and one Close.
+  std::string pongPayload;
+  bool pongPending = false;
   std::array<std::uint8_t, 10> header{};
   std::uint8_t headerLength = 0;
   std::size_t written = 0;
@@ -144,6 +151,10 @@ bool takeNext(const SocketPtr& s) {
   auto& hub = s->connection->hub;
   s->written = 0;
   s->headerLength = 0;
+  if (s->pongPending) {
+    s->pongPending = false;
+    if (!s->closeSent) ws::appendFrame(ws::Opcode::Pong, s->pongPayload, s->control);
+  }
   if (!s->closeSent && s->current()) {
     bool binary = false;
     const bool closing = hub->takeQueued(s->inFlight, binary, kMaxMessageBytes, &s->recordedAt);
@@ -304,7 +315,10 @@ void readAvailable(const SocketPtr& s) {
       switch (e.kind) {
         case ws::FrameEvent::Kind::Data: data += e.payload; break;
         case ws::FrameEvent::Kind::Ping:
-          if (!s->closeSent) ws::appendFrame(ws::Opcode::Pong, e.payload, s->control);
+          if (!s->closeSent) {
+            s->pongPayload.assign(e.payload);
+            s->pongPending = true;
+          }
           break;
         case ws::FrameEvent::Kind::Pong: break;
         case ws::FrameEvent::Kind::Close:
@@ -324,7 +338,7 @@ void readAvailable(const SocketPtr& s) {
       s->connection->hub->close(std::nullopt);
       return pump(s);
     }
-    if (!s->control.empty()) pump(s);
+    if (s->pongPending || !s->control.empty()) pump(s);
     if (!data.empty() && s->accepting && s->current()) return deliver(s, std::move(data));
   }
 }
