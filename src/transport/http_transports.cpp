@@ -41,8 +41,13 @@ bhttp::response<bhttp::string_body> makeResponse(
   return res;
 }
 
+// A response (a poll's body can be up to MaxOutboundQueueBytes) gets this long to reach a
+// client that does not read it; then the socket is closed rather than held for ever.
+constexpr auto kWriteTimeout = 30s;
+
 asio::awaitable<bool> write(beast::tcp_stream& stream, bhttp::response<bhttp::string_body> res) {
   bool keepAlive = res.keep_alive();
+  stream.expires_after(kWriteTimeout);
   auto [ec, n] = co_await bhttp::async_write(stream, res, use_nothrow);
   co_return !ec && keepAlive;
 }
@@ -113,6 +118,20 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
       if (auto w = weakWake.lock()) w->cancel();
     });
   });
+  // A client that stops reading leaves the write below pending forever: its queue then
+  // overflows (the slow-consumer bound) and the connection handler gives up on it after
+  // its close timeout, or a shutdown ends it. Either calls detachCurrent(), which closes
+  // the socket here so the pending write fails and the request ends (the attack run of
+  // issue 12 found such a client still ESTABLISHED after 120 s). `serving` tells the
+  // posted close whether this request (and so `stream`) still exists.
+  auto serving = std::make_shared<bool>(true);
+  c->setDetach([executor, serving, &stream] {
+    asio::post(executor, [serving, &stream] {
+      if (!*serving) return;
+      boost::system::error_code ignored;
+      stream.socket().close(ignored);
+    });
+  });
   // The client ends SSE by dropping the request: watch the socket for that.
   asio::co_spawn(
       executor,
@@ -138,6 +157,7 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
     if (ec) break;
     metrics::batchWritten(frames.size(), recordedAt);
   }
+  *serving = false;
   c->hub->setWakeup({});
   ctx.connections.dispose(c);
   boost::system::error_code ignored;
