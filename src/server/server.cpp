@@ -72,6 +72,14 @@ unsigned cpusAvailable() {
   return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
 }
 
+// An io_context whose pending handlers can be destroyed before the context itself
+// (execution_context::shutdown is protected; it is what the destructor calls first).
+class IoContext : public asio::io_context {
+ public:
+  using asio::io_context::io_context;
+  void destroyPendingWork() { shutdown(); }
+};
+
 }  // namespace
 
 int runServer(const config::Config& config) {
@@ -111,11 +119,11 @@ int runServer(const config::Config& config) {
 
   asio::io_context storeContext(1);
   auto storeGuard = asio::make_work_guard(storeContext);
-  std::vector<std::unique_ptr<asio::io_context>> ioContexts;
+  std::vector<std::unique_ptr<IoContext>> ioContexts;
   std::vector<asio::io_context*> contextPtrs;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (int i = 0; i < ioThreads; ++i) {
-    ioContexts.push_back(std::make_unique<asio::io_context>(1));
+    ioContexts.push_back(std::make_unique<IoContext>(1));
     contextPtrs.push_back(ioContexts.back().get());
     guards.push_back(asio::make_work_guard(*ioContexts.back()));
   }
@@ -282,6 +290,15 @@ int runServer(const config::Config& config) {
   // Let queued store work finish (it is short), then close the store.
   storeGuard.reset();
   storeThread.join();
+  // A request or socket that outlived the grace period is still a pending operation (a
+  // coroutine frame) on its I/O context, and that frame refers to the HTTP server, the
+  // connection manager and the hub. Shutting the contexts down now destroys those frames
+  // while everything they refer to exists; left to the contexts' destructors (they are
+  // declared first, so they go last) it ran after the server state they point into
+  // (valgrind: invalid reads in the session's Unregister::~Unregister on the freed
+  // server). The contexts themselves stay until the end: the listener's acceptor and the
+  // sockets still need their services to be destroyed.
+  for (auto& ctx : ioContexts) ctx->destroyPendingWork();
   store.reset();
   spdlog::info("Herald stopped");
   return 0;
