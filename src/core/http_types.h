@@ -32,6 +32,9 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   // For an error answer, the metrics' reason when finer than its status (e.g. bad_json).
   const char* rejectReason = nullptr;
+  // A file sent as the body instead of `body` (a large static file): the server streams it
+  // in chunks, so a download costs one chunk of memory, not the whole file.
+  std::string bodyFile;
 };
 
 }  // namespace herald::core

@@ -1,5 +1,9 @@
 #include "http/http_server.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -56,6 +60,10 @@ constexpr std::string_view kHubPath = "/hubs/job-progress";
 constexpr std::string_view kNegotiatePath = "/hubs/job-progress/negotiate";
 // A client gets this long to send a whole request; bounds idle keep-alive sockets too.
 constexpr auto kRequestTimeout = 30s;
+// Static files up to this size are read whole and sent in one write; larger ones are
+// streamed in chunks of kFileChunkBytes (streamFile).
+constexpr std::uintmax_t kInlineFileBytes = 256ULL * 1024;
+constexpr std::size_t kFileChunkBytes = 64ULL * 1024;
 
 struct Counter {
   std::atomic<int>& n;
@@ -71,7 +79,10 @@ int hexValue(char c) {
 }
 
 // The path of a request target, percent-decoded (an escape that is not two hex digits
-// stays as it is). Most paths have no escape at all and are copied in one go.
+// stays as it is). Most paths have no escape at all and are copied in one go. An encoded
+// slash (%2F) stays encoded, as in ASP.NET Core: it is data inside a segment, never a
+// separator, so `/api/v1/jobs/a%2Fb/progress` cannot be routed as `/jobs/a/b/progress`
+// and a static file name cannot reach into a folder.
 std::string decodePath(std::string_view target) {
   auto raw = target.substr(0, target.find('?'));
   if (raw.find('%') == std::string_view::npos) return std::string(raw);
@@ -80,7 +91,7 @@ std::string decodePath(std::string_view target) {
   for (std::size_t i = 0; i < raw.size(); ++i) {
     int hi = 0, lo = 0;
     if (raw[i] == '%' && i + 2 < raw.size() && (hi = hexValue(raw[i + 1])) >= 0 &&
-        (lo = hexValue(raw[i + 2])) >= 0) {
+        (lo = hexValue(raw[i + 2])) >= 0 && hi * 16 + lo != '/') {
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else {
@@ -109,25 +120,33 @@ core::HttpRequest toCore(bhttp::request<bhttp::string_body>& req, std::string pa
   return r;
 }
 
-// The bytes of a response, written by hand: Beast's serializer and composed write cost
-// ~23k instructions per answer, a third of the HTTP work of a progress report. The
-// header values are the server's own (and a request's Origin, which the parser already
-// checked), so there is nothing to escape.
-std::string serializeResponse(const core::HttpResponse& res, unsigned version, bool keepAlive,
-                              bool head) {
+// The status line and headers of a response whose body is `contentLength` bytes.
+// Written by hand: Beast's serializer and composed write cost ~23k instructions per
+// answer, a third of the HTTP work of a progress report. The header values are the
+// server's own (and a request's Origin, which the parser already checked), so there is
+// nothing to escape. Every answer says nosniff: a browser must not guess a script or a
+// page out of a JSON error or a downloaded file.
+void serializeHead(const core::HttpResponse& res, unsigned version, bool keepAlive,
+                   std::uint64_t contentLength, std::string& out) {
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
-  std::string out;
-  out.reserve(160 + res.body.size() + res.headers.size() * 48);
   out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(res.status);
   out += ' ';
   out.append(reason.data(), reason.size());
-  out += "\r\nServer: Herald\r\n";
+  out += "\r\nServer: Herald\r\nX-Content-Type-Options: nosniff\r\n";
   if (!res.contentType.empty()) out.append("Content-Type: ").append(res.contentType).append("\r\n");
   for (const auto& [k, v] : res.headers) out.append(k).append(": ").append(v).append("\r\n");
   if (version == 10 && keepAlive) out += "Connection: keep-alive\r\n";
   if (version != 10 && !keepAlive) out += "Connection: close\r\n";
-  out.append("Content-Length: ").append(std::to_string(res.body.size())).append("\r\n\r\n");
+  out.append("Content-Length: ").append(std::to_string(contentLength)).append("\r\n\r\n");
+}
+
+// The bytes of a whole response.
+std::string serializeResponse(const core::HttpResponse& res, unsigned version, bool keepAlive,
+                              bool head) {
+  std::string out;
+  out.reserve(190 + res.body.size() + res.headers.size() * 48);
+  serializeHead(res, version, keepAlive, res.body.size(), out);
   if (!head) out += res.body;
   return out;
 }
@@ -195,6 +214,38 @@ asio::awaitable<boost::system::error_code> readRequest(
   }
 }
 
+// Transfer-Encoding other than exactly `chunked` (RFC 9112 section 6.1: a server that
+// receives a transfer coding it does not understand answers 501): Beast decodes the
+// chunked framing of `gzip, chunked` and hands over the body still compressed, as if it
+// were plain. A refusal, or nothing when the framing is fine.
+std::optional<core::HttpResponse> refuseFraming(const bhttp::request<bhttp::string_body>& req) {
+  int codings = 0;
+  bool onlyChunked = true;
+  for (const auto& field : req) {
+    if (field.name() != bhttp::field::transfer_encoding) continue;
+    std::string_view rest = field.value();
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      auto coding = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t'))
+        coding.remove_prefix(1);
+      while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t'))
+        coding.remove_suffix(1);
+      if (coding.empty()) continue;
+      ++codings;
+      if (!core::iequals(coding, "chunked")) onlyChunked = false;
+    }
+  }
+  if (codings == 0 || (codings == 1 && onlyChunked)) return std::nullopt;
+  core::HttpResponse r;
+  r.status = 501;
+  r.contentType = "text/plain; charset=utf-8";
+  r.body = "Unsupported Transfer-Encoding: only chunked is accepted";
+  r.rejectReason = "unsupported_transfer_encoding";
+  return r;
+}
+
 enum class HubPath { None, Hub, Negotiate };
 
 // Which hub endpoint `path` names, matched as the REST routes are (case-insensitive, one
@@ -244,14 +295,66 @@ std::optional<core::HttpResponse> staticFile(const std::string& webRoot, const s
   if (r != root.end()) return std::nullopt;
   if (fs::is_directory(full, ec)) full /= "index.html";
   if (!fs::is_regular_file(full, ec)) return std::nullopt;
+  core::HttpResponse res;
+  res.contentType = mimeType(full);
+  const auto size = fs::file_size(full, ec);
+  if (ec) return std::nullopt;
+  if (size > kInlineFileBytes) {
+    res.bodyFile = full.string();  // streamed by the session (streamFile)
+    return res;
+  }
   std::ifstream in(full, std::ios::binary);
   if (!in) return std::nullopt;
   std::ostringstream ss;
   ss << in.rdbuf();
-  core::HttpResponse res;
-  res.contentType = mimeType(full);
   res.body = ss.str();
   return res;
+}
+
+// Sends `res` with the file `res.bodyFile` as its body, one chunk at a time: each chunk
+// is read only once the previous one is in the socket, so a client that reads slowly (or
+// not at all) holds one chunk of memory, and the I/O thread reads the disk in small steps
+// between other work (the attack run of issue 12: 8 non-reading downloads of a 200 MB file
+// held 2.3 GB, read whole on the I/O thread). A client that takes nothing for
+// kRequestTimeout is dropped. The length is the open file's, so a file that changes
+// meanwhile cannot make the body disagree with its Content-Length: a short read ends the
+// connection instead.
+asio::awaitable<boost::system::error_code> streamFile(beast::tcp_stream& stream,
+                                                      core::HttpResponse res, unsigned version,
+                                                      bool keepAlive, bool head) {
+  const int fd = ::open(res.bodyFile.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    if (fd >= 0) ::close(fd);
+    core::HttpResponse missing;
+    missing.status = 404;
+    missing.contentType = "text/plain; charset=utf-8";
+    missing.body = "Not Found";
+    co_return co_await writeResponse(stream, serializeResponse(missing, version, keepAlive, head));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  std::string header;
+  serializeHead(res, version, keepAlive, static_cast<std::uint64_t>(st.st_size), header);
+  auto ec = co_await writeResponse(stream, std::move(header));
+  if (ec || head) co_return ec;
+  std::vector<char> chunk(kFileChunkBytes);
+  auto left = static_cast<std::uint64_t>(st.st_size);
+  off_t offset = 0;
+  while (left > 0) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+    const auto n = ::pread(fd, chunk.data(), want, offset);
+    if (n <= 0) co_return asio::error::make_error_code(asio::error::eof);  // shrank: give up
+    stream.expires_after(kRequestTimeout);
+    auto [wec, written] = co_await asio::async_write(
+        stream, asio::buffer(chunk.data(), static_cast<std::size_t>(n)), use_nothrow);
+    if (wec) co_return wec;
+    offset += n;
+    left -= static_cast<std::uint64_t>(n);
+  }
+  co_return ec;
 }
 
 }  // namespace
@@ -360,7 +463,24 @@ struct HttpServer::Impl {
         break;
       }
       auto req = parser.release();
+      if (auto refusal = refuseFraming(req)) {
+        // The body's framing is in doubt: answer and close, reading nothing more.
+        metrics::rejected(refusal->rejectReason);
+        auto writing = writeResponse(stream, serializeResponse(*refusal, 11, false, false));
+        co_await std::move(writing);
+        break;
+      }
       auto path = decodePath(req.target());
+      if (path.find('\0') != std::string::npos) {
+        // A NUL would end the name at the system call: `/page.html%00.png` opened the page.
+        auto refusal = textResponse(400, "Malformed request path");
+        metrics::rejected("bad_path");
+        auto writing = writeResponse(
+            stream,
+            serializeResponse(refusal, req.version(), req.keep_alive() && !stopping, false));
+        if (co_await std::move(writing) || !req.keep_alive() || stopping) break;
+        continue;
+      }
       state->busy = true;
       const auto hub = hubPath(path);
       // The request context: the request and its principal, worked out here and only here.
@@ -412,9 +532,16 @@ struct HttpServer::Impl {
       if (response.status >= 400) countRejected(response);
       for (auto& h : cors) response.headers.push_back(h);
       bool keepAlive = req.keep_alive() && !stopping;
-      auto writing = writeResponse(stream, serializeResponse(response, req.version(), keepAlive,
-                                                             req.method() == bhttp::verb::head));
-      auto wec = co_await std::move(writing);
+      boost::system::error_code wec;
+      if (!response.bodyFile.empty()) {
+        auto streaming = streamFile(stream, std::move(response), req.version(), keepAlive,
+                                    req.method() == bhttp::verb::head);
+        wec = co_await std::move(streaming);
+      } else {
+        auto writing = writeResponse(stream, serializeResponse(response, req.version(), keepAlive,
+                                                               req.method() == bhttp::verb::head));
+        wec = co_await std::move(writing);
+      }
       state->busy = false;
       if (wec || !keepAlive) break;
     }

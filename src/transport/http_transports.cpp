@@ -32,6 +32,7 @@ bhttp::response<bhttp::string_body> makeResponse(
     std::string_view contentType = "text/plain; charset=utf-8", const Headers& more = Headers()) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version};
   res.set(bhttp::field::server, "Herald");
+  res.set("X-Content-Type-Options", "nosniff");  // as every Herald answer (http_server.cpp)
   if (!contentType.empty()) res.set(bhttp::field::content_type, contentType);
   for (const auto& [k, v] : extra) res.set(k, v);
   for (const auto& [k, v] : more) res.set(k, v);
@@ -96,7 +97,8 @@ asio::awaitable<bool> serveSse(beast::tcp_stream& stream, unsigned version, Atta
   }
   // Headers, then the comment line: browsers fire `open` only once bytes arrive.
   std::string head =
-      "HTTP/1.1 200 OK\r\nServer: Herald\r\nContent-Type: text/event-stream\r\n"
+      "HTTP/1.1 200 OK\r\nServer: Herald\r\nX-Content-Type-Options: nosniff\r\n"
+      "Content-Type: text/event-stream\r\n"
       "Cache-Control: no-cache,no-store\r\nPragma: no-cache\r\n"
       "Content-Encoding: identity\r\nConnection: close\r\n";
   for (const auto& [k, v] : extra) head.append(k).append(": ").append(v).append("\r\n");
