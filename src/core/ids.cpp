@@ -1,31 +1,44 @@
 #include "core/ids.h"
 
+#include <openssl/rand.h>
+
 #include <array>
 #include <cstdio>
-#include <random>
+#include <cstring>
+#include <stdexcept>
 
 namespace herald::core {
 namespace {
 
-// One generator per thread, seeded from the OS; ids need to be unguessable
-// (the connection token is a bearer secret for the transport requests).
-std::mt19937_64& rng() {
-  thread_local std::mt19937_64 gen{[] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }()};
-  return gen;
-}
+// Every id here may be a secret a client holds (the connection token is the bearer
+// credential of the transport requests; a lease token authorises a worker's reports),
+// so the bytes come from OpenSSL's CSPRNG, never from a seeded PRNG whose raw outputs
+// we hand out: an attack run recovered mt19937_64's state from 88 negotiate answers and
+// predicted the next client's token. RAND_bytes costs a lock and a DRBG call, so each
+// thread takes 4 KB at a time and serves ids from that (256 ids per refill); the bytes
+// are used once and then overwritten, never handed out twice.
+constexpr std::size_t kPoolBytes = 4096;
 
-std::array<unsigned char, 16> randomBytes() {
-  std::array<unsigned char, 16> out{};
-  for (std::size_t i = 0; i < out.size(); i += 8) {
-    auto v = rng()();
-    for (std::size_t j = 0; j < 8; ++j) {
-      out[i + j] = static_cast<unsigned char>(v >> (8 * j));
+struct Pool {
+  std::array<unsigned char, kPoolBytes> bytes{};
+  std::size_t used = kPoolBytes;  // empty until the first draw
+};
+
+template <std::size_t N>
+std::array<unsigned char, N> randomBytes() {
+  static_assert(N <= kPoolBytes);
+  thread_local Pool pool;
+  if (kPoolBytes - pool.used < N) {
+    if (RAND_bytes(pool.bytes.data(), static_cast<int>(pool.bytes.size())) != 1) {
+      // No entropy source: refuse to hand out a guessable id.
+      throw std::runtime_error("the system's random generator failed (RAND_bytes)");
     }
+    pool.used = 0;
   }
+  std::array<unsigned char, N> out{};
+  std::memcpy(out.data(), pool.bytes.data() + pool.used, N);
+  std::memset(pool.bytes.data() + pool.used, 0, N);
+  pool.used += N;
   return out;
 }
 
@@ -58,12 +71,12 @@ std::string base64UrlEncode(const unsigned char* data, std::size_t size) {
 }
 
 std::string newConnectionId() {
-  auto bytes = randomBytes();
+  auto bytes = randomBytes<16>();
   return base64UrlEncode(bytes.data(), bytes.size());
 }
 
 std::string newLeaseToken() {
-  auto b = randomBytes();
+  auto b = randomBytes<16>();
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(b.size() * 2);
@@ -75,7 +88,7 @@ std::string newLeaseToken() {
 }
 
 std::string newUuid() {
-  auto b = randomBytes();
+  auto b = randomBytes<16>();
   b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);  // version 4
   b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
   char buf[37];
