@@ -38,12 +38,19 @@ bool HubConnection::binary() const {
   return protocol_ && protocol_->transferFormat() == protocol::TransferFormat::Binary;
 }
 
+std::size_t HubConnection::outstandingLocked() const {
+  // Replayed copies sit in the queue and in the replay buffer at once (the same bytes,
+  // shared): count them once.
+  return queuedBytes_ + heldBytes_ + replayBytes_ - std::min(requeuedBytes_, replayBytes_);
+}
+
 EnqueueResult HubConnection::enqueueLocked(OutFrame frame, std::unique_lock<std::mutex>& lock) {
   if (closing_) return EnqueueResult::Closed;
-  // Unacknowledged replay frames count too: a stateful client that stopped reading
-  // (or acking) must not hold memory without bound either.
-  if (queuedBytes_ + replayBytes_ + heldBytes_ + frame.bytes->size() > maxQueueBytes_ &&
-      (!queue_.empty() || heldBytes_ > 0)) {
+  // Unacknowledged replay frames count too: a stateful client that stopped reading, or
+  // reads but never sends Ack, must not hold memory without bound either. Only a frame
+  // that alone exceeds the bound, with nothing else outstanding, may still go.
+  if (outstandingLocked() + frame.bytes->size() > maxQueueBytes_ &&
+      (!queue_.empty() || heldBytes_ > 0 || replayBytes_ > 0)) {
     // Slow consumer: the policy is to end this connection (the client reconnects and
     // catches up from the store with afterSequence) rather than grow without bound.
     overflowed_ = true;
@@ -124,9 +131,8 @@ EnqueueResult HubConnection::send(const SerializedMessage& message, SendMode mod
     if (it != held_.end() && !closing_) {
       // Counted toward the limit like queued bytes: a replay must not let a flood of
       // live updates grow without bound.
-      const bool over =
-          queuedBytes_ + replayBytes_ + heldBytes_ + out.bytes->size() > maxQueueBytes_;
-      if (over && (heldBytes_ > 0 || !queue_.empty())) {
+      const bool over = outstandingLocked() + out.bytes->size() > maxQueueBytes_;
+      if (over && (heldBytes_ > 0 || !queue_.empty() || replayBytes_ > 0)) {
         return enqueueLocked(std::move(out), lock);  // the same test: overflows and closes
       }
       heldBytes_ += out.bytes->size();
@@ -169,6 +175,7 @@ bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary, std::si
   std::size_t bytes = 0;
   while (taken < queue_.size() && (taken == 0 || bytes < maxBytes)) {
     auto& f = queue_[taken++];
+    if (f.requeued) requeuedBytes_ -= std::min(requeuedBytes_, f.bytes->size());
     if (stateful_ && f.trackable) {
       // Counted where bytes leave for the socket, so backplane traffic is numbered too.
       replay_->push_back(Buffered{++totalSent_, f.bytes});
@@ -254,8 +261,12 @@ void HubConnection::prepareReplay() {
   front.push_back(OutFrame{std::move(sequence), false});
   // Replayed frames are numbered already: they go out as untracked copies and stay
   // in the buffer until acknowledged.
+  requeuedBytes_ = 0;
   if (replay_) {
-    for (const auto& b : *replay_) front.push_back(OutFrame{b.bytes, false});
+    for (const auto& b : *replay_) {
+      requeuedBytes_ += b.bytes->size();
+      front.push_back(OutFrame{b.bytes, false, 0, true});
+    }
   }
   for (auto& f : queue_) front.push_back(std::move(f));
   queue_ = std::move(front);

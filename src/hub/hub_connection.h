@@ -121,6 +121,7 @@ class HubConnection {
     FramePtr bytes;
     bool trackable;
     std::int64_t recordedAt = 0;  // SerializedMessage::recordedAt
+    bool requeued = false;        // a replay buffer entry put back by prepareReplay
   };
   struct Buffered {
     std::int64_t sequence;
@@ -128,6 +129,9 @@ class HubConnection {
   };
 
   EnqueueResult enqueueLocked(OutFrame frame, std::unique_lock<std::mutex>& lock);
+  // Bytes this connection holds for its client: queued, held during a replay, and sent
+  // but not acknowledged (stateful reconnect). MaxOutboundQueueBytes bounds this sum.
+  std::size_t outstandingLocked() const;
   // Per-job order: raises the job's mark to `key` and returns true, or returns false for
   // an event at or below what this connection was already given.
   bool advanceLocked(const OrderKey& key);
@@ -163,6 +167,9 @@ class HubConnection {
   // as soon as it is constructed, and most connections never buffer anything.
   std::unique_ptr<std::deque<Buffered>> replay_;
   std::size_t replayBytes_ = 0;
+  // Bytes of replay buffer entries that prepareReplay put back in queue_ and the writer
+  // has not taken yet: counted in both queuedBytes_ and replayBytes_.
+  std::size_t requeuedBytes_ = 0;
 };
 
 using HubConnectionPtr = std::shared_ptr<HubConnection>;

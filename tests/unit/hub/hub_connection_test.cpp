@@ -206,3 +206,52 @@ TEST(HubConnection, TakeQueuedReportsTheBatchsOldestRecordedStamp) {
   EXPECT_EQ(c->takeQueued(&oldest).size(), 1u);
   EXPECT_EQ(oldest, 0);
 }
+
+// Issue 12: a stateful-reconnect client that reads everything but never sends Ack made the
+// server keep every frame it had sent (300 MB, never closed): the bound was only checked
+// while frames were queued, and a reader that keeps up leaves the queue empty.
+TEST(HubConnection, UnacknowledgedBytesCountTowardTheBoundEvenWithAnEmptyQueue) {
+  auto c = ready("c", 4096);
+  c->enableStatefulReconnect();
+  EnqueueResult last = EnqueueResult::Queued;
+  int sent = 0;
+  for (; sent < 1000 && last == EnqueueResult::Queued; ++sent) {
+    last = c->send(SerializedMessage(update(sent)));
+    c->takeQueued();  // the client reads at once (the queue is empty again) but never acks
+  }
+  EXPECT_EQ(last, EnqueueResult::Overflow);
+  EXPECT_LT(sent, 4096 / 40);  // each frame is over 40 bytes
+  EXPECT_TRUE(c->overflowed());
+  EXPECT_TRUE(c->closing());
+}
+
+TEST(HubConnection, AcknowledgedBytesNoLongerCount) {
+  auto c = ready("c", 4096);
+  c->enableStatefulReconnect();
+  for (int i = 1; i <= 1000; ++i) {
+    ASSERT_EQ(c->send(SerializedMessage(update(i))), EnqueueResult::Queued) << i;
+    c->takeQueued();
+    c->acknowledge(i);  // a client that acks keeps going forever
+  }
+  EXPECT_FALSE(c->closing());
+}
+
+// After a reattach the unacknowledged frames are queued again; they are the same bytes as
+// the replay buffer's and count once, so a reconnect with a backlog near the bound is not
+// taken for a slow consumer.
+TEST(HubConnection, ReplayedFramesCountOnceAfterAReattach) {
+  auto c = ready("c", 4096);
+  c->enableStatefulReconnect();
+  std::size_t kept = 0;
+  int i = 0;
+  for (; kept + 200 < 4096 * 2 / 3; ++i) {
+    ASSERT_EQ(c->send(SerializedMessage(update(i))), EnqueueResult::Queued);
+    for (const auto& f : c->takeQueued()) kept += f->size();
+  }
+  c->prepareReplay();  // a new socket: Sequence, then the unacknowledged frames again
+  EXPECT_EQ(c->send(SerializedMessage(update(i))), EnqueueResult::Queued);
+  EXPECT_FALSE(c->closing());
+  c->takeQueued();  // the replay is written
+  c->acknowledge(i + 1);
+  EXPECT_EQ(c->send(SerializedMessage(update(i + 1))), EnqueueResult::Queued);
+}
