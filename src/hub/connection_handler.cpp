@@ -45,9 +45,15 @@ void ConnectionHandler::closeWithError(const std::string& detail) {
 }
 
 asio::awaitable<bool> ConnectionHandler::onHandshake() {
-  auto parsed = protocol::parseHandshakeRequest(inbound_);
-  if (parsed.status == protocol::HandshakeStatus::Incomplete) {
-    if (inbound_.size() > services_.settings.maximumReceiveMessageSize) {
+  // The handshake record is a message like any other: bounded by MaximumReceiveMessageSize
+  // whether it arrives in pieces or whole (a long-polling or SSE POST carries it in one
+  // body, up to the HTTP body limit, and was parsed however large).
+  const auto end = inbound_.find('\x1e');
+  const bool tooLarge = (end == std::string::npos ? inbound_.size() : end) >
+                        services_.settings.maximumReceiveMessageSize;
+  auto parsed = tooLarge ? protocol::HandshakeParse{} : protocol::parseHandshakeRequest(inbound_);
+  if (tooLarge || parsed.status == protocol::HandshakeStatus::Incomplete) {
+    if (tooLarge) {
       spdlog::warn("connection {}: handshake larger than {} bytes", connection_->id(),
                    services_.settings.maximumReceiveMessageSize);
       connection_->sendRaw(

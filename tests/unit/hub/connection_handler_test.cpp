@@ -112,6 +112,20 @@ TEST(ConnectionHandlerHandshake, OversizeHandshakeIsCanceled) {
   EXPECT_TRUE(client->transportClosed());
 }
 
+// Issue 12: a long-polling POST carries the whole handshake in one body, which was parsed
+// and accepted however large. Whole or in pieces, it is bounded the same.
+TEST(ConnectionHandlerHandshake, OversizeHandshakeInOnePieceIsCanceled) {
+  HubHarness hub;
+  hub.settings.maximumReceiveMessageSize = 64;
+  auto client = hub.open();
+  const std::string padded =
+      R"({"protocol":"json","version":1,"pad":")" + std::string(100, 'x') + "\"}\x1e";
+  EXPECT_FALSE(client->receive(padded));
+  EXPECT_EQ(handshakeError(*client), "Handshake was canceled.");
+  EXPECT_TRUE(client->transportClosed());
+  EXPECT_EQ(hub.lifetime.connectionCount(), 0u);
+}
+
 TEST(ConnectionHandlerHandshake, TimesOutOnTheInjectedClock) {
   HubHarness hub;  // HandshakeTimeout 30 s
   auto client = hub.open();
