@@ -18,6 +18,13 @@ struct AppSettings {
   bool enableAuth = false;
   bool isProduction = false;
   std::vector<std::string> allowedOrigins;
+  // Host names a request's Host header may name (AppSettings:AllowedHosts, as ASP.NET
+  // Core's host filtering: `*`, a name, or `*.example.com` for its subdomains; no ports).
+  // A page on an attacker's name that rebinds to this server (DNS rebinding) is then
+  // refused. Unset: `*` in development; in production the loopback names plus
+  // Server:Host when it is a name or address rather than a wildcard (finalize()).
+  std::vector<std::string> allowedHosts;
+  bool allowedHostsSet = false;
   std::string webRoot;  // empty: the web/ folder next to the binary's source tree
   // file:// URLs and absolute paths in ingest requests. Default: on in development,
   // off in production, where reading server files on a client's say-so is a hazard.

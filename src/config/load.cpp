@@ -1,5 +1,6 @@
 #include "config/load.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -71,6 +72,34 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
         } else if (ch != ' ') {
           cur += ch;
         }
+      }
+    } else if (k == "allowedhosts") {
+      // "a.example;b.example" as ASP.NET Core writes it (or a JSON array, joined the same).
+      c.app.allowedHosts.clear();
+      c.app.allowedHostsSet = true;
+      std::string cur;
+      for (char ch : v + ";") {
+        if (ch == ';' || ch == ',') {
+          if (!cur.empty()) c.app.allowedHosts.push_back(core::toLower(cur));
+          cur.clear();
+        } else if (ch != ' ') {
+          cur += ch;
+        }
+      }
+      for (const auto& h : c.app.allowedHosts) {
+        // A scheme, path or port can never match a Host name: the operator meant something
+        // else, and a filter that matches nothing would refuse every request.
+        const bool bracketed = !h.empty() && h.front() == '[';
+        if (h.find('/') != std::string::npos || (!bracketed && h.find(':') != std::string::npos) ||
+            (bracketed && h.back() != ']') ||
+            (h.find('*') != std::string::npos && h != "*" && h.rfind("*.", 0) != 0)) {
+          throw ConfigError(full + ": '" + h +
+                            "' is not a host name (no scheme, port or path; `*` or `*.domain` "
+                            "for wildcards)");
+        }
+      }
+      if (c.app.allowedHosts.empty()) {
+        throw ConfigError(full + ": empty (every request would be refused); use * for any host");
       }
     } else
       return false;
@@ -306,6 +335,22 @@ void finalize(Config& config) {
         "refusing to start rather than run without it");
   }
   if (!config.app.allowLocalFilesSet) config.app.allowLocalFiles = !config.app.isProduction;
+  if (!config.app.allowedHostsSet) {
+    // Development answers whatever name a developer types; production answers its own
+    // names only, so a rebound DNS name cannot make a browser talk to it.
+    if (!config.app.isProduction) {
+      config.app.allowedHosts = {"*"};
+    } else {
+      config.app.allowedHosts = {"localhost", "127.0.0.1", "[::1]"};
+      auto host = core::toLower(config.server.host);
+      if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+      const bool wildcard = host == "0.0.0.0" || host == "[::]" || host == "*" || host == "+";
+      if (!wildcard && std::find(config.app.allowedHosts.begin(), config.app.allowedHosts.end(),
+                                 host) == config.app.allowedHosts.end()) {
+        config.app.allowedHosts.push_back(host);
+      }
+    }
+  }
   if (!config.signalr.detailedErrorsSet) {
     config.signalr.enableDetailedErrors = !config.app.isProduction;
   }

@@ -25,6 +25,8 @@
 #include "api/router.h"
 #include "core/strings.h"
 #include "http/cors.h"
+#include "http/cross_site.h"
+#include "api/problem.h"
 #include "protocol/websocket/accept_key.h"
 #include "transport/websocket_transport.h"
 
@@ -485,6 +487,19 @@ struct HttpServer::Impl {
       const auto hub = hubPath(path);
       // The request context: the request and its principal, worked out here and only here.
       auth::RequestContext context{toCore(req, path, remoteAddress), {}};
+      if (auto refusal = refuseCrossSite(context.request, hub, beast::websocket::is_upgrade(req))) {
+        countRejected(*refusal);
+        for (auto& h : corsHeaders(config.app.allowedOrigins, context.request)) {
+          refusal->headers.push_back(h);
+        }
+        const bool keepAlive = req.keep_alive() && !stopping && !beast::websocket::is_upgrade(req);
+        auto writing =
+            writeResponse(stream, serializeResponse(*refusal, req.version(), keepAlive, false));
+        auto wec = co_await std::move(writing);
+        state->busy = false;
+        if (wec || !keepAlive) break;
+        continue;
+      }
       context.principal = routes.authenticator.authenticate(context.request);
 
       if (beast::websocket::is_upgrade(req) && hub == HubPath::Hub) {
@@ -547,6 +562,36 @@ struct HttpServer::Impl {
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // The cross-site defences (http/cross_site.h), before anything acts on the request: a
+  // Host this server does not answer to, an Origin it does not trust on a hub request or
+  // a REST write, a REST write whose body is not JSON. A refusal, or nothing.
+  std::optional<core::HttpResponse> refuseCrossSite(const core::HttpRequest& request, HubPath hub,
+                                                    bool upgrade) const {
+    const bool api = request.path.size() >= 5 && core::iequals(request.path.substr(0, 5), "/api/");
+    auto refuse = [&](int status, std::string_view text, const char* reason) {
+      auto r = api ? api::problem(status, text) : textResponse(status, std::string(text));
+      r.rejectReason = reason;
+      return r;
+    };
+    if (auto host = request.header("host");
+        host && !host->empty() && !hostAllowed(config.app.allowedHosts, *host)) {
+      return refuse(400, "Invalid Host header: not in AppSettings:AllowedHosts",
+                    "host_not_allowed");
+    }
+    if (request.method == "OPTIONS") return std::nullopt;  // preflights: CORS decides
+    const bool hubRequest = hub != HubPath::None || upgrade;
+    const bool restWrite = api && isStateChanging(request.method);
+    if ((hubRequest || restWrite) && !originAllowed(config.app.allowedOrigins, request)) {
+      return refuse(403,
+                    "Origin not allowed: not this server's and not in AppSettings:AllowedOrigins",
+                    "origin_not_allowed");
+    }
+    if (restWrite && !jsonBodyType(request)) {
+      return refuse(415, "Content-Type must be application/json", "unsupported_media_type");
+    }
+    return std::nullopt;
   }
 
   asio::awaitable<core::HttpResponse> route(const auth::RequestContext& context, HubPath hub) {

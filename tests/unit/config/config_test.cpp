@@ -118,3 +118,37 @@ TEST(ConfigTest, SqliteCheckpointPagesIsBounded) {
   EXPECT_THROW(applyJson(c, R"({"Server": {"SqliteCheckpointPages": 10}})"), ConfigError);
   EXPECT_THROW(applyJson(c, R"({"Server": {"SqliteCheckpointPages": "many"}})"), ConfigError);
 }
+
+TEST(Config, AllowedHostsDefaultToAnyInDevelopmentAndOwnNamesInProduction) {
+  Config dev;
+  finalize(dev);
+  EXPECT_EQ(dev.app.allowedHosts, std::vector<std::string>{"*"});
+
+  Config prod;
+  applyEnvironment(
+      prod, {{"AppSettings__IsProduction", "true"}, {"AppSettings__AllowLocalFiles", "false"}});
+  applyUrls(prod, "http://Herald.Example:8080");
+  finalize(prod);
+  EXPECT_EQ(prod.app.allowedHosts,
+            (std::vector<std::string>{"localhost", "127.0.0.1", "[::1]", "herald.example"}));
+
+  Config any;
+  applyEnvironment(
+      any, {{"AppSettings__IsProduction", "true"}, {"AppSettings__AllowLocalFiles", "false"}});
+  applyUrls(any, "http://0.0.0.0:8080");
+  finalize(any);
+  EXPECT_EQ(any.app.allowedHosts, (std::vector<std::string>{"localhost", "127.0.0.1", "[::1]"}));
+
+  Config set;
+  applyJson(set, R"({"AppSettings":{"IsProduction":true,"AllowLocalFiles":false,
+                     "AllowedHosts":"A.example;*.b.example"}})");
+  finalize(set);
+  EXPECT_EQ(set.app.allowedHosts, (std::vector<std::string>{"a.example", "*.b.example"}));
+}
+
+TEST(Config, AllowedHostsThatCanNeverMatchAreRefused) {
+  for (const char* bad : {"http://a.example", "a.example:8080", "a.example/x", "a*.example", ";"}) {
+    Config c;
+    EXPECT_THROW(applyEnvironment(c, {{"AppSettings__AllowedHosts", bad}}), ConfigError) << bad;
+  }
+}
