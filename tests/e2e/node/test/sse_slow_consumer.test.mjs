@@ -67,4 +67,24 @@ describe('SSE slow consumer', () => {
     sse.resume();
     await waitFor(() => closed, 10000, 'the client to see its stream end');
   });
+
+  // Long polling holds nothing between polls but the connection's queue: a client that
+  // stops polling overflows it like any slow consumer, and the connection is gone.
+  test('a long-polling client that stops polling is dropped at the same bound', async () => {
+    const job = await createJob(ctx.url);
+    const n = await negotiate(ctx.url);
+    const base = `${ctx.url}${HUB_PATH}?id=${encodeURIComponent(n.body.connectionToken)}`;
+    assert.equal((await fetch(base)).status, 200);  // the first poll answers at once
+    const send = (text) => fetch(base, { method: 'POST', headers: { 'Content-Type': 'text/plain;charset=UTF-8' }, body: text });
+    assert.equal((await send(HANDSHAKE_JSON)).status, 200);
+    assert.equal((await send(`{"type":1,"invocationId":"s","target":"SubscribeToJob","arguments":["${job.jobId}"]}${RS}`)).status, 200);
+    const before = metric((await getJson(ctx.url, '/metrics')).text, 'herald_hub_slow_consumer_closes_total') || 0;
+    const pad = 'x'.repeat(8000);
+    for (let i = 1; i <= 20; i++) await report(ctx.url, job.jobId, { progress: i, metadata: { pad } });
+    await waitFor(async () => metric((await getJson(ctx.url, '/metrics')).text, 'herald_hub_slow_consumer_closes_total') > before,
+      10000, 'the slow consumer to be counted');
+    await waitFor(async () => (await getJson(ctx.url, '/health')).body.connections === 0, 30000, 'the connection to be disposed');
+    const poll = await fetch(base);
+    assert.ok([204, 404].includes(poll.status), `a later poll: ${poll.status}`);
+  });
 });
