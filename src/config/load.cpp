@@ -93,9 +93,10 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
         if (h.find('/') != std::string::npos || (!bracketed && h.find(':') != std::string::npos) ||
             (bracketed && h.back() != ']') ||
             (h.find('*') != std::string::npos && h != "*" && h.rfind("*.", 0) != 0)) {
-          throw ConfigError(full + ": '" + h +
-                            "' is not a host name (no scheme, port or path; `*` or `*.domain` "
-                            "for wildcards)");
+          std::string message = full;
+          message.append(": '").append(h).append(
+              "' is not a host name (no scheme, port or path; `*` or `*.domain` for wildcards)");
+          throw ConfigError(message);
         }
       }
       if (c.app.allowedHosts.empty()) {
