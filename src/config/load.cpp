@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -340,8 +341,12 @@ void checkDownloadSettings(const Config& config) {
         "folders clients may name files in)");
   }
   if (config.pipeline.testResolverHosts.empty()) return;
-  const char* allow = std::getenv("HERALD_ALLOW_TEST_RESOLVER");
-  if (allow == nullptr || std::string(allow) != "1") {
+  // Read from environ, as processEnvironment does (getenv is not thread-safe to tidy).
+  bool allowed = false;
+  for (char** e = environ; e && *e; ++e) {
+    if (std::string_view(*e) == "HERALD_ALLOW_TEST_RESOLVER=1") allowed = true;
+  }
+  if (!allowed) {
     throw ConfigError(
         "Pipeline:TestResolverHosts is a test hook that sends every download to loopback; it "
         "needs HERALD_ALLOW_TEST_RESOLVER=1 in the environment");

@@ -30,20 +30,20 @@ constexpr std::uint32_t ip4(int a, int b, int c, int d) {
 
 // Most specific first: the metadata hosts sit inside link-local and shared-NAT ranges.
 constexpr std::array kV4Ranges{
-    V4Range{ip4(169, 254, 169, 254), 32, AddressKind::Metadata},  // AWS, GCP, Azure, ...
-    V4Range{ip4(100, 100, 100, 200), 32, AddressKind::Metadata},  // Alibaba Cloud
+    V4Range{ip4(169, 254, 169, 254), 32, AddressKind::Metadata},   // AWS, GCP, Azure, ...
+    V4Range{ip4(100, 100, 100, 200), 32, AddressKind::Metadata},   // Alibaba Cloud
     V4Range{ip4(255, 255, 255, 255), 32, AddressKind::Multicast},  // limited broadcast
     V4Range{ip4(0, 0, 0, 0), 8, AddressKind::Unspecified},         // RFC 1122 "this network"
-    V4Range{ip4(10, 0, 0, 0), 8, AddressKind::Private},             // RFC 1918
-    V4Range{ip4(100, 64, 0, 0), 10, AddressKind::SharedNat},        // RFC 6598
-    V4Range{ip4(127, 0, 0, 0), 8, AddressKind::Loopback},           // RFC 1122
-    V4Range{ip4(169, 254, 0, 0), 16, AddressKind::LinkLocal},       // RFC 3927
-    V4Range{ip4(172, 16, 0, 0), 12, AddressKind::Private},          // RFC 1918
-    V4Range{ip4(192, 0, 0, 0), 24, AddressKind::Reserved},          // RFC 6890 protocol use
-    V4Range{ip4(192, 168, 0, 0), 16, AddressKind::Private},         // RFC 1918
-    V4Range{ip4(198, 18, 0, 0), 15, AddressKind::Reserved},         // RFC 2544 benchmarks
-    V4Range{ip4(224, 0, 0, 0), 4, AddressKind::Multicast},          // RFC 5771
-    V4Range{ip4(240, 0, 0, 0), 4, AddressKind::Reserved},           // RFC 1112 future use
+    V4Range{ip4(10, 0, 0, 0), 8, AddressKind::Private},            // RFC 1918
+    V4Range{ip4(100, 64, 0, 0), 10, AddressKind::SharedNat},       // RFC 6598
+    V4Range{ip4(127, 0, 0, 0), 8, AddressKind::Loopback},          // RFC 1122
+    V4Range{ip4(169, 254, 0, 0), 16, AddressKind::LinkLocal},      // RFC 3927
+    V4Range{ip4(172, 16, 0, 0), 12, AddressKind::Private},         // RFC 1918
+    V4Range{ip4(192, 0, 0, 0), 24, AddressKind::Reserved},         // RFC 6890 protocol use
+    V4Range{ip4(192, 168, 0, 0), 16, AddressKind::Private},        // RFC 1918
+    V4Range{ip4(198, 18, 0, 0), 15, AddressKind::Reserved},        // RFC 2544 benchmarks
+    V4Range{ip4(224, 0, 0, 0), 4, AddressKind::Multicast},         // RFC 5771
+    V4Range{ip4(240, 0, 0, 0), 4, AddressKind::Reserved},          // RFC 1112 future use
 };
 
 AddressKind classifyV4(std::uint32_t a) {

@@ -18,8 +18,10 @@ std::string allowedMediaPath(const PipelineOptions& options, const std::string& 
   if (!options.urlPolicy.allowLocalFiles) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw jobs::PermanentError(error);
-    throw jobs::PermanentError("local files are not allowed on this server "
-                               "(AppSettings:AllowLocalFiles): " + path);
+    throw jobs::PermanentError(
+        "local files are not allowed on this server "
+        "(AppSettings:AllowLocalFiles): " +
+        path);
   }
   if (auto local = core::confineToRoots(path, options.localFileRoots, error)) return *local;
   throw jobs::PermanentError(error);

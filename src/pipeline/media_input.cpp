@@ -10,8 +10,7 @@ const char* const kMediaDemuxers =
     "mpc,mpc8,amr,avi,asf,flv,live_flv,mpegts,mpeg,nut,rm";
 
 std::vector<std::string> mediaInputArgs(const std::string& path) {
-  return {"-protocol_whitelist", "file", "-format_whitelist", kMediaDemuxers, "-i",
-          "file:" + path};
+  return {"-protocol_whitelist", "file", "-format_whitelist", kMediaDemuxers, "-i", "file:" + path};
 }
 
 bool refusedByWhitelist(std::string_view stderrText) {

@@ -31,10 +31,10 @@ TEST(AddressPolicy, RefusesEveryNonPublicIpv4Range) {
 }
 
 TEST(AddressPolicy, RangeEdgesArePublicJustOutside) {
-  for (const char* text : {"9.255.255.255", "11.0.0.0", "172.15.255.255", "172.32.0.0",
-                           "192.167.255.255", "192.169.0.0", "169.253.255.255", "169.255.0.0",
-                           "100.63.255.255", "100.128.0.0", "126.255.255.255", "128.0.0.0",
-                           "1.1.1.1", "8.8.8.8", "93.184.216.34", "223.255.255.255"}) {
+  for (const char* text :
+       {"9.255.255.255", "11.0.0.0", "172.15.255.255", "172.32.0.0", "192.167.255.255",
+        "192.169.0.0", "169.253.255.255", "169.255.0.0", "100.63.255.255", "100.128.0.0",
+        "126.255.255.255", "128.0.0.0", "1.1.1.1", "8.8.8.8", "93.184.216.34", "223.255.255.255"}) {
     EXPECT_EQ(kindOf(text), AddressKind::Public) << text;
   }
 }
@@ -54,11 +54,11 @@ TEST(AddressPolicy, RefusesIpv6RangesAndIpv4HiddenInIpv6) {
       {"::ffff:10.1.2.3", AddressKind::Private},
       {"::ffff:169.254.169.254", AddressKind::Metadata},
       {"::ffff:192.168.1.1", AddressKind::Private},
-      {"64:ff9b::a00:1", AddressKind::Private},        // NAT64 of 10.0.0.1
-      {"64:ff9b::7f00:1", AddressKind::Loopback},      // NAT64 of 127.0.0.1
-      {"2002:a9fe:a9fe::1", AddressKind::Metadata},    // 6to4 of 169.254.169.254
-      {"2002:c0a8:0101::1", AddressKind::Private},     // 6to4 of 192.168.1.1
-      {"::127.0.0.1", AddressKind::Reserved},          // IPv4-compatible
+      {"64:ff9b::a00:1", AddressKind::Private},      // NAT64 of 10.0.0.1
+      {"64:ff9b::7f00:1", AddressKind::Loopback},    // NAT64 of 127.0.0.1
+      {"2002:a9fe:a9fe::1", AddressKind::Metadata},  // 6to4 of 169.254.169.254
+      {"2002:c0a8:0101::1", AddressKind::Private},   // 6to4 of 192.168.1.1
+      {"::127.0.0.1", AddressKind::Reserved},        // IPv4-compatible
       {"100::1", AddressKind::Reserved},
       {"2001:0:4136:e378::1", AddressKind::Reserved},  // Teredo
   };
@@ -89,10 +89,10 @@ TEST(AddressPolicy, NumericHostsIncludeLegacyForms) {
 }
 
 TEST(AddressPolicy, RefusedHostsAtIngest) {
-  for (const char* h : {"localhost", "LOCALHOST", "localhost.", "a.b.localhost", "127.0.0.1",
-                        "[::1]", "10.0.0.1", "2130706433", "169.254.169.254", "[fe80::1]",
-                        "[::ffff:127.0.0.1]", "0.0.0.0", "[fd00::1]", "172.16.5.4",
-                        "192.168.0.10", "100.64.1.1"}) {
+  for (const char* h :
+       {"localhost", "LOCALHOST", "localhost.", "a.b.localhost", "127.0.0.1", "[::1]", "10.0.0.1",
+        "2130706433", "169.254.169.254", "[fe80::1]", "[::ffff:127.0.0.1]", "0.0.0.0", "[fd00::1]",
+        "172.16.5.4", "192.168.0.10", "100.64.1.1"}) {
     auto why = refusedHost(h);
     ASSERT_TRUE(why) << h;
     EXPECT_FALSE(why->empty());

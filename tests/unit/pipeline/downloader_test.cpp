@@ -92,9 +92,8 @@ class CannedServer {
         std::lock_guard lock(mutex_);
         requests_.push_back(target);
         auto it = responses_.find(target);
-        response = it != responses_.end()
-                       ? it->second
-                       : "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        response = it != responses_.end() ? it->second
+                                          : "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
       }
       asio::write(socket, asio::buffer(response), ec);
     }
@@ -170,8 +169,7 @@ TEST(Downloader, AnOverLimitContentLengthIsAPermanentFailure) {
     } catch (const DownloadUnavailable& e) {
       FAIL() << target << " was called transient (it would be retried): " << e.what();
     } catch (const MediaError& e) {
-      EXPECT_NE(std::string(e.what()).find("larger than the allowed 1024 bytes"),
-                std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("larger than the allowed 1024 bytes"), std::string::npos)
           << e.what();
     }
     EXPECT_FALSE(std::filesystem::exists(dir.file("out"))) << "no partial file is left";
@@ -218,11 +216,10 @@ TEST(Downloader, PolicyRefusesLoopbackWithoutConnecting) {
   auto o = quick();
   o.refusePrivateAddresses = true;
   const auto port = std::to_string(server.port());
-  for (const auto& url : {"http://127.0.0.1:" + port + "/secret",
-                          "http://localhost:" + port + "/secret",
-                          "http://2130706433:" + port + "/secret",
-                          "http://[::ffff:127.0.0.1]:" + port + "/secret",
-                          "http://[::1]:" + port + "/secret"}) {
+  for (const auto& url :
+       {"http://127.0.0.1:" + port + "/secret", "http://localhost:" + port + "/secret",
+        "http://2130706433:" + port + "/secret", "http://[::ffff:127.0.0.1]:" + port + "/secret",
+        "http://[::1]:" + port + "/secret"}) {
     EXPECT_THROW(downloadToFile(url, dir.file("out"), o), DownloadRefused) << url;
   }
   EXPECT_EQ(server.connections(), 0) << "nothing may reach a refused address";
@@ -270,8 +267,8 @@ TEST(Downloader, ARedirectToAPrivateAddressIsRefusedBeforeConnecting) {
   const auto from = "http://public.test:" + std::to_string(allowed.port());
   downloadToFile(from + "/ok.mp4", dir.file("out"), o);
   EXPECT_EQ(readFile(dir.file("out")), "public media") << "an allowed host downloads";
-  for (const char* hop : {"/to-literal", "/to-localhost", "/to-metadata", "/to-ten", "/to-v6",
-                          "/to-mapped"}) {
+  for (const char* hop :
+       {"/to-literal", "/to-localhost", "/to-metadata", "/to-ten", "/to-v6", "/to-mapped"}) {
     EXPECT_THROW(downloadToFile(from + hop, dir.file("out"), o), DownloadRefused) << hop;
     EXPECT_FALSE(std::filesystem::exists(dir.file("out")));
   }

@@ -21,9 +21,10 @@ struct Playlists {
     test::runFfmpeg({"-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", "-f",
                      "mpegts", secret});
     hls = dir.file("source.media");
-    test::writeFile(hls, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n"
-                         "#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.0,\n" + secret +
-                             "\n#EXT-X-ENDLIST\n");
+    test::writeFile(hls,
+                    "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n"
+                    "#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.0,\n" +
+                        secret + "\n#EXT-X-ENDLIST\n");
     concat = dir.file("concat.media");
     test::writeFile(concat, "ffconcat version 1.0\nfile '" + secret + "'\n");
   }
