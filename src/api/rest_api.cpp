@@ -19,10 +19,12 @@
 
 #include "api/dashboard.h"
 #include "api/hub_names.h"
-#include "api/media_url.h"
 #include "api/problem.h"
+#include "config/load.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/local_files.h"
+#include "core/media_url.h"
 #include "core/strings.h"
 #include "metrics/herald_metrics.h"
 #include "model/json_mapping.h"
@@ -33,6 +35,8 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using core::HttpRequest;
 using core::HttpResponse;
+using core::MediaSource;
+using core::MediaUrl;
 
 namespace {
 
@@ -632,14 +636,33 @@ asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
       priority = static_cast<int>(*p);
   }
   std::optional<MediaUrl> media;
+  const char* rejectReason = nullptr;
   if (!url && !errors.contains("url")) {
     errors["url"] = "is required";
   } else if (url) {
     std::string why;
-    media = classifyMediaUrl(*url, config_.app.allowLocalFiles, why);
-    if (!media) errors["url"] = why;
+    auto refusal = core::MediaUrlRefusal::Invalid;
+    media = core::classifyMediaUrl(*url, config::mediaUrlPolicy(config_), why, &refusal);
+    if (media && media->source == MediaSource::LocalFile &&
+        !core::lexicallyWithinRoots(media->path, config_.app.localFileRoots)) {
+      // Lexical here (no file-system calls on an I/O thread); the job checks again on the
+      // resolved path, where a symlink out of the roots is refused.
+      why = "local file " + media->path +
+            " is outside the folders this server may read (AppSettings:LocalFileRoots)";
+      refusal = core::MediaUrlRefusal::LocalFilesOff;
+      media.reset();
+    }
+    if (!media) {
+      errors["url"] = why;
+      if (refusal == core::MediaUrlRefusal::PrivateHost) rejectReason = "private_address";
+      if (refusal == core::MediaUrlRefusal::LocalFilesOff) rejectReason = "local_file";
+    }
   }
-  if (!errors.empty()) co_return problem(400, "The ingest request is invalid.", std::move(errors));
+  if (!errors.empty()) {
+    auto refused = problem(400, "The ingest request is invalid.", std::move(errors));
+    if (rejectReason) refused.rejectReason = rejectReason;
+    co_return refused;
+  }
 
   jobs::NewVideo spec;
   spec.url = *url;

@@ -30,6 +30,13 @@ struct AppSettings {
   // off in production, where reading server files on a client's say-so is a hazard.
   bool allowLocalFiles = true;
   bool allowLocalFilesSet = false;
+  // Folders local files must lie in (after symlinks are resolved). Empty: anywhere, which
+  // only development accepts; production with AllowLocalFiles needs at least one.
+  std::vector<std::string> localFileRoots;
+  // Downloads from loopback, private, link-local and metadata addresses. Always allowed
+  // in development (IsProduction=false); in production off, so an ingest URL cannot make
+  // the server reach into the network it runs in (docs/security.md "Downloads").
+  bool allowPrivateNetworkDownloads = false;
 };
 
 struct JobSettings {
@@ -53,6 +60,11 @@ struct PipelineSettings {
   std::size_t maxDownloadBytes = 2ULL * 1024 * 1024 * 1024;
   int downloadTimeoutSeconds = 600;
   int embeddingBatchSize = 16;
+  // TEST HOOK, a simulated network for the SSRF tests: "name.test=address" entries that
+  // replace DNS for downloads, with every download connection then made to 127.0.0.1 at
+  // the URL's port. Names must end in ".test" (RFC 6761: never real). Refused at start
+  // unless the environment has HERALD_ALLOW_TEST_RESOLVER=1 (docs/security.md).
+  std::vector<std::string> testResolverHosts;
 };
 
 struct SignalRSettings {

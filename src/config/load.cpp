@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "core/address_policy.h"
 #include "core/strings.h"
 
 extern char** environ;
@@ -38,6 +40,22 @@ long long parseInt(const std::string& key, const std::string& v, long long min, 
   }
 }
 
+// A ';'-separated list (how arrays arrive from JSON and environment alike), items trimmed.
+std::vector<std::string> splitList(const std::string& v) {
+  std::vector<std::string> items;
+  std::string cur;
+  for (char ch : v + ";") {
+    if (ch == ';') {
+      while (!cur.empty() && cur.back() == ' ') cur.pop_back();
+      if (!cur.empty()) items.push_back(cur);
+      cur.clear();
+    } else if (ch != ' ' || !cur.empty()) {
+      cur += ch;
+    }
+  }
+  return items;
+}
+
 // Sets one scalar setting. Returns false for an unknown key (ignored, as ASP.NET does).
 bool setScalar(Config& c, const std::string& section, const std::string& key,
                const std::string& v) {
@@ -62,6 +80,10 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
     else if (k == "allowlocalfiles") {
       c.app.allowLocalFiles = parseBool(full, v);
       c.app.allowLocalFilesSet = true;
+    } else if (k == "allowprivatenetworkdownloads") {
+      c.app.allowPrivateNetworkDownloads = parseBool(full, v);
+    } else if (k == "localfileroots") {
+      c.app.localFileRoots = splitList(v);
     } else if (k == "allowedorigins") {
       c.app.allowedOrigins.clear();
       std::string cur;
@@ -166,6 +188,8 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.pipeline.downloadTimeoutSeconds = static_cast<int>(parseInt(full, v, 1, 86400));
     else if (k == "embeddingbatchsize")
       c.pipeline.embeddingBatchSize = static_cast<int>(parseInt(full, v, 1, 4096));
+    else if (k == "testresolverhosts")
+      c.pipeline.testResolverHosts = splitList(v);
     else
       return false;
     return true;
@@ -326,6 +350,50 @@ void applyUrls(Config& config, const std::string& urls) {
   if (config.server.host.empty()) throw ConfigError("Urls: missing host in '" + first + "'");
 }
 
+namespace {
+
+// Local roots and the test resolver (docs/security.md "Downloads"): a root that does not
+// exist would refuse every file while the operator believes files are allowed; production
+// reading files from anywhere is what the roots exist to prevent; and the test resolver
+// points every download at loopback, so it must never be on by accident.
+void checkDownloadSettings(const Config& config) {
+  namespace fs = std::filesystem;
+  for (const auto& root : config.app.localFileRoots) {
+    std::error_code ec;
+    if (root.empty() || root.front() != '/' || !fs::is_directory(root, ec)) {
+      throw ConfigError("AppSettings:LocalFileRoots: '" + root +
+                        "' is not an absolute path of an existing folder");
+    }
+  }
+  if (config.app.isProduction && config.app.allowLocalFiles && config.app.localFileRoots.empty()) {
+    throw ConfigError(
+        "AppSettings:AllowLocalFiles=true in production needs AppSettings:LocalFileRoots (the "
+        "folders clients may name files in)");
+  }
+  if (config.pipeline.testResolverHosts.empty()) return;
+  // Read from environ, as processEnvironment does (getenv is not thread-safe to tidy).
+  bool allowed = false;
+  for (char** e = environ; e && *e; ++e) {
+    if (std::string_view(*e) == "HERALD_ALLOW_TEST_RESOLVER=1") allowed = true;
+  }
+  if (!allowed) {
+    throw ConfigError(
+        "Pipeline:TestResolverHosts is a test hook that sends every download to loopback; it "
+        "needs HERALD_ALLOW_TEST_RESOLVER=1 in the environment");
+  }
+  for (const auto& entry : config.pipeline.testResolverHosts) {
+    auto eq = entry.find('=');
+    auto name = core::toLower(entry.substr(0, eq));
+    if (eq == std::string::npos || !name.ends_with(".test") || name.size() <= 5 ||
+        !core::numericHost(entry.substr(eq + 1))) {
+      throw ConfigError("Pipeline:TestResolverHosts: '" + entry +
+                        "' is not NAME.test=ADDRESS (names must end in .test)");
+    }
+  }
+}
+
+}  // namespace
+
 void finalize(Config& config) {
   // A setting the server cannot honour stops it at start (spec section 7): running with
   // EnableAuth=true but no token verification would leave everything open while the
@@ -352,9 +420,21 @@ void finalize(Config& config) {
       }
     }
   }
+  checkDownloadSettings(config);
   if (!config.signalr.detailedErrorsSet) {
     config.signalr.enableDetailedErrors = !config.app.isProduction;
   }
+}
+
+bool refusePrivateDownloads(const Config& config) {
+  return config.app.isProduction && !config.app.allowPrivateNetworkDownloads;
+}
+
+core::MediaUrlPolicy mediaUrlPolicy(const Config& config) {
+  core::MediaUrlPolicy policy;
+  policy.allowLocalFiles = config.app.allowLocalFiles;
+  policy.refusePrivateHosts = refusePrivateDownloads(config);
+  return policy;
 }
 
 }  // namespace herald::config

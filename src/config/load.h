@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "core/media_url.h"
 
 namespace herald::config {
 
@@ -31,5 +32,12 @@ void applyUrls(Config& config, const std::string& urls);
 // Throws ConfigError for a setting the server cannot honour (EnableAuth=true, until JWT
 // authentication exists).
 void finalize(Config& config);
+
+// Downloads refuse loopback, private, link-local and metadata addresses: in production,
+// unless AppSettings:AllowPrivateNetworkDownloads (docs/security.md "Downloads").
+bool refusePrivateDownloads(const Config& config);
+
+// The rules an ingest URL is classified by (core/media_url.h), from the settings.
+core::MediaUrlPolicy mediaUrlPolicy(const Config& config);
 
 }  // namespace herald::config

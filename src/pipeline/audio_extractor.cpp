@@ -12,6 +12,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "pipeline/media_input.h"
 #include "pipeline/process_runner.h"
 
 namespace herald::pipeline {
@@ -61,6 +62,11 @@ void removeQuietly(const std::string& path) {
 }
 
 std::string describeFailure(const std::string& input, const ProcessResult& r) {
+  if (refusedByWhitelist(r.stderrTail)) {
+    return "not a media file Herald reads: " + input +
+           " (a playlist, manifest or other container that names further files or addresses "
+           "is refused)";
+  }
   if (r.stderrTail.find("does not contain any stream") != std::string::npos ||
       r.stderrTail.find("matches no streams") != std::string::npos) {
     return "no audio stream in " + input;
@@ -87,34 +93,19 @@ void extractAudio(const std::string& input, const std::string& outputWav, double
   opts.cancel = cancel;
   opts.onStdoutLine = [&progress](std::string_view line) { progress.onLine(line); };
   // Global options come first: ffmpeg ignores (with a warning) options after the last
-  // output. "file:" keeps names like "-x" or "concat:..." from being read as options or
-  // protocols.
+  // output. The input is confined to this one local file (media_input.h); "file:" keeps
+  // the output name from being read as an option or protocol.
+  std::vector<std::string> args{ffmpeg,     "-nostdin",  "-hide_banner", "-loglevel", "error",
+                                "-nostats", "-progress", "pipe:1",       "-y"};
+  for (auto& a : mediaInputArgs(input)) args.push_back(std::move(a));
+  for (const char* a :
+       {"-vn", "-sn", "-dn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav"}) {
+    args.emplace_back(a);
+  }
+  args.push_back("file:" + outputWav);
   ProcessResult result;
   try {
-    result = runProcess({ffmpeg,
-                         "-nostdin",
-                         "-hide_banner",
-                         "-loglevel",
-                         "error",
-                         "-nostats",
-                         "-progress",
-                         "pipe:1",
-                         "-y",
-                         "-i",
-                         "file:" + input,
-                         "-vn",
-                         "-sn",
-                         "-dn",
-                         "-ac",
-                         "1",
-                         "-ar",
-                         "16000",
-                         "-c:a",
-                         "pcm_s16le",
-                         "-f",
-                         "wav",
-                         "file:" + outputWav},
-                        opts);
+    result = runProcess(args, opts);
   } catch (...) {
     removeQuietly(outputWav);  // onProgress threw; ffmpeg is already stopped
     throw;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "pipeline/media_input.h"
 #include "pipeline/process_runner.h"
 
 namespace herald::pipeline {
@@ -114,13 +115,19 @@ MediaInfo probeMedia(const std::string& path, const std::string& ffprobe) {
     output.append(line);
     output.push_back('\n');
   };
-  // "file:" stops ffprobe treating names like "-x" or "http://..." as options or URLs.
-  auto result = runProcess({ffprobe, "-v", "error", "-print_format", "json", "-show_format",
-                            "-show_streams", "-i", "file:" + path},
-                           opts);
+  // media_input.h: only this one local file, in a single-file container.
+  std::vector<std::string> args{ffprobe, "-v",           "error",        "-print_format",
+                                "json",  "-show_format", "-show_streams"};
+  for (auto& a : mediaInputArgs(path)) args.push_back(std::move(a));
+  auto result = runProcess(args, opts);
   if (!result.error.empty()) throw MediaError("cannot run ffprobe: " + result.error);
   if (result.timedOut) throw MediaError("ffprobe timed out reading " + path);
   if (result.exitCode != 0) {
+    if (refusedByWhitelist(result.stderrTail)) {
+      throw MediaError("not a media file Herald reads: " + path +
+                       " (a playlist, manifest or other container that names further files "
+                       "or addresses is refused)");
+    }
     auto why = lastLine(result.stderrTail);
     // ffprobe prefixes its message with the input name; the caller already knows it.
     const std::string prefix = "file:" + path + ": ";

@@ -2,8 +2,13 @@
 // The built-in processors for the three job types of spec section 4, and their wiring
 // into the job engine. Each reports the spec's exact stage flow.
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "core/media_url.h"
 
 #include "jobs/job_engine.h"
 #include "pipeline/embedder.h"
@@ -22,7 +27,18 @@ struct PipelineOptions {
   bool autoTranscribe = true;
   bool autoGenerateEmbeddings = true;
   int maxAttempts = 3;
+  // The ingest rules, applied again by the VideoProcessing job to the URL it is given
+  // (a job created through POST /api/v1/jobs carries whatever metadata its caller chose).
+  core::MediaUrlPolicy urlPolicy;
+  std::vector<std::string> localFileRoots;  // AppSettings:LocalFileRoots; empty: anywhere
+  // TEST HOOK Pipeline:TestResolverHosts (downloader.h).
+  std::optional<std::map<std::string, std::string>> simulatedHosts;
 };
+
+// The resolved path of a media file a job may read: inside <dataDir>/media (what Herald
+// downloaded itself) or, with AllowLocalFiles, inside LocalFileRoots. Throws
+// jobs::PermanentError otherwise.
+std::string allowedMediaPath(const PipelineOptions& options, const std::string& path);
 
 // Everything the processors share.
 struct PipelineContext {

@@ -37,7 +37,9 @@ class TranscriptionProcessor final : public jobs::Processor {
     if (!mediaValue || !mediaValue->is_string()) {
       throw jobs::PermanentError("the transcription job names no media file");
     }
-    const std::string media(mediaValue->as_string());
+    // Only Herald's own downloads or allowed local files: the path comes from metadata,
+    // which reports can change after the job was queued.
+    const std::string media = allowedMediaPath(ctx_->options, std::string(mediaValue->as_string()));
     double duration = 0;
     if (auto* d = md.if_contains("durationSeconds"); d && d->is_number())
       duration = d->to_number<double>();

@@ -72,21 +72,21 @@ class VideoProcessingProcessor final : public jobs::Processor {
     auto& service = job.service;
     const auto& videoId = video.id;
     const auto& md = job.job.metadata;
-    auto source = metaString(md, "source");
     auto url = metaString(md, "url");
     stage(service, videoId, StageStatus::InProgress, 5, "Resolving " + url);
 
+    // The URL is classified again under the server's rules, never taken from the job's
+    // "source": stored metadata can change after ingest (reports merge into it).
+    std::string refused;
+    auto media = core::classifyMediaUrl(url, ctx_->options.urlPolicy, refused);
+    if (!media) throw jobs::PermanentError("refused: " + refused);
     std::string mediaPath;
     auto dir = fs::path(ctx_->options.dataDir) / "media" / videoId;
-    if (source == "file") {
-      mediaPath = metaString(md, "path");
-      std::error_code ec;
-      if (!fs::is_regular_file(mediaPath, ec)) {
-        throw jobs::PermanentError("media file not found: " + mediaPath);
-      }
+    if (media->source == core::MediaSource::LocalFile) {
+      mediaPath = allowedMediaPath(ctx_->options, media->path);
     } else {
       fs::create_directories(dir);
-      if (source == "youtube") {
+      if (media->source == core::MediaSource::YouTube) {
         mediaPath = fetchYouTube(job, url, dir);
       } else {
         mediaPath = (dir / "source.media").string();
@@ -129,6 +129,8 @@ class VideoProcessingProcessor final : public jobs::Processor {
     opts.maxBytes = ctx_->options.maxDownloadBytes;
     opts.timeout = ctx_->options.downloadTimeout;
     opts.cancel = &job.cancel;
+    opts.refusePrivateAddresses = ctx_->options.urlPolicy.refusePrivateHosts;
+    opts.simulatedHosts = ctx_->options.simulatedHosts;
     auto& service = job.service;
     const auto videoId = job.job.videoId;
     auto lastReport = std::chrono::steady_clock::now();
@@ -145,6 +147,9 @@ class VideoProcessingProcessor final : public jobs::Processor {
       downloadToFile(url, path, opts);
     } catch (const DownloadUnavailable& e) {
       throw jobs::TransientError(std::string("download failed: ") + e.what());
+    } catch (const DownloadRefused& e) {
+      spdlog::warn("job {}: {}", job.job.id, e.what());
+      throw jobs::PermanentError(std::string("download failed: ") + e.what());
     } catch (const MediaError& e) {
       throw jobs::PermanentError(std::string("download failed: ") + e.what());
     }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -23,6 +24,8 @@
 #include "api/rest_api.h"
 #include "auth/authenticator.h"
 #include "backplane/backplane.h"
+#include "config/load.h"
+#include "core/strings.h"
 #include "http/http_server.h"
 #include "hub/hub_dispatcher.h"
 #include "hub/hub_lifetime_manager.h"
@@ -174,6 +177,20 @@ int runServer(const config::Config& config) {
   pipelineOptions.autoTranscribe = config.app.autoTranscribe;
   pipelineOptions.autoGenerateEmbeddings = config.app.autoGenerateEmbeddings;
   pipelineOptions.maxAttempts = config.jobs.maxAttempts;
+  pipelineOptions.urlPolicy = config::mediaUrlPolicy(config);
+  pipelineOptions.localFileRoots = config.app.localFileRoots;
+  if (!config.pipeline.testResolverHosts.empty()) {
+    // config::finalize let this through only with HERALD_ALLOW_TEST_RESOLVER=1.
+    spdlog::warn(
+        "TEST HOOK Pipeline:TestResolverHosts is on: downloads resolve names from it and connect "
+        "to 127.0.0.1 only. Never run a real service like this.");
+    std::map<std::string, std::string> hosts;
+    for (const auto& entry : config.pipeline.testResolverHosts) {
+      auto eq = entry.find('=');
+      hosts[core::toLower(entry.substr(0, eq))] = entry.substr(eq + 1);
+    }
+    pipelineOptions.simulatedHosts = std::move(hosts);
+  }
   try {
     pipeline::registerPipeline(engine, pipelineOptions);
   } catch (const std::exception& e) {

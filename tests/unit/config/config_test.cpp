@@ -152,3 +152,54 @@ TEST(Config, AllowedHostsThatCanNeverMatchAreRefused) {
     EXPECT_THROW(applyEnvironment(c, {{"AppSettings__AllowedHosts", bad}}), ConfigError) << bad;
   }
 }
+
+// Download settings (docs/security.md "Downloads").
+TEST(Config, DownloadPolicyFollowsProduction) {
+  Config dev;
+  finalize(dev);
+  EXPECT_FALSE(refusePrivateDownloads(dev));
+  EXPECT_TRUE(mediaUrlPolicy(dev).allowLocalFiles);
+  Config prod;
+  applyEnvironment(prod, {{"AppSettings__IsProduction", "true"}});
+  finalize(prod);
+  EXPECT_TRUE(refusePrivateDownloads(prod));
+  EXPECT_TRUE(mediaUrlPolicy(prod).refusePrivateHosts);
+  EXPECT_FALSE(mediaUrlPolicy(prod).allowLocalFiles);
+  Config allowed;
+  applyEnvironment(allowed, {{"AppSettings__IsProduction", "true"},
+                             {"AppSettings__AllowPrivateNetworkDownloads", "true"}});
+  finalize(allowed);
+  EXPECT_FALSE(refusePrivateDownloads(allowed));
+}
+
+TEST(Config, LocalFilesInProductionNeedExistingRoots) {
+  Config c;
+  applyEnvironment(
+      c, {{"AppSettings__IsProduction", "true"}, {"AppSettings__AllowLocalFiles", "true"}});
+  EXPECT_THROW(finalize(c), ConfigError);
+  applyEnvironment(c, {{"AppSettings__LocalFileRoots__0", "/tmp"}});
+  EXPECT_NO_THROW(finalize(c));
+  EXPECT_EQ(c.app.localFileRoots, std::vector<std::string>{"/tmp"});
+  Config missing;
+  applyJson(missing, R"({"AppSettings":{"LocalFileRoots":["/no/such/folder"]}})");
+  EXPECT_THROW(finalize(missing), ConfigError);
+  Config relative;
+  applyJson(relative, R"({"AppSettings":{"LocalFileRoots":["media"]}})");
+  EXPECT_THROW(finalize(relative), ConfigError);
+}
+
+TEST(Config, TheTestResolverNeedsItsEnvironmentFlag) {
+  ::unsetenv("HERALD_ALLOW_TEST_RESOLVER");
+  Config c;
+  applyJson(c, R"({"Pipeline":{"TestResolverHosts":["public.test=192.0.2.1"]}})");
+  EXPECT_THROW(finalize(c), ConfigError);
+  ::setenv("HERALD_ALLOW_TEST_RESOLVER", "1", 1);
+  EXPECT_NO_THROW(finalize(c));
+  for (const char* bad :
+       {"example.com=192.0.2.1", "public.test", "public.test=nowhere", ".test=1.2.3.4"}) {
+    Config b;
+    applyEnvironment(b, {{"Pipeline__TestResolverHosts__0", bad}});
+    EXPECT_THROW(finalize(b), ConfigError) << bad;
+  }
+  ::unsetenv("HERALD_ALLOW_TEST_RESOLVER");
+}
