@@ -334,9 +334,7 @@ struct HttpServer::Impl {
                  ? restLimiter.take(peer.anonymousKey)
                  : restLimiter.take(limits::callerKey(principal.userId, peer.ipKey));
     if (d.allowed) return std::nullopt;
-    auto r = api::problem(429,
-                          "Too many requests (Limits:RestRequestsPerUserPerSecond). Retry after "
-                          "the time in Retry-After.");
+    auto r = api::problem(429, api::kRestRateLimitDetail);
     r.headers.emplace_back("Retry-After", std::to_string(limits::retryAfterSeconds(d.retryAfter)));
     r.rejectReason = "limit_rest_requests";
     return r;
