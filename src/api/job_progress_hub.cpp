@@ -9,6 +9,7 @@
 
 #include "api/dashboard.h"
 #include "api/hub_names.h"
+#include "metrics/herald_metrics.h"
 #include "model/json_mapping.h"
 
 namespace herald::api {
@@ -53,11 +54,23 @@ asio::awaitable<json::value> guarded(HubCallContext& ctx, const char* method, F 
     co_return co_await body();
   } catch (const hub::BindingError&) {
     throw;
+  } catch (const hub::HubException&) {
+    throw;  // deliberate (a limit): the caller's completion error
   } catch (const std::exception& e) {
     spdlog::error("{} on connection {} failed: {}", method, ctx.connection->id(), e.what());
     sendError(ctx.connection, "INTERNAL_ERROR", "An internal error occurred");
     co_return nullptr;
   }
+}
+
+// Joins `group`, or refuses the subscription when the connection is in
+// Limits:MaxGroupsPerConnection groups already: a completion error, and nothing joined.
+void join(HubCallContext& ctx, const std::string& group) {
+  if (ctx.lifetime.addToGroup(ctx.connection, group)) return;
+  metrics::rejected("limit_groups_per_connection");
+  throw hub::HubException(
+      "Too many subscriptions: this connection is in the most groups allowed "
+      "(Limits:MaxGroupsPerConnection). Unsubscribe from some first.");
 }
 
 // Waits until the connection's writer has taken its queue below half the limit. False
@@ -88,7 +101,12 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
     c->restartSequence(jobId);
   }
   const auto group = names::jobGroup(jobId);
-  ctx.lifetime.addToGroup(c, group);
+  try {
+    join(ctx, group);
+  } catch (const hub::HubException&) {
+    if (after) c->endReplay(jobId);
+    throw;
+  }
   struct EndReplay {  // live updates held during the replay are released on every path
     const hub::HubConnectionPtr& c;
     const std::string& jobId;
@@ -141,7 +159,7 @@ asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service, Hu
     co_return nullptr;
   }
   const auto group = names::videoGroup(videoId);
-  ctx.lifetime.addToGroup(c, group);  // join first, as for jobs
+  join(ctx, group);  // join first, as for jobs
   auto reading =
       service.onStore([videoId](storage::Store& store) { return store.getVideo(videoId); });
   auto video = co_await std::move(reading);
@@ -188,7 +206,7 @@ asio::awaitable<json::value> subscribeToDashboard(jobs::ProgressService& service
   // Join first, as for jobs: a change published while the snapshot is read still
   // arrives (the page keeps the newer of the two by sequence).
   const bool watching = c->groups().count(names::kDashboardGroup) != 0;
-  ctx.lifetime.addToGroup(c, names::kDashboardGroup);
+  join(ctx, names::kDashboardGroup);
   auto reading = service.onStore(
       [&service](storage::Store& store) { return dashboardSnapshot(store, service.nowMillis()); });
   auto snapshot = co_await std::move(reading);

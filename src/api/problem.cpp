@@ -15,6 +15,7 @@ const char* titleFor(int status) {
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     default: return status >= 500 ? "Internal Server Error" : "Error";
   }
 }

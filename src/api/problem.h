@@ -10,6 +10,12 @@
 
 namespace herald::api {
 
+// The detail of the 429 a REST request over Limits:RestRequestsPerUserPerSecond gets (sent
+// by http/, described for every /api/ route in the OpenAPI document).
+inline constexpr std::string_view kRestRateLimitDetail =
+    "Too many requests (Limits:RestRequestsPerUserPerSecond). Retry after the time in "
+    "Retry-After.";
+
 core::HttpResponse problem(int status, std::string_view detail, boost::json::object errors = {});
 core::HttpResponse jsonResponse(int status, const boost::json::value& body);
 // The same with the body already written as JSON text.

@@ -130,6 +130,44 @@ struct ServerSettings {
   std::chrono::seconds shutdownGrace{5};
 };
 
+// Limits that keep one client from hurting others (docs/operations.md, "Abuse limits").
+// 0 turns a limit off. The defaults leave room for any well-behaved client and for
+// many of them behind one NAT address; bench/run raises them for its 19,000 connections
+// from one address. Per-user limits count an authenticated caller by its user id and an
+// anonymous one by its IP address.
+struct LimitsSettings {
+  // Hub connections on this node, negotiated (connected or not) until disposed: bounds
+  // the memory and file descriptors all clients together can hold.
+  std::size_t maxConnections = 100000;
+  // The same from one IP address (IPv6: one /64).
+  std::size_t maxConnectionsPerIp = 1000;
+  // The same for one authenticated user, from wherever.
+  std::size_t maxConnectionsPerUser = 100;
+  // Negotiates (and WebSocket connections that skip negotiation) per IP address per
+  // second, with this many at once: a reconnect storm of one office gets through in a
+  // few seconds; a loop of negotiates cannot fill memory with connections that never
+  // connect.
+  double negotiatesPerIpPerSecond = 50;
+  double negotiateBurstPerIp = 200;
+  // Hub invocations per connection per second, and the burst (a page subscribing to its
+  // jobs at start). An invocation over the limit is answered with a completion error;
+  // a connection that stays over it for InvocationAbuseCloseSeconds is closed (0: never).
+  double invocationsPerConnectionPerSecond = 100;
+  double invocationBurstPerConnection = 200;
+  int invocationAbuseCloseSeconds = 10;
+  // Groups one connection may be in (jobs, videos, its user, the dashboard): bounds the
+  // memory one connection holds in the group registry.
+  std::size_t maxGroupsPerConnection = 1000;
+  // REST API (/api/...) requests per user (anonymous: per IP) per second, and the burst.
+  double restRequestsPerUserPerSecond = 1000;
+  double restBurstPerUser = 2000;
+  // Whether a burst was given explicitly; else it follows its rate (config::finalize):
+  // four times it for negotiates, twice for invocations and REST requests.
+  bool negotiateBurstSet = false;
+  bool invocationBurstSet = false;
+  bool restBurstSet = false;
+};
+
 struct LoggingSettings {
   // text: one human-readable line per event; json: one JSON object per line (timestamp
   // ISO-8601 UTC, level, logger, thread, message) for log shippers.
@@ -145,6 +183,7 @@ struct Config {
   ServerSettings server;
   JobSettings jobs;
   PipelineSettings pipeline;
+  LimitsSettings limits;
 };
 
 }  // namespace herald::config

@@ -56,6 +56,43 @@ std::vector<std::string> splitList(const std::string& v) {
   return items;
 }
 
+// Sets one Limits:* setting. Returns false for an unknown key.
+bool setLimit(LimitsSettings& l, const std::string& full, const std::string& k,
+              const std::string& v) {
+  constexpr long long kMaxCount = 10'000'000;
+  constexpr long long kMaxRate = 100'000'000;
+  auto count = [&] { return static_cast<std::size_t>(parseInt(full, v, 0, kMaxCount)); };
+  auto rate = [&] { return static_cast<double>(parseInt(full, v, 0, kMaxRate)); };
+  if (k == "maxconnections")
+    l.maxConnections = count();
+  else if (k == "maxconnectionsperip")
+    l.maxConnectionsPerIp = count();
+  else if (k == "maxconnectionsperuser")
+    l.maxConnectionsPerUser = count();
+  else if (k == "negotiatesperippersecond")
+    l.negotiatesPerIpPerSecond = rate();
+  else if (k == "negotiateburstperip") {
+    l.negotiateBurstPerIp = static_cast<double>(parseInt(full, v, 1, kMaxRate));
+    l.negotiateBurstSet = true;
+  } else if (k == "invocationsperconnectionpersecond")
+    l.invocationsPerConnectionPerSecond = rate();
+  else if (k == "invocationburstperconnection") {
+    l.invocationBurstPerConnection = static_cast<double>(parseInt(full, v, 1, kMaxRate));
+    l.invocationBurstSet = true;
+  } else if (k == "invocationabusecloseseconds")
+    l.invocationAbuseCloseSeconds = static_cast<int>(parseInt(full, v, 0, 3600));
+  else if (k == "maxgroupsperconnection")
+    l.maxGroupsPerConnection = count();
+  else if (k == "restrequestsperuserpersecond")
+    l.restRequestsPerUserPerSecond = rate();
+  else if (k == "restburstperuser") {
+    l.restBurstPerUser = static_cast<double>(parseInt(full, v, 1, kMaxRate));
+    l.restBurstSet = true;
+  } else
+    return false;
+  return true;
+}
+
 // Sets one scalar setting. Returns false for an unknown key (ignored, as ASP.NET does).
 bool setScalar(Config& c, const std::string& section, const std::string& key,
                const std::string& v) {
@@ -207,6 +244,7 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       return false;
     return true;
   }
+  if (s == "limits") return setLimit(c.limits, full, k, v);
   if (s == "logging") {
     if (k != "format") return false;
     auto f = core::toLower(v);
@@ -403,6 +441,14 @@ void finalize(Config& config) {
         "AppSettings:EnableAuth=true is not supported yet: JWT authentication is not built; "
         "refusing to start rather than run without it");
   }
+  // A burst not given follows its rate (twice it), so raising a rate alone is enough; one
+  // given explicitly must hold at least one token.
+  auto& l = config.limits;
+  if (!l.negotiateBurstSet) l.negotiateBurstPerIp = std::max(1.0, 4 * l.negotiatesPerIpPerSecond);
+  if (!l.invocationBurstSet) {
+    l.invocationBurstPerConnection = std::max(1.0, 2 * l.invocationsPerConnectionPerSecond);
+  }
+  if (!l.restBurstSet) l.restBurstPerUser = std::max(1.0, 2 * l.restRequestsPerUserPerSecond);
   if (!config.app.allowLocalFilesSet) config.app.allowLocalFiles = !config.app.isProduction;
   if (!config.app.allowedHostsSet) {
     // Development answers whatever name a developer types; production answers its own

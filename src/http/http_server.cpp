@@ -22,11 +22,15 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/herald_metrics.h"
+#include "api/problem.h"
 #include "api/router.h"
 #include "core/strings.h"
 #include "http/cors.h"
 #include "http/cross_site.h"
 #include "api/problem.h"
+#include "limits/client_key.h"
+#include "limits/connection_limits.h"
+#include "limits/rate_limiter.h"
 #include "protocol/websocket/accept_key.h"
 #include "transport/websocket_transport.h"
 
@@ -270,6 +274,28 @@ core::HttpResponse textResponse(int status, std::string text) {
   return r;
 }
 
+// Who a session's requests come from, worked out once per TCP connection: the peer's
+// address as the limits key it (limits::ipKey), and the per-user key of an anonymous
+// caller there.
+struct Peer {
+  std::string ipKey;
+  std::string anonymousKey;
+};
+
+// A limit's refusal on the hub paths: plain text (what SignalR clients show), 429 (or 503
+// when the whole server is full) with Retry-After.
+core::HttpResponse limitResponse(int status, long long retryAfter, const char* reason,
+                                 std::string text) {
+  auto r = textResponse(status, std::move(text));
+  r.headers.emplace_back("Retry-After", std::to_string(retryAfter));
+  r.rejectReason = reason;
+  return r;
+}
+
+bool isRestPath(std::string_view path) {
+  return path.size() >= 5 && core::iequals(path.substr(0, 5), "/api/");
+}
+
 std::string mimeType(const std::filesystem::path& p) {
   auto ext = core::toLower(p.extension().string());
   if (ext == ".html" || ext == ".htm") return "text/html; charset=utf-8";
@@ -368,7 +394,56 @@ struct HttpServer::Impl {
         contexts(std::move(contexts)),
         config(config),
         routes(std::move(routes)),
-        acceptor(*this->contexts.front()) {}
+        acceptor(*this->contexts.front()),
+        connectionLimits(
+            limits::ConnectionLimits::create({.maxTotal = config.limits.maxConnections,
+                                              .maxPerIp = config.limits.maxConnectionsPerIp,
+                                              .maxPerUser = config.limits.maxConnectionsPerUser})),
+        negotiateLimiter(config.limits.negotiatesPerIpPerSecond, config.limits.negotiateBurstPerIp),
+        restLimiter(config.limits.restRequestsPerUserPerSecond, config.limits.restBurstPerUser) {}
+
+  // A new hub connection (a negotiate, or a WebSocket that skips it): the negotiate rate
+  // of its address, then the connection counts. Admitted: nullopt, and `lease` holds its
+  // place. Refused: the answer, already counted by reason when sent.
+  std::optional<core::HttpResponse> admitConnection(const Peer& peer,
+                                                    const auth::Principal& principal,
+                                                    limits::ConnectionLease& lease) {
+    if (auto d = negotiateLimiter.take(peer.ipKey); !d.allowed) {
+      return limitResponse(429, limits::retryAfterSeconds(d.retryAfter), "limit_negotiates_per_ip",
+                           "Too many connection attempts from this address "
+                           "(Limits:NegotiatesPerIpPerSecond). Retry later.");
+    }
+    auto admission = connectionLimits->admit(peer.ipKey, principal.userId);
+    switch (admission.refusal) {
+      case limits::ConnectionRefusal::None: lease = std::move(admission.lease); return std::nullopt;
+      case limits::ConnectionRefusal::Total:
+        return limitResponse(503, 5, "limit_connections",
+                             "The server has as many connections as it accepts "
+                             "(Limits:MaxConnections). Retry later.");
+      case limits::ConnectionRefusal::PerIp:
+        return limitResponse(429, 5, "limit_connections_per_ip",
+                             "Too many connections from this address "
+                             "(Limits:MaxConnectionsPerIp). Close some first.");
+      case limits::ConnectionRefusal::PerUser:
+        return limitResponse(429, 5, "limit_connections_per_user",
+                             "Too many connections for this user (Limits:MaxConnectionsPerUser). "
+                             "Close some first.");
+    }
+    return std::nullopt;
+  }
+
+  // Limits:RestRequestsPerUserPerSecond, for requests under /api/. The answer when refused.
+  std::optional<core::HttpResponse> admitRest(const Peer& peer, const auth::Principal& principal) {
+    if (!restLimiter.enabled()) return std::nullopt;
+    auto d = principal.userId.empty()
+                 ? restLimiter.take(peer.anonymousKey)
+                 : restLimiter.take(limits::callerKey(principal.userId, peer.ipKey));
+    if (d.allowed) return std::nullopt;
+    auto r = api::problem(429, api::kRestRateLimitDetail);
+    r.headers.emplace_back("Retry-After", std::to_string(limits::retryAfterSeconds(d.retryAfter)));
+    r.rejectReason = "limit_rest_requests";
+    return r;
+  }
 
   asio::awaitable<void> acceptLoop() {
     std::size_t next = 0;
@@ -439,6 +514,9 @@ struct HttpServer::Impl {
     auto remote = stream.socket().remote_endpoint(epEc);
     // Once per connection: formatting an address costs more than parsing a small request.
     const auto remoteAddress = remote.address().to_string();
+    Peer peer;
+    peer.ipKey = limits::ipKey(remoteAddress);
+    peer.anonymousKey = limits::callerKey("", peer.ipKey);
     // Non-blocking for the immediate answer writes below (Asio's asynchronous operations
     // work the same either way).
     stream.socket().non_blocking(true, epEc);
@@ -506,8 +584,9 @@ struct HttpServer::Impl {
         // The WebSocket runs in its own coroutine so that this session's frame (parse
         // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
         core::HttpResponse refusal;
-        auto attach = attachWebSocket(req, context.principal, stream.get_executor(), refusal);
+        auto attach = attachWebSocket(req, context.principal, peer, stream.get_executor(), refusal);
         if (attach.result != transport::AttachResult::Ok) {
+          if (refusal.rejectReason) metrics::rejected(refusal.rejectReason);
           auto writing =
               writeResponse(stream, serializeResponse(refusal, req.version(), false, false));
           co_await std::move(writing);
@@ -537,7 +616,7 @@ struct HttpServer::Impl {
           if (req.method() == bhttp::verb::options) {
             response = preflight(config.app.allowedOrigins, parsed);
           } else {
-            response = co_await route(context, hub);
+            response = co_await route(context, hub, peer);
           }
         } catch (const std::exception& e) {
           spdlog::error("{} {} failed: {}", std::string(req.method_string()), path, e.what());
@@ -594,13 +673,23 @@ struct HttpServer::Impl {
     return std::nullopt;
   }
 
-  asio::awaitable<core::HttpResponse> route(const auth::RequestContext& context, HubPath hub) {
+  asio::awaitable<core::HttpResponse> route(const auth::RequestContext& context, HubPath hub,
+                                            const Peer& peer) {
     const auto& request = context.request;
     if (hub == HubPath::Negotiate) {
       if (stopping) co_return textResponse(503, "Server is shutting down");
+      limits::ConnectionLease lease;
+      if (request.method == "POST") {
+        if (auto refusal = admitConnection(peer, context.principal, lease)) {
+          co_return std::move(*refusal);
+        }
+      }
       // The connection keeps the negotiate request's principal for its life.
       co_return transport::negotiate(request, routes.transport.connections,
-                                     routes.transport.options, context.principal);
+                                     routes.transport.options, context.principal, std::move(lease));
+    }
+    if (isRestPath(request.path)) {
+      if (auto refusal = admitRest(peer, context.principal)) co_return std::move(*refusal);
     }
     if (auto r = co_await routes.rest.handle(context)) co_return std::move(*r);
     if (request.method == "GET" || request.method == "HEAD") {
@@ -615,7 +704,7 @@ struct HttpServer::Impl {
   // `principal` is the upgrade request's: it only matters when negotiation was skipped (a
   // negotiated connection has its negotiate request's principal already).
   transport::Attach attachWebSocket(const bhttp::request<bhttp::string_body>& req,
-                                    const auth::Principal& principal,
+                                    const auth::Principal& principal, const Peer& peer,
                                     const asio::any_io_executor& executor,
                                     core::HttpResponse& refusal) {
     auto& connections = routes.transport.connections;
@@ -644,8 +733,14 @@ struct HttpServer::Impl {
     if (auto id = core::queryValue(query, "id"); id && !id->empty()) {
       token = *id;
     } else {
-      // skipNegotiation: a version-0 connection made on the spot, never stateful.
-      token = connections.create(0, principal, false)->token;
+      // skipNegotiation: a version-0 connection made on the spot, never stateful. It is
+      // a new connection as a negotiate's is, and admitted the same way.
+      limits::ConnectionLease lease;
+      if (auto limited = admitConnection(peer, principal, lease)) {
+        refusal = std::move(*limited);
+        return attach;
+      }
+      token = connections.create(0, principal, false, std::move(lease))->token;
     }
     attach = connections.attach(token, transport::TransportKind::WebSockets, executor);
     switch (attach.result) {
@@ -669,6 +764,10 @@ struct HttpServer::Impl {
   std::uint64_t nextSessionId = 0;
   std::unordered_map<std::uint64_t, std::pair<asio::any_io_executor, std::weak_ptr<SessionState>>>
       sessions;
+  // Shared: a connection's lease outlives this server (the ConnectionManager does).
+  std::shared_ptr<limits::ConnectionLimits> connectionLimits;
+  limits::RateLimiter negotiateLimiter;
+  limits::RateLimiter restLimiter;
 };
 
 HttpServer::HttpServer(std::vector<asio::io_context*> contexts, const config::Config& config,

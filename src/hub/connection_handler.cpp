@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "metrics/herald_metrics.h"
 #include "protocol/signalr/handshake.h"
 
 namespace herald::hub {
@@ -12,6 +13,45 @@ ConnectionHandler::ConnectionHandler(HubConnectionPtr connection, HubServices se
                                      TransportFeatures features)
     : connection_(std::move(connection)), services_(services), features_(features) {
   started_ = lastReceived_ = lastSent_ = services_.clock.steadyNow();
+  if (const auto* l = services_.limits; l && l->invocationsPerConnectionPerSecond > 0) {
+    invocations_.emplace(l->invocationsPerConnectionPerSecond, l->invocationBurstPerConnection,
+                         started_);
+  }
+}
+
+bool ConnectionHandler::admitInvocation(const std::optional<std::string>& invocationId,
+                                        const std::string& target) {
+  if (!invocations_) return true;
+  const auto now = services_.clock.steadyNow();
+  if (invocations_->tryTake(now)) return true;
+  metrics::rejected("limit_invocations");
+  if (lastRefused_ == TimePoint{} || now - lastRefused_ >= std::chrono::seconds(1)) {
+    overLimitSince_ = now;  // a new run of refusals
+  }
+  lastRefused_ = now;
+  const auto closeAfter = std::chrono::seconds(services_.limits->invocationAbuseCloseSeconds);
+  if (closeAfter.count() > 0 && now - overLimitSince_ >= closeAfter) {
+    // Sustained: the client ignores its refusals. Not invited to reconnect at once.
+    metrics::rejected("limit_invocations_abuse_closed");
+    spdlog::warn("connection {}: closed, over the invocation rate limit for {} s",
+                 connection_->id(), closeAfter.count());
+    protocol::CloseMessage close;
+    close.error =
+        "Connection closed with an error. Rate limit exceeded: invocations stayed above "
+        "Limits:InvocationsPerConnectionPerSecond for " +
+        std::to_string(closeAfter.count()) + " s.";
+    close.allowReconnect = false;
+    connection_->close(close);
+    return false;
+  }
+  if (invocationId) {
+    protocol::CompletionMessage completion;
+    completion.invocationId = *invocationId;
+    completion.error = "Failed to invoke '" + target +
+                       "': rate limit exceeded (Limits:InvocationsPerConnectionPerSecond).";
+    connection_->send(protocol::HubMessage(completion));
+  }
+  return false;
 }
 
 void ConnectionHandler::noteSent(TimePoint now) {
@@ -136,6 +176,10 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
   for (auto& message : messages) {
     if (protocol::isTrackable(message) && !acceptTrackable()) continue;
     if (auto* inv = std::get_if<protocol::InvocationMessage>(&message)) {
+      if (!admitInvocation(inv->invocationId, inv->target)) {
+        if (connection_->closing()) co_return false;
+        continue;
+      }
       HubCallContext context{connection_, services_.lifetime, services_.backplane};
       dispatching_ = true;
       co_await services_.dispatcher.invoke(context, *inv, services_.settings.enableDetailedErrors);
@@ -149,6 +193,10 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
       connection_->close(std::nullopt);
       co_return false;
     } else if (auto* si = std::get_if<protocol::StreamInvocationMessage>(&message)) {
+      if (!admitInvocation(si->invocationId, si->target)) {
+        if (connection_->closing()) co_return false;
+        continue;
+      }
       // No hub method streams; answer as ASP.NET does for a non-streaming target.
       protocol::CompletionMessage completion;
       completion.invocationId = si->invocationId;

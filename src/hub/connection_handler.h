@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "hub/hub_dispatcher.h"
+#include "limits/token_bucket.h"
 
 namespace herald::hub {
 
@@ -35,6 +36,8 @@ struct HubServices {
   const protocol::HubProtocol& messagePack;
   // Where timeouts and keep-alives read the time; tests pass a ManualClock.
   const core::Clock& clock = core::systemClock();
+  // The invocation rate limit (Limits:*); null: none (tests that do not test it).
+  const config::LimitsSettings* limits = nullptr;
 };
 
 // What the transport under a connection can do.
@@ -86,6 +89,10 @@ class ConnectionHandler {
  private:
   boost::asio::awaitable<bool> onHandshake();
   void closeWithError(const std::string& detail);
+  // Limits:InvocationsPerConnectionPerSecond. False when the invocation is refused: it
+  // has been answered with a completion error (when it has an id), or, after
+  // InvocationAbuseCloseSeconds over the limit, the connection is closing.
+  bool admitInvocation(const std::optional<std::string>& invocationId, const std::string& target);
 
   // Stateful reconnect, receiving side: duplicates of replayed messages are dropped.
   bool acceptTrackable();
@@ -107,8 +114,13 @@ class ConnectionHandler {
   TimePoint started_;
   TimePoint lastReceived_;
   TimePoint lastSent_;
-  std::uint64_t sentCount_ = 0;            // connection_->enqueuedCount() at lastSent_
-  std::optional<TimePoint> closingSince_;  // the first tick that saw the connection ending
+  std::uint64_t sentCount_ = 0;                     // connection_->enqueuedCount() at lastSent_
+  std::optional<TimePoint> closingSince_;           // the first tick that saw the connection ending
+  std::optional<limits::TokenBucket> invocations_;  // none when the limit is off
+  // The first refusal of the current run of refusals (one without a gap of a second or
+  // more), and the latest: how long the client has kept over the limit.
+  TimePoint overLimitSince_{};
+  TimePoint lastRefused_{};
 };
 
 }  // namespace herald::hub

@@ -282,9 +282,16 @@ std::uint64_t HubConnection::enqueuedCount() const {
   return enqueued_;
 }
 
-void HubConnection::addGroup(const std::string& group) {
+bool HubConnection::addGroup(const std::string& group, std::size_t maxGroups) {
   std::lock_guard lock(mutex_);
+  if (maxGroups != 0 && groups_.size() >= maxGroups && !groups_.count(group)) return false;
   groups_.insert(group);
+  return true;
+}
+
+std::size_t HubConnection::groupCount() const {
+  std::lock_guard lock(mutex_);
+  return groups_.size();
 }
 
 void HubConnection::removeGroup(const std::string& group) {

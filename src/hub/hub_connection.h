@@ -111,8 +111,10 @@ class HubConnection {
   // fan-out reads no clock per recipient and the handler's injected clock alone decides.
   std::uint64_t enqueuedCount() const;
 
-  // Group names this connection joined, so disconnect can leave them all.
-  void addGroup(const std::string& group);
+  // Group names this connection joined, so disconnect can leave them all. Adding a new
+  // one fails when the connection is in `maxGroups` already (0: no limit).
+  bool addGroup(const std::string& group, std::size_t maxGroups = 0);
+  std::size_t groupCount() const;
   void removeGroup(const std::string& group);
   std::set<std::string> groups() const;
 

@@ -28,14 +28,15 @@ void HubLifetimeManager::leaveLocked(const std::string& connectionId, const std:
   }
 }
 
-void HubLifetimeManager::addToGroup(const HubConnectionPtr& c, const std::string& group) {
+bool HubLifetimeManager::addToGroup(const HubConnectionPtr& c, const std::string& group) {
   std::lock_guard lock(mutex_);
   // A connection that already left (disconnect raced the call) must not be re-added.
-  if (!connections_.count(c->id())) return;
-  c->addGroup(group);
+  if (!connections_.count(c->id())) return true;
+  if (!c->addGroup(group, maxGroupsPerConnection_)) return false;
   auto [it, created] = groups_.try_emplace(group);
   it->second[c->id()] = c;
   if (created && backplane_) backplane_->subscribe(group);
+  return true;
 }
 
 void HubLifetimeManager::removeFromGroup(const HubConnectionPtr& c, const std::string& group) {

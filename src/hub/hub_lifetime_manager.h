@@ -40,7 +40,12 @@ class HubLifetimeManager final : public backplane::LocalSink {
   void add(const HubConnectionPtr& connection);     // after the handshake
   void remove(const HubConnectionPtr& connection);  // leaves all its groups
 
-  void addToGroup(const HubConnectionPtr& connection, const std::string& group);
+  // Joins `group`. False (nothing joined) when the connection is in
+  // maxGroupsPerConnection groups already; true when it joined or was a member (or left
+  // already: a disconnect that raced the call).
+  bool addToGroup(const HubConnectionPtr& connection, const std::string& group);
+  // Limits:MaxGroupsPerConnection (0: no limit). Set at start-up, before connections.
+  void setMaxGroupsPerConnection(std::size_t max) { maxGroupsPerConnection_ = max; }
   void removeFromGroup(const HubConnectionPtr& connection, const std::string& group);
 
   void deliverLocal(backplane::Envelope envelope) override;
@@ -58,6 +63,7 @@ class HubLifetimeManager final : public backplane::LocalSink {
   void leaveLocked(const std::string& connectionId, const std::string& group);
 
   backplane::Backplane* const backplane_;
+  std::size_t maxGroupsPerConnection_ = 0;
   mutable std::mutex mutex_;
   Members connections_;
   std::unordered_map<std::string, Members> groups_;

@@ -38,7 +38,11 @@ HeraldMetrics::HeraldMetrics()
       rejected(registry.counterFamily("herald_http_requests_rejected_total",
                                       "HTTP requests refused, by reason.", {"reason"})),
       backplane(registry.counterFamily("herald_backplane_envelopes_total",
-                                       "Backplane envelopes by direction.", {"direction"})) {}
+                                       "Backplane envelopes by direction.", {"direction"})),
+      connectionsOpen(registry.gauge(
+          "herald_connections_open",
+          "Hub connections counted by the connection limits (Limits:MaxConnections): "
+          "negotiated, connected or not, until disposed.")) {}
 
 HeraldMetrics& herald() {
   static HeraldMetrics instance;

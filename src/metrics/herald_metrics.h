@@ -24,6 +24,9 @@ struct HeraldMetrics {
   Counter& coalesced;
   Family<Counter>& rejected;   // reason
   Family<Counter>& backplane;  // direction: published | received
+  // Hub connections holding a place in the connection limits: from negotiate (or a
+  // WebSocket that skips it) until disposed, so negotiated but never connected ones too.
+  Gauge& connectionsOpen;
 
   HeraldMetrics();
 };

@@ -157,6 +157,8 @@ int runServer(const config::Config& config) {
   protocol::JsonHubProtocol json;
   protocol::MessagePackHubProtocol messagePack;
   hub::HubServices hubServices{dispatcher, lifetime, backplane, config.signalr, json, messagePack};
+  hubServices.limits = &config.limits;  // the invocation rate limit
+  lifetime.setMaxGroupsPerConnection(config.limits.maxGroupsPerConnection);
 
   jobs::EngineOptions engineOptions;
   engineOptions.enabled = config.app.enableBackgroundJobs;

@@ -8,8 +8,9 @@
 namespace herald::transport {
 
 HttpConnectionPtr ConnectionManager::create(int negotiateVersion, auth::Principal principal,
-                                            bool statefulReconnect) {
+                                            bool statefulReconnect, limits::ConnectionLease lease) {
   auto c = std::make_shared<HttpConnection>();
+  c->lease = std::move(lease);
   c->connectionId = core::newConnectionId();
   c->token = negotiateVersion >= 1 ? core::newConnectionId() : c->connectionId;
   c->negotiateVersion = negotiateVersion;
@@ -70,6 +71,8 @@ void ConnectionManager::dispose(const HttpConnectionPtr& c) {
     byToken_.erase(c->token);
   }
   c->generation++;
+  // Once (disposed was false): its place goes back now, however long the object lives.
+  c->lease.release();
   if (c->hub) {
     // Graceful if the hub side ended already (a Close is queued); otherwise the
     // transport vanished: nothing more can be delivered.

@@ -23,6 +23,7 @@
 
 #include "auth/principal.h"
 #include "hub/connection_handler.h"
+#include "limits/connection_limits.h"
 
 namespace herald::transport {
 
@@ -39,6 +40,8 @@ class HttpConnection {
   // Who negotiated the connection (the negotiate request's principal); the hub side
   // (HubConnection) is given it when the first transport request sets it up.
   auth::Principal principal;
+  // Its place in the connection limits, given back when it is disposed.
+  limits::ConnectionLease lease;
 
   // Set by the first transport request (under the manager's mutex), then fixed.
   TransportKind transport = TransportKind::None;
@@ -94,7 +97,9 @@ struct Attach {
 
 class ConnectionManager {
  public:
-  HttpConnectionPtr create(int negotiateVersion, auth::Principal principal, bool statefulReconnect);
+  // `lease`: the connection's place in the connection limits (held until dispose).
+  HttpConnectionPtr create(int negotiateVersion, auth::Principal principal, bool statefulReconnect,
+                           limits::ConnectionLease lease = {});
   HttpConnectionPtr find(const std::string& token) const;
 
   // A transport request for `token`. `executor` becomes the home executor on the

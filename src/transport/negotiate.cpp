@@ -10,7 +10,8 @@ namespace herald::transport {
 namespace json = boost::json;
 
 core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager& connections,
-                             const NegotiateOptions& options, const auth::Principal& principal) {
+                             const NegotiateOptions& options, const auth::Principal& principal,
+                             limits::ConnectionLease lease) {
   core::HttpResponse response;
   if (request.method != "POST") {
     response.status = 405;
@@ -42,7 +43,7 @@ core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager
   if (auto v = core::queryValue(request.query, "useStatefulReconnect")) {
     stateful = options.statefulReconnect && core::iequals(*v, "true");
   }
-  auto connection = connections.create(version, principal, stateful);
+  auto connection = connections.create(version, principal, stateful, std::move(lease));
   json::object body;
   body["negotiateVersion"] = version;
   body["connectionId"] = connection->connectionId;

@@ -15,7 +15,9 @@ struct NegotiateOptions {
 };
 
 // `principal`: the negotiate request's (auth::RequestContext); the connection keeps it.
+// `lease`: its place in the connection limits (given back if no connection is made).
 core::HttpResponse negotiate(const core::HttpRequest& request, ConnectionManager& connections,
-                             const NegotiateOptions& options, const auth::Principal& principal);
+                             const NegotiateOptions& options, const auth::Principal& principal,
+                             limits::ConnectionLease lease = {});
 
 }  // namespace herald::transport

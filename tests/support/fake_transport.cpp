@@ -286,7 +286,9 @@ HubHarness::HubHarness() { backplane.setLocalSink(&lifetime); }
 HubHarness::~HubHarness() { backplane.setLocalSink(nullptr); }
 
 hub::HubServices HubHarness::services() {
-  return hub::HubServices{dispatcher, lifetime, backplane, settings, json, messagePack, clock};
+  hub::HubServices s{dispatcher, lifetime, backplane, settings, json, messagePack, clock};
+  s.limits = limits ? &*limits : nullptr;
+  return s;
 }
 
 FakeTransport::Ptr HubHarness::open(std::string userId, hub::TransportFeatures features) {

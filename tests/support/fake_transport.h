@@ -179,6 +179,8 @@ struct HubHarness {
   hub::HubLifetimeManager lifetime{&backplane};
   hub::HubDispatcher dispatcher;
   boost::asio::io_context io;
+  // The Limits section, when a test turns the invocation rate limit on.
+  std::optional<config::LimitsSettings> limits;
 
   hub::HubServices services();
   // A new connection (ids "conn-1", "conn-2", ...) with a fake transport, before its

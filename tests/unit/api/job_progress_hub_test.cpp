@@ -214,6 +214,36 @@ TEST_F(JobProgressHubTest, AConnectionWithAUserJoinsItsUserGroup) {
   EXPECT_TRUE(client->nextInvocation(api::names::kJobCompleted));
 }
 
+TEST_F(JobProgressHubTest, ASubscriptionBeyondTheGroupLimitIsACompletionErrorAndJoinsNothing) {
+  hub.lifetime.setMaxGroupsPerConnection(2);
+  auto client = hub.connect();
+  const auto a = createJob(0), b = createJob(0), c = createJob(0);
+  auto subscribe = [&](const char* method, const std::string& id, std::int64_t after = -1) {
+    auto inv =
+        after < 0 ? client->startInvoke(method, {id}) : client->startInvoke(method, {id, after});
+    std::optional<protocol::CompletionMessage> done;
+    runUntil([&] { return (done = client->nextCompletion(inv)).has_value(); });
+    return *done;
+  };
+  EXPECT_FALSE(subscribe("SubscribeToJob", a).error);
+  EXPECT_FALSE(subscribe("SubscribeToJob", b).error);
+  EXPECT_FALSE(subscribe("SubscribeToJob", b).error);  // a member already
+  for (auto [method, after] : {std::pair{"SubscribeToJob", -1}, std::pair{"SubscribeToJob", 0},
+                               std::pair{"SubscribeToVideo", -1}}) {
+    auto refused = subscribe(method, c, after);
+    ASSERT_TRUE(refused.error) << method;
+    EXPECT_NE(refused.error->find("Limits:MaxGroupsPerConnection"), std::string::npos);
+  }
+  EXPECT_EQ(client->connectionPtr()->groupCount(), 2u);
+  // A refused replay released its hold on the job: a later subscription after leaving
+  // another group gets the job's updates.
+  (void)subscribe("UnsubscribeFromJob", a);
+  EXPECT_FALSE(subscribe("SubscribeToJob", c, 0).error);
+  sequences(*client);
+  report(c, 50);
+  runUntil([&] { return !sequences(*client).empty(); });
+}
+
 TEST_F(JobProgressHubTest, DashboardStreamMethodsAreDeclaredAdminOnly) {
   EXPECT_EQ(hub.dispatcher.methodAccess("SubscribeToDashboard"), auth::Access::Admin);
   EXPECT_EQ(hub.dispatcher.methodAccess("unsubscribefromdashboard"), auth::Access::Admin);

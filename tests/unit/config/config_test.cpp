@@ -1,3 +1,4 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -96,6 +97,51 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(fromExample.connectionStrings.defaultConnection,
             defaults.connectionStrings.defaultConnection);
   EXPECT_EQ(fromExample.server.dataDir, defaults.server.dataDir);
+  const auto& a = fromExample.limits;
+  const auto& b = defaults.limits;
+  EXPECT_EQ(a.maxConnections, b.maxConnections);
+  EXPECT_EQ(a.maxConnectionsPerIp, b.maxConnectionsPerIp);
+  EXPECT_EQ(a.maxConnectionsPerUser, b.maxConnectionsPerUser);
+  EXPECT_EQ(a.negotiatesPerIpPerSecond, b.negotiatesPerIpPerSecond);
+  EXPECT_EQ(a.negotiateBurstPerIp, b.negotiateBurstPerIp);
+  EXPECT_EQ(a.invocationsPerConnectionPerSecond, b.invocationsPerConnectionPerSecond);
+  EXPECT_EQ(a.invocationBurstPerConnection, b.invocationBurstPerConnection);
+  EXPECT_EQ(a.invocationAbuseCloseSeconds, b.invocationAbuseCloseSeconds);
+  EXPECT_EQ(a.maxGroupsPerConnection, b.maxGroupsPerConnection);
+  EXPECT_EQ(a.restRequestsPerUserPerSecond, b.restRequestsPerUserPerSecond);
+  EXPECT_EQ(a.restBurstPerUser, b.restBurstPerUser);
+}
+
+TEST(Config, LimitsLoadFromJsonAndEnvironmentAndBurstsFollowTheirRates) {
+  Config c;
+  applyJson(c, R"({"Limits":{"MaxConnectionsPerIp":7,"NegotiatesPerIpPerSecond":10,
+                             "InvocationsPerConnectionPerSecond":0}})");
+  applyEnvironment(c, {{"Limits__RestRequestsPerUserPerSecond", "30"},
+                       {"Limits__RestBurstPerUser", "5"},
+                       {"Limits__MaxGroupsPerConnection", "0"}});
+  finalize(c);
+  EXPECT_EQ(c.limits.maxConnectionsPerIp, 7u);
+  EXPECT_EQ(c.limits.negotiatesPerIpPerSecond, 10);
+  EXPECT_EQ(c.limits.negotiateBurstPerIp, 40);               // not given: four times the rate
+  EXPECT_EQ(c.limits.invocationsPerConnectionPerSecond, 0);  // off
+  EXPECT_EQ(c.limits.restRequestsPerUserPerSecond, 30);
+  EXPECT_EQ(c.limits.restBurstPerUser, 5);  // given: kept
+  EXPECT_EQ(c.limits.maxGroupsPerConnection, 0u);
+}
+
+TEST(Config, LimitsRefuseValuesTheServerCannotHonour) {
+  for (const char* doc :
+       {R"({"Limits":{"MaxConnections":-1}})", R"({"Limits":{"NegotiateBurstPerIp":0}})",
+        R"({"Limits":{"InvocationAbuseCloseSeconds":"soon"}})",
+        R"({"Limits":{"RestRequestsPerUserPerSecond":1e12}})"}) {
+    Config c;
+    try {
+      applyJson(c, doc);
+      ADD_FAILURE() << doc << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("Limits:")) << doc;
+    }
+  }
 }
 
 TEST(ConfigTest, DedicatedStoreThreadIsAutoUnlessSetAndAcceptsAuto) {
