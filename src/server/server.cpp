@@ -158,6 +158,7 @@ int runServer(const config::Config& config) {
                    ? (*config.server.dedicatedStoreThread ? "true" : "false")
                    : "auto");
   std::vector<jobs::StoreLane> lanes;
+  lanes.reserve(static_cast<std::size_t>(poolSize));
   for (int i = 0; i < poolSize; ++i) {
     lanes.push_back({*stores[i], dedicatedStore
                                      ? asio::any_io_executor(storeContexts[i]->get_executor())
@@ -224,6 +225,7 @@ int runServer(const config::Config& config) {
 
   if (!dedicatedStore) storeGuards.clear();  // storeContexts stay unused
   std::vector<std::thread> storeThreads;
+  storeThreads.reserve(storeContexts.size());
   for (auto& context : storeContexts) {
     storeThreads.emplace_back([&context] { context->run(); });
   }
