@@ -441,7 +441,9 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
 asio::awaitable<HttpResponse> RestApi::claimJob(const HttpRequest& request) {
   // Waiting claims are bounded: past this many, a claim answers at once (204 if empty).
   constexpr int kMaxClaimWaiters = 64;
-  constexpr auto kClaimPoll = std::chrono::milliseconds(200);
+  // A job queued on this node wakes the waiting claims at once (QueueSignal); the store
+  // is polled this often only for jobs queued by other nodes sharing the database.
+  constexpr auto kClaimPoll = std::chrono::milliseconds(1000);
   HttpResponse error;
   auto body = parseBody(request, error);
   if (!body) co_return error;
@@ -488,10 +490,14 @@ asio::awaitable<HttpResponse> RestApi::claimJob(const HttpRequest& request) {
   } waiter;
   std::optional<model::Job> claimed;
   while (true) {
+    // Read before the claim looks: a job queued after the look ends the wait at once.
+    const auto seen = service_.queued().generation();
     auto claiming = service_.onStoreDurable(
+        service_.anyLane(),
         [this, filter, lease](storage::Store&) { return service_.claimNextNow(filter, lease); });
     claimed = co_await std::move(claiming);
-    if (claimed || std::chrono::steady_clock::now() + kClaimPoll > deadline) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (claimed || now >= deadline) break;
     if (!waiter.count) {
       if (claimWaiters_.fetch_add(1) >= kMaxClaimWaiters) {
         claimWaiters_--;
@@ -499,10 +505,8 @@ asio::awaitable<HttpResponse> RestApi::claimJob(const HttpRequest& request) {
       }
       waiter.count = &claimWaiters_;
     }
-    // Polls the store: the job may be created on another node, so no local signal would
-    // do; a claim of an idle queue is one indexed read.
-    asio::steady_timer timer(co_await asio::this_coro::executor, kClaimPoll);
-    co_await timer.async_wait(asio::use_awaitable);
+    co_await service_.queued().wait(
+        seen, std::min<std::chrono::steady_clock::duration>(kClaimPoll, deadline - now));
   }
   if (!claimed) {
     HttpResponse none;
@@ -713,7 +717,11 @@ asio::awaitable<HttpResponse> RestApi::transcript(const std::string& videoId) {
 }
 
 asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
+  // On the job's lane: ordered with its reports and its pipeline's bookkeeping.
+  auto finding = service_.laneOfJobId(jobId);
+  const auto lane = co_await std::move(finding);
   auto cancelling = service_.onStoreDurable(
+      lane,
       [this,
        jobId](storage::Store& s) -> std::pair<jobs::CancelOutcome, std::optional<model::Job>> {
         auto outcome = engine_.cancelOnStore(jobId);
@@ -734,8 +742,10 @@ asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
 }
 
 asio::awaitable<HttpResponse> RestApi::retry(const std::string& jobId) {
+  auto finding = service_.laneOfJobId(jobId);
+  const auto lane = co_await std::move(finding);
   auto requeueing = service_.onStoreDurable(
-      [this, jobId](storage::Store&) { return service_.requeueNow(jobId); });
+      lane, [this, jobId](storage::Store&) { return service_.requeueNow(jobId); });
   auto result = co_await std::move(requeueing);
   switch (result.outcome) {
     case jobs::ReportOutcome::NotFound: co_return problem(404, "Job " + jobId + " not found.");

@@ -168,6 +168,17 @@ struct LimitsSettings {
   bool restBurstSet = false;
 };
 
+struct StorageSettings {
+  // Storage:PoolSize: store connections, each with a thread of its own (a lane: a job's
+  // writes always take its video's lane, so its reports stay in order; see
+  // jobs/progress_service.h). Unset: 1 for SQLite (one writer at a time anyway, so more
+  // connections would only queue for its lock) and 4 for MariaDB/MySQL (each store call
+  // is a network round trip; four let one node's round trips for different jobs overlap
+  // while keeping the database's connection count small). SQLite in memory takes 1 only
+  // (each connection would be a database of its own).
+  std::optional<int> poolSize;
+};
+
 struct LoggingSettings {
   // text: one human-readable line per event; json: one JSON object per line (timestamp
   // ISO-8601 UTC, level, logger, thread, message) for log shippers.
@@ -181,6 +192,7 @@ struct Config {
   JwtSettings jwt;
   ConnectionStrings connectionStrings;
   ServerSettings server;
+  StorageSettings storage;
   JobSettings jobs;
   PipelineSettings pipeline;
   LimitsSettings limits;

@@ -263,6 +263,11 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       return false;
     return true;
   }
+  if (s == "storage") {
+    if (k != "poolsize") return false;
+    c.storage.poolSize = static_cast<int>(parseInt(full, v, 1, 64));
+    return true;
+  }
   if (s == "server") {
     if (k == "datadir")
       c.server.dataDir = v;

@@ -115,13 +115,14 @@ void JobEngine::checkLeases() {
     bool held;
     if (now - running->renewedAt >= renewEvery) {
       // False once the job is no longer Running under our token.
-      held = service_.onStoreSync([&, &id = id, &running = running](storage::Store& store) {
-        return store.renewLease(id, running->leaseToken, now + options_.leaseLength.count());
-      });
+      held = service_.onStoreSync(
+          service_.anyLane(), [&, &id = id, &running = running](storage::Store& store) {
+            return store.renewLease(id, running->leaseToken, now + options_.leaseLength.count());
+          });
       if (held) running->renewedAt = now;
     } else {
-      auto job =
-          service_.onStoreSync([&id = id](storage::Store& store) { return store.getJob(id); });
+      auto job = service_.onStoreSync(
+          service_.anyLane(), [&id = id](storage::Store& store) { return store.getJob(id); });
       held = job && job->status == JobStatus::Running && job->leaseToken == running->leaseToken;
     }
     if (!held) {
@@ -148,9 +149,13 @@ void JobEngine::workerLoop(int index) {
     }
     std::optional<model::Job> job;
     try {
-      // Claiming runs on the storage executor, ordered with cancels; the running flag
-      // is registered there too so a cancel can never miss a just-claimed job.
-      job = service_.onStoreSync([this](storage::Store&) {
+      // The running flag is registered on the claim's lane, right after the claim. With one
+      // lane that orders it with cancels (a cancel never misses a just-claimed job); with
+      // several, a cancel on the job's lane that read the job just before the claim
+      // committed finds no flag but still writes Cancelled over the claim (the store
+      // serialises them), and the lease check stops the job within a second, as when
+      // another node cancels it.
+      job = service_.onStoreSync(service_.anyLane(), [this](storage::Store&) {
         auto claimed = service_.claimNextNow({}, LeaseSpec{options_.nodeId, options_.leaseLength});
         if (claimed) {
           auto running = std::make_shared<RunningJob>();
@@ -184,7 +189,8 @@ void JobEngine::runJob(const model::Job& job) {
   }
   const std::atomic<bool>* cancel = &running->cancel;
   const std::string& token = running->leaseToken;
-  ProgressReporter reporter(service_, job.id, options_.maxUpdatesPerSecond, token);
+  ProgressReporter reporter(service_, job, options_.maxUpdatesPerSecond, token);
+  const auto lane = service_.laneOf(job);
   auto it = processors_.find(job.jobType);
   std::optional<std::string> error;
   bool transient = false;
@@ -197,6 +203,8 @@ void JobEngine::runJob(const model::Job& job) {
     JobContext context{job, reporter, *cancel, service_};
     try {
       outcome = it->second->run(context);
+    } catch (const LeaseLost&) {
+      running->lost = true;  // its writes were refused: someone else's attempt runs
     } catch (const TransientError& e) {
       error = e.what();
       transient = true;
@@ -219,7 +227,7 @@ void JobEngine::runJob(const model::Job& job) {
     }
     if (*cancel && shuttingDown) {
       // Given back at once, for another node (or this one's next start) to run.
-      service_.onStoreSync([&](storage::Store&) {
+      service_.onStoreSync(lane, [&](storage::Store&) {
         return service_.giveBackNow(job.id, token, "node " + options_.nodeId + " stopped");
       });
       spdlog::info("job {}: interrupted by shutdown, given back", job.id);
@@ -232,7 +240,7 @@ void JobEngine::runJob(const model::Job& job) {
       r.statusMessage = "Cancelled";
       r.fenced = true;
       r.leaseToken = token;
-      service_.onStoreSync([&](storage::Store&) { return service_.reportNow(job.id, r); });
+      service_.onStoreSync(lane, [&](storage::Store&) { return service_.reportNow(job.id, r); });
       spdlog::info("job {}: cancelled", job.id);
       return;
     }
@@ -240,8 +248,9 @@ void JobEngine::runJob(const model::Job& job) {
       reporter.flush();
       if (transient && job.attempts < job.maxAttempts) {
         auto delay = options_.retryBaseDelay * (1 << std::min(job.attempts - 1, 10));
-        service_.onStoreSync(
-            [&](storage::Store&) { return service_.retryLaterNow(job.id, *error, delay, token); });
+        service_.onStoreSync(lane, [&](storage::Store&) {
+          return service_.retryLaterNow(job.id, *error, delay, token);
+        });
       } else {
         ProgressReport r;
         r.status = JobStatus::Failed;
@@ -249,7 +258,7 @@ void JobEngine::runJob(const model::Job& job) {
         r.statusMessage = "Job failed";
         r.fenced = true;
         r.leaseToken = token;
-        service_.onStoreSync([&](storage::Store&) { return service_.reportNow(job.id, r); });
+        service_.onStoreSync(lane, [&](storage::Store&) { return service_.reportNow(job.id, r); });
       }
       return;
     }
@@ -262,12 +271,12 @@ void JobEngine::runJob(const model::Job& job) {
       r.statusMessage = "Completed";
       r.fenced = true;
       r.leaseToken = token;
-      service_.onStoreSync([&](storage::Store&) { return service_.reportNow(job.id, r); });
+      service_.onStoreSync(lane, [&](storage::Store&) { return service_.reportNow(job.id, r); });
     } else if (!token.empty()) {
       // Waiting: it stays Running until its children finish it; no node runs it any more,
       // so its lease must not expire (an expiry would run it again).
       service_.onStoreSync(
-          [&](storage::Store& store) { return store.renewLease(job.id, token, 0); });
+          lane, [&](storage::Store& store) { return store.renewLease(job.id, token, 0); });
     }
   } catch (const std::exception& e) {
     spdlog::error("job {}: recording its outcome failed: {}", job.id, e.what());

@@ -26,6 +26,13 @@ class TransientError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The attempt's lease was taken over (it stalled past the expiry, or the job was
+// cancelled elsewhere): another attempt owns the job; stop and write nothing more.
+class LeaseLost : public std::runtime_error {
+ public:
+  LeaseLost() : std::runtime_error("the job's lease was lost (taken over or cancelled)") {}
+};
+
 enum class Outcome {
   Completed,  // the engine records Completed
   Waiting,    // stays Running; other jobs finish it (the pipeline job waits for children)

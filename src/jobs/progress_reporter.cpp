@@ -6,10 +6,11 @@
 
 namespace herald::jobs {
 
-ProgressReporter::ProgressReporter(ProgressService& service, std::string jobId,
+ProgressReporter::ProgressReporter(ProgressService& service, const model::Job& job,
                                    double maxUpdatesPerSecond, std::string leaseToken)
     : service_(service),
-      jobId_(std::move(jobId)),
+      jobId_(job.id),
+      lane_(service.laneOf(job)),
       leaseToken_(std::move(leaseToken)),
       interval_(maxUpdatesPerSecond > 0
                     ? std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / maxUpdatesPerSecond))
@@ -50,7 +51,7 @@ void ProgressReporter::publish(const Update& u) {
   r.fenced = !leaseToken_.empty();
   r.leaseToken = leaseToken_;
   auto id = jobId_;
-  service_.onStoreSync([&](storage::Store&) { return service_.reportNow(id, r); });
+  service_.onStoreSync(lane_, [&](storage::Store&) { return service_.reportNow(id, r); });
   lastPublished_ = service_.clock().steadyNow();
   lastStage_ = u.stage;
   ++published_;

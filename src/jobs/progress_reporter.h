@@ -10,6 +10,8 @@
 
 #include <boost/json/object.hpp>
 
+#include "model/job.h"
+
 namespace herald::jobs {
 
 class ProgressService;
@@ -18,7 +20,8 @@ class ProgressReporter {
  public:
   // `leaseToken`: the claim's lease; its reports are fenced by it (refused once the lease
   // was taken over) and renew it. Empty: unfenced.
-  ProgressReporter(ProgressService& service, std::string jobId, double maxUpdatesPerSecond,
+  // Its reports run on the job's lane (ProgressService::laneOf).
+  ProgressReporter(ProgressService& service, const model::Job& job, double maxUpdatesPerSecond,
                    std::string leaseToken = {});
 
   // Records progress (0-100) in `stage`. Blocks until stored when it is published.
@@ -41,6 +44,7 @@ class ProgressReporter {
 
   ProgressService& service_;
   const std::string jobId_;
+  const std::size_t lane_;
   const std::string leaseToken_;
   const std::chrono::nanoseconds interval_;
   std::optional<std::chrono::steady_clock::time_point> lastPublished_;

@@ -16,43 +16,99 @@ namespace asio = boost::asio;
 using model::JobStatus;
 using storage::JobChange;
 
+namespace {
+
+// Job ids remembered for laneOfJobId before the map is cleared (a few MB at most).
+constexpr std::size_t kRememberedJobs = 100'000;
+
+}  // namespace
+
 ProgressService::ProgressService(storage::Store& store, asio::any_io_executor storeExecutor,
                                  JobEvents& events, const core::Clock& clock)
-    : store_(store), storeExecutor_(std::move(storeExecutor)), events_(events), clock_(clock) {}
+    : ProgressService(std::vector<StoreLane>{{store, std::move(storeExecutor)}}, events, clock) {}
+
+ProgressService::ProgressService(const std::vector<StoreLane>& lanes, JobEvents& events,
+                                 const core::Clock& clock)
+    : events_(events), clock_(clock) {
+  if (lanes.empty()) throw std::invalid_argument("ProgressService needs at least one lane");
+  for (const auto& l : lanes) lanes_.push_back(std::make_unique<Lane>(l.store, l.executor));
+}
+
+asio::awaitable<std::size_t> ProgressService::laneOfJobId(std::string jobId) {
+  if (lanes_.size() == 1) co_return 0;
+  {
+    std::lock_guard lock(lanesMutex_);
+    if (auto it = videoOfJob_.find(jobId); it != videoOfJob_.end()) {
+      co_return laneOfKey(it->second.empty() ? std::string_view(jobId) : it->second);
+    }
+  }
+  // Not seen here yet (created and run by other nodes): its video is in the store.
+  // Two statements: GCC 12 frees a lambda's captures twice when the co_spawn that takes
+  // it shares a full-expression with co_await (heap corruption; see git log).
+  auto reading =
+      onStore(laneOfKey(jobId), [jobId](storage::Store& store) { return store.getJob(jobId); });
+  auto job = co_await std::move(reading);
+  if (!job) co_return laneOfKey(jobId);  // the call will answer NotFound, from any lane
+  rememberLane(*job);
+  co_return laneOf(*job);
+}
+
+void ProgressService::rememberLane(const model::Job& job) {
+  std::lock_guard lock(lanesMutex_);
+  if (videoOfJob_.size() >= kRememberedJobs) videoOfJob_.clear();
+  videoOfJob_.try_emplace(job.id, job.videoId);
+}
 
 asio::awaitable<model::Job> ProgressService::createJob(NewJob spec) {
+  if (spec.id.empty() && spec.videoId.empty() && lanes_.size() > 1) spec.id = core::newUuid();
+  const auto lane = laneOfKey(spec.videoId.empty() ? spec.id : spec.videoId);
   return onStoreDurable(
-      [this, spec = std::move(spec)](storage::Store&) { return createJobNow(spec); });
+      lane, [this, spec = std::move(spec)](storage::Store&) { return createJobNow(spec); });
 }
 
 asio::awaitable<ReportResult> ProgressService::report(std::string jobId, ProgressReport report) {
-  return onStoreDurable([this, jobId = std::move(jobId), report = std::move(report)](
-                            storage::Store&) { return reportNow(jobId, report); });
+  // Several lanes: the job's lane is found first (a copy of the id and a coroutine only
+  // then, so one lane pays nothing).
+  std::string id = lanes_.size() == 1 ? std::string() : jobId;
+  auto now = [this, jobId = std::move(jobId), report = std::move(report)](storage::Store&) {
+    return reportNow(jobId, report);
+  };
+  if (lanes_.size() == 1) return onStoreDurable(0, std::move(now));
+  return [](ProgressService& self, std::string id,
+            decltype(now) work) -> asio::awaitable<ReportResult> {
+    auto finding = self.laneOfJobId(std::move(id));
+    const auto lane = co_await std::move(finding);
+    auto reporting = self.onStoreDurable(lane, std::move(work));  // not in the co_await's
+    co_return co_await std::move(reporting);                      // expression (GCC 12)
+  }(*this, std::move(id), std::move(now));
 }
 
 asio::awaitable<model::Job> ProgressService::ingestVideo(NewVideo spec) {
-  return onStoreDurable(
-      [this, spec = std::move(spec)](storage::Store&) mutable { return videos_.createNow(spec); });
+  if (spec.id.empty()) spec.id = core::newUuid();
+  const auto lane = laneOfKey(spec.id);
+  return onStoreDurable(lane, [this, spec = std::move(spec)](storage::Store&) mutable {
+    return videos_.createNow(spec);
+  });
 }
 
-std::shared_ptr<ProgressService::Batch> ProgressService::joinBatch() {
-  if (batch_) return batch_;
-  auto batch = std::make_shared<Batch>(storeExecutor_);
-  store_.beginBatch();
-  batch_ = batch;
+std::shared_ptr<ProgressService::Batch> ProgressService::joinBatch(Lane& lane) {
+  if (lane.batch) return lane.batch;
+  auto batch = std::make_shared<Batch>(lane.executor);
+  lane.store.beginBatch();
+  lane.batch = batch;
   // Runs after every task already queued on the executor: they all join this batch.
-  asio::post(storeExecutor_, [this] { commitBatch(); });
+  asio::post(lane.executor, [this, &lane] { commitBatch(lane); });
   return batch;
 }
 
-void ProgressService::commitBatch() {
-  auto batch = std::move(batch_);
-  batch_.reset();
+void ProgressService::commitBatch(Lane& lane) {
+  auto batch = std::move(lane.batch);
+  lane.batch.reset();
   if (!batch) return;
-  auto deliveries = std::move(deferred_);
-  deferred_.clear();
+  auto deliveries = std::move(lane.deferred);
+  lane.deferred.clear();
   try {
-    store_.commitBatch();
+    lane.store.commitBatch();
   } catch (const storage::StoreConflict& e) {
     // Nothing was written (the store rolled it back); the durable calls run again.
     batch->failed = true;
@@ -62,7 +118,7 @@ void ProgressService::commitBatch() {
                  e.what());
     deliveries.clear();
   } catch (const std::exception& e) {
-    store_.rollbackBatch();
+    lane.store.rollbackBatch();
     batch->failed = true;
     batch->error = e.what();
     spdlog::error("store: a batch of writes failed to commit: {}", e.what());
@@ -79,11 +135,23 @@ void ProgressService::commitBatch() {
   batch->done.cancel();
 }
 
+void ProgressService::abandonBatch(Lane& lane) {
+  auto batch = std::move(lane.batch);
+  lane.batch.reset();
+  lane.deferred.clear();  // nothing of it happened
+  try {
+    lane.store.rollbackBatch();
+  } catch (const std::exception& e) {
+    spdlog::error("store: rolling a batch back failed: {}", e.what());
+  }
+  if (batch) batch->done.cancel();
+}
+
 void ProgressService::announce(Delivery delivery) {
   if (!delivery) return;
-  if (batch_) {
+  if (auto& l = lane(); l.batch) {
     // Not before the write it announces is committed.
-    deferred_.push_back(std::move(delivery));
+    l.deferred.push_back(std::move(delivery));
     return;
   }
   try {
@@ -97,6 +165,7 @@ void ProgressService::announce(Delivery delivery) {
 void ProgressService::recorded(const JobChange& change, JobStatus previous, bool moveVideo) {
   const auto& job = change.job;
   stats_.updatesRecorded++;
+  if (lanes_.size() > 1) rememberLane(job);
   const bool statusChanged = previous != job.status;
   if (statusChanged && model::isTerminal(job.status)) {
     // Run time, from the (first) start to the end; a job cancelled before it ran ran 0 s.
@@ -116,7 +185,7 @@ void ProgressService::recorded(const JobChange& change, JobStatus previous, bool
 
 model::Job ProgressService::createJobNow(NewJob spec) {
   model::Job job;
-  job.id = core::newUuid();
+  job.id = spec.id.empty() ? core::newUuid() : std::move(spec.id);
   job.videoId = std::move(spec.videoId);
   job.userId = std::move(spec.userId);
   job.jobType = std::move(spec.jobType);
@@ -128,7 +197,7 @@ model::Job ProgressService::createJobNow(NewJob spec) {
   job.currentStage = "Queued";
   job.statusMessage = "Job created";
   job.createdAt = job.updatedAt = nowMillis();
-  store_.createJob(job);
+  store().createJob(job);
   spdlog::info("job {}: created ({}, video {}, user {})", job.id, job.jobType,
                job.videoId.empty() ? "-" : job.videoId, job.userId.empty() ? "-" : job.userId);
   JobChange created;
@@ -136,6 +205,7 @@ model::Job ProgressService::createJobNow(NewJob spec) {
   created.entry = model::snapshotOf(job);
   created.job = job;
   recorded(created, JobStatus::Pending);
+  queuedNow(job);
   return job;
 }
 
@@ -146,7 +216,7 @@ ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
   JobStatus previous = JobStatus::Pending;
   std::int64_t queuedSince = 0;
   bool leaseLost = false;
-  auto changed = store_.updateJob(jobId, [&](model::Job& job) {
+  auto changed = store().updateJob(jobId, [&](model::Job& job) {
     const bool rerunnable = job.status == JobStatus::Failed || job.status == JobStatus::Cancelled;
     const bool applies = accepts == Accepts::Open ? !model::isTerminal(job.status) : rerunnable;
     if (!applies) return false;
@@ -177,6 +247,12 @@ ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
   recorded(changed, previous);
   result.job = std::move(changed.job);
   return result;
+}
+
+void ProgressService::queuedNow(const model::Job& job) {
+  if (job.status != JobStatus::Pending || job.availableAt > nowMillis()) return;
+  // Not before the commit: a claim woken earlier would not see the job yet.
+  announce([this] { queued_.notify(); });
 }
 
 void ProgressService::observeQueueWait(const model::Job& job, std::int64_t queuedSince) {
@@ -248,7 +324,7 @@ std::optional<model::Job> ProgressService::claimNextNow(const storage::ClaimFilt
   for (int tries = 0; tries < 16; ++tries) {
     JobStatus previous = JobStatus::Pending;
     std::int64_t queuedSince = 0;
-    auto claimed = store_.claimNextJob(nowMillis(), filter, [&](model::Job& job) {
+    auto claimed = store().claimNextJob(nowMillis(), filter, [&](model::Job& job) {
       const auto now = nowMillis();
       previous = job.status;
       const bool takeover = job.status == JobStatus::Running;
@@ -321,7 +397,7 @@ ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std:
 
 ReportResult ProgressService::requeueNow(const std::string& jobId) {
   // Only ended jobs can be retried; anything else is answered AlreadyFinished (409).
-  return change(jobId, Accepts::Ended, [this](model::Job& job) {
+  auto result = change(jobId, Accepts::Ended, [this](model::Job& job) {
     clearLease(job);
     job.status = JobStatus::Pending;
     job.attempts = 0;
@@ -332,11 +408,13 @@ ReportResult ProgressService::requeueNow(const std::string& jobId) {
     job.currentStage = "Queued";
     job.statusMessage = "Re-queued for retry";
   });
+  if (result.outcome == ReportOutcome::Recorded) queuedNow(result.job);
+  return result;
 }
 
 ReportResult ProgressService::giveBackNow(const std::string& jobId, const std::string& leaseToken,
                                           const std::string& why) {
-  return change(
+  auto result = change(
       jobId, Accepts::Open,
       [&](model::Job& job) {
         clearLease(job);
@@ -348,6 +426,8 @@ ReportResult ProgressService::giveBackNow(const std::string& jobId, const std::s
         job.statusMessage = "Given back: " + why;
       },
       &leaseToken);
+  if (result.outcome == ReportOutcome::Recorded) queuedNow(result.job);
+  return result;
 }
 
 std::vector<std::string> ProgressService::recoverInterruptedNow(
@@ -363,11 +443,11 @@ std::vector<std::string> ProgressService::recoverInterruptedNow(
   storage::JobFilter filter;
   filter.status = JobStatus::Running;
   filter.limit = 1000;
-  for (const auto& found : store_.listJobs(filter)) {
+  for (const auto& found : store().listJobs(filter)) {
     if (found.runner != model::kRunnerHerald || keepRunning(found) || heldElsewhere(found))
       continue;
     JobStatus previous = JobStatus::Running;
-    auto changed = store_.updateJob(found.id, [&](model::Job& job) {
+    auto changed = store().updateJob(found.id, [&](model::Job& job) {
       if (job.status != JobStatus::Running || heldElsewhere(job)) return false;  // changed since
       previous = job.status;
       clearLease(job);
@@ -390,6 +470,7 @@ std::vector<std::string> ProgressService::recoverInterruptedNow(
     if (changed.outcome != JobChange::Outcome::Updated) continue;
     if (changed.job.status == JobStatus::Pending) requeued.push_back(changed.job.id);
     recorded(changed, previous);
+    queuedNow(changed.job);
     spdlog::info("job {}: found Running at start-up: {}", changed.job.id,
                  model::toString(changed.job.status));
   }

@@ -1,16 +1,31 @@
 #pragma once
 // The one place job state changes: every change is a read-modify-write of the stored job
 // (Store::updateJob, which assigns the next sequence inside the store's transaction),
-// announced through the JobEvents port once it has committed. Store work runs on the
-// single storage executor of this process, which also orders this node's announcements
-// of one job by sequence; several processes may share one store (its contract,
-// storage/store.h, keeps their sequences unique and gap-free).
+// announced through the JobEvents port once it has committed. Several processes may
+// share one store (its contract, storage/store.h, keeps their sequences unique and
+// gap-free).
+//
+// Lanes. Store work runs on lanes: each lane is one Store (one database connection) and
+// the executor that owns it, with its own group-commit batch. One lane (SQLite's
+// default: it has one writer anyway) is the single storage executor; several (MariaDB's
+// default is 4: `Storage:PoolSize`) let one node's round trips for different jobs overlap.
+// Every write that concerns a job runs on the job's lane, chosen by its *video* id (the
+// job's own id when it has no video), so:
+//   - a job's changes run one after the other on one executor, and this node announces
+//     them in sequence order;
+//   - a video's pipeline job and its child jobs share a lane: the bookkeeping that moves
+//     the video's stages and its pipeline job (VideoPipeline) never runs on two lanes of
+//     this node at once, so neither their row locks (no deadlock between two lanes of one
+//     node) nor their announcements (the pipeline job's updates in sequence order) cross.
+// Reads that decide nothing may run on any lane (onStore without a lane). Claims run on
+// any lane too: which job they take is known only once taken (see claimNextNow).
 //
 // Announcements never hurt a job: a failure to notify is logged and counted, and the
 // stored state stands.
 //
-// Thread safety: public coroutines may be awaited from any executor; the work runs on
-// the storage executor. Members ending in Now run on the storage executor only.
+// Thread safety: public coroutines may be awaited from any executor; the work runs on a
+// lane's executor. Members ending in Now run on a lane only (inside onStore*, which tells
+// them which lane they are on).
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -19,8 +34,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
+#include <mutex>
+#include <unordered_map>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -33,6 +51,7 @@
 
 #include "core/clock.h"
 #include "jobs/job_events.h"
+#include "jobs/queue_signal.h"
 #include "jobs/video_pipeline.h"
 #include "model/job.h"
 #include "model/video.h"
@@ -41,6 +60,7 @@
 namespace herald::jobs {
 
 struct NewJob {
+  std::string id;  // empty: a new UUID (createJob fills it in first to pick the job's lane)
   std::string jobType;
   std::string videoId;
   std::string userId;
@@ -84,40 +104,81 @@ struct ServiceStats {
   std::atomic<std::uint64_t> notifyFailures{0};
 };
 
+// One lane: a store connection and the executor that owns it (see above).
+struct StoreLane {
+  storage::Store& store;
+  boost::asio::any_io_executor executor;
+};
+
 class ProgressService {
  public:
   // `clock` stamps every change (created, started, updated, completed, retry due); tests
-  // pass a manual one.
+  // pass a manual one. One lane.
   ProgressService(storage::Store& store, boost::asio::any_io_executor storeExecutor,
                   JobEvents& events, const core::Clock& clock = core::systemClock());
+  // Several lanes (at least one): several Store objects on one database.
+  ProgressService(const std::vector<StoreLane>& lanes, JobEvents& events,
+                  const core::Clock& clock = core::systemClock());
 
-  // Runs `f(store)` on the storage executor and returns its result to the caller's
-  // executor. Exceptions thrown by `f` are rethrown to the caller.
-  template <class F>
-  auto onStore(F f) -> boost::asio::awaitable<std::invoke_result_t<F, storage::Store&>> {
-    using R = std::invoke_result_t<F, storage::Store&>;
-    return boost::asio::co_spawn(
-        storeExecutor_,
-        [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(store_); },
-        boost::asio::use_awaitable);
+  // ---- lanes ----
+  std::size_t laneCount() const { return lanes_.size(); }
+  // The lane of a job's writes: its video's, else its own.
+  std::size_t laneOf(const model::Job& job) const {
+    return laneOfKey(job.videoId.empty() ? std::string_view(job.id) : job.videoId);
+  }
+  // The lane of a video (and of every job on it).
+  std::size_t laneOfKey(std::string_view videoOrJobId) const {
+    return lanes_.size() == 1 ? 0 : std::hash<std::string_view>{}(videoOrJobId) % lanes_.size();
+  }
+  // The lane of a job known by its id only (a REST report, cancel, retry): from what this
+  // node remembers of the job's video, else read from the store once.
+  boost::asio::awaitable<std::size_t> laneOfJobId(std::string jobId);
+  // A lane for work that may run anywhere (reads, claims): each in turn.
+  std::size_t anyLane() {
+    return lanes_.size() == 1 ? 0
+                              : nextLane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size();
   }
 
-  // Group commit. Runs `f(store)` on the storage executor inside the current batch (one
-  // is opened if none is), then waits until that batch has committed: the caller may
+  // Runs `f(store)` on lane `lane` and returns its result to the caller's executor.
+  // Exceptions thrown by `f` are rethrown to the caller.
+  template <class F>
+  auto onStore(std::size_t lane, F f)
+      -> boost::asio::awaitable<std::invoke_result_t<F, storage::Store&>> {
+    using R = std::invoke_result_t<F, storage::Store&>;
+    Lane& l = *lanes_[lane];
+    return boost::asio::co_spawn(
+        l.executor,
+        [&l, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
+          LaneScope scope(l);
+          co_return f(l.store);
+        },
+        boost::asio::use_awaitable);
+  }
+  // A read that decides nothing: any lane.
+  template <class F>
+  auto onStore(F f) -> boost::asio::awaitable<std::invoke_result_t<F, storage::Store&>> {
+    return onStore(anyLane(), std::move(f));
+  }
+
+  // Group commit. Runs `f(store)` on lane `lane` inside the lane's current batch (one is
+  // opened if none is), then waits until that batch has committed: the caller may
   // acknowledge the write once this returns. Writes that arrive together share one
   // transaction, and their notifications go out after it commits, in order.
   template <class F>
-  auto onStoreDurable(F f) -> boost::asio::awaitable<std::invoke_result_t<F, storage::Store&>> {
+  auto onStoreDurable(std::size_t lane, F f)
+      -> boost::asio::awaitable<std::invoke_result_t<F, storage::Store&>> {
     using R = std::invoke_result_t<F, storage::Store&>;
+    Lane& l = *lanes_[lane];
     return boost::asio::co_spawn(
-        storeExecutor_,
-        [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
+        l.executor,
+        [this, &l, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
           for (int attempt = 1;; ++attempt) {
-            auto batch = joinBatch();
+            auto batch = joinBatch(l);
             std::optional<R> result;
             std::exception_ptr error;
             try {
-              result.emplace(f(store_));
+              LaneScope scope(l);
+              result.emplace(f(l.store));
             } catch (...) {
               error = std::current_exception();
             }
@@ -139,35 +200,81 @@ class ProgressService {
   // kept across crashes). Returns the pipeline job.
   boost::asio::awaitable<model::Job> ingestVideo(NewVideo spec);
 
-  // Runs `f(store)` on the storage executor and blocks until it is done. For worker
-  // threads only: never call it from the storage executor or an I/O thread.
+  // Runs `f(store)` on lane `lane` and blocks until it is done. For worker threads only:
+  // never call it from a lane's executor or an I/O thread.
   // `f` runs outside any batch (an open one is committed first): a worker acts on what
   // it wrote at once (runs the job it claimed, moves on after recording an outcome), so
   // the write must not be undone later with a batch that fails to commit (a deadlock
   // between two nodes' batches) — the claim of a job then running on two nodes.
   template <class F>
-  auto onStoreSync(F f) -> std::invoke_result_t<F, storage::Store&> {
+  auto onStoreSync(std::size_t lane, F f) -> std::invoke_result_t<F, storage::Store&> {
     using R = std::invoke_result_t<F, storage::Store&>;
-    std::packaged_task<R()> task([&] { return f(store_); });
+    Lane& l = *lanes_[lane];
+    std::packaged_task<R()> task([&] { return f(l.store); });
     auto result = task.get_future();
-    boost::asio::post(storeExecutor_, [this, &task] {
-      commitBatch();  // nothing when no batch is open
+    boost::asio::post(l.executor, [this, &l, &task] {
+      LaneScope scope(l);
+      commitBatch(l);  // nothing when no batch is open
       task();
     });
     return result.get();
   }
 
-  // Calls `f(store)` directly: for code already on the storage executor.
+  // A holder's own writes besides its reports (a transcript, the next stage's job, the
+  // video's fields): runs `f(store)` on the job's lane in one transaction with a renewal
+  // of `job`'s lease (job.leaseToken), so a holder whose lease was taken over writes
+  // nothing: nullopt then (the caller stops). A job without a lease is not fenced. For
+  // worker threads only, like onStoreSync. Changes `f` announces go out after the commit.
   template <class F>
-  auto onStoreInline(F f) -> std::invoke_result_t<F, storage::Store&> {
-    return f(store_);
+  auto onStoreFenced(const model::Job& job, F f)
+      -> std::optional<std::invoke_result_t<F, storage::Store&>> {
+    using R = std::invoke_result_t<F, storage::Store&>;
+    return onStoreSync(laneOf(job), [&](storage::Store&) -> std::optional<R> {
+      Lane& l = lane();
+      if (job.leaseToken.empty()) return f(l.store);
+      for (int attempt = 1;; ++attempt) {
+        auto batch = std::make_shared<Batch>(l.executor);
+        l.store.beginBatch();
+        l.batch = batch;
+        std::optional<R> result;
+        try {
+          // The renewal locks the job's row (SQLite: the write lock) until the commit: a
+          // takeover waits for it, and sees a live lease then.
+          if (l.store.renewLease(job.id, job.leaseToken, nowMillis() + job.leaseMillis)) {
+            result.emplace(f(l.store));
+          }
+        } catch (...) {
+          abandonBatch(l);
+          throw;
+        }
+        if (!result) {
+          abandonBatch(l);
+          return std::nullopt;
+        }
+        commitBatch(l);
+        if (batch->conflict && attempt < kConflictAttempts) continue;
+        if (batch->failed) throw storage::StoreError("commit failed: " + batch->error);
+        return result;
+      }
+    });
   }
 
-  // ---- storage-executor-only operations (the engine and processors call these
-  // through onStore / onStoreSync) ----
+  // Calls `f(store)` directly on the lane this code already runs on (before the lanes'
+  // executors run, at start-up: the first lane).
+  template <class F>
+  auto onStoreInline(F f) -> std::invoke_result_t<F, storage::Store&> {
+    if (current_ != nullptr) return f(current_->store);
+    LaneScope scope(*lanes_.front());
+    return f(lanes_.front()->store);
+  }
+
+  // ---- lane-only operations (the engine and processors call these through onStore* on
+  // the job's lane) ----
   model::Job createJobNow(NewJob spec);
   ReportResult reportNow(const std::string& jobId, const ProgressReport& report);
-  // Takes the next runnable job of `filter`'s queue atomically: Running, attempt counted
+  // Takes the next runnable job of `filter`'s queue atomically (on any lane: the video
+  // bookkeeping of the claimed job then runs on that lane, serialised with the job's
+  // other changes by the store's row locks, not by the lane): Running, attempt counted
   // (so a job that keeps crashing the process runs out of attempts instead of looping).
   // With a lease, the job carries `lease`'s owner, a new token and an expiry; a Running
   // job whose lease expired is taken over the same way (a new attempt, or Failed when it
@@ -198,10 +305,15 @@ class ProgressService {
   std::int64_t nowMillis() const { return clock_.systemNowMillis(); }
   const core::Clock& clock() const { return clock_; }
 
+  // Signalled once a job this node queued (created, re-queued, given back, recovered) has
+  // committed: wakes the claim long polls (POST /jobs/claim).
+  QueueSignal& queued() { return queued_; }
+
   const ServiceStats& stats() const { return stats_; }
   // Failed announcements: the service's own (a video summary) and the port's.
   std::uint64_t notifyFailures() const { return stats_.notifyFailures.load() + events_.failures(); }
-  boost::asio::any_io_executor storeExecutor() const { return storeExecutor_; }
+  // The first lane's executor (with one lane, the storage executor).
+  boost::asio::any_io_executor storeExecutor() const { return lanes_.front()->executor; }
 
  private:
   struct Batch {
@@ -212,10 +324,36 @@ class ProgressService {
     bool conflict = false;  // failed with storage::StoreConflict: safe to run again
     std::string error;
   };
+  struct Lane {
+    Lane(storage::Store& s, boost::asio::any_io_executor ex) : store(s), executor(std::move(ex)) {}
+    storage::Store& store;
+    boost::asio::any_io_executor executor;
+    // The lane's executor only: the open batch, and announcements held until it commits.
+    std::shared_ptr<Batch> batch;
+    std::vector<Delivery> deferred;
+  };
+  // Marks the lane the calling thread works on for the *Now members (a lane's work runs
+  // synchronously on one thread between two suspension points, so a thread-local says
+  // which lane it is).
+  struct LaneScope {
+    explicit LaneScope(Lane& lane) : previous(current_) { current_ = &lane; }
+    ~LaneScope() { current_ = previous; }
+    LaneScope(const LaneScope&) = delete;
+    LaneScope& operator=(const LaneScope&) = delete;
+    Lane* previous;
+  };
+  static inline thread_local Lane* current_ = nullptr;
+  Lane& lane() { return *current_; }
+  storage::Store& store() { return current_->store; }
+
   // How often onStoreDurable runs a call whose batch was undone by a deadlock.
   static constexpr int kConflictAttempts = 5;
-  std::shared_ptr<Batch> joinBatch();
-  void commitBatch();
+  std::shared_ptr<Batch> joinBatch(Lane& lane);
+  void commitBatch(Lane& lane);
+  // Rolls the lane's open batch back; its announcements are dropped.
+  void abandonBatch(Lane& lane);
+  // Remembers a job's video (its lane) for laneOfJobId; several lanes only.
+  void rememberLane(const model::Job& job);
 
   friend class VideoPipeline;
 
@@ -231,20 +369,24 @@ class ProgressService {
   // Announces a written change (held until its batch commits) and, with `moveVideo`,
   // moves the stage of the job's video.
   void recorded(const storage::JobChange& change, model::JobStatus previous, bool moveVideo = true);
-  // Held until the open batch commits, then run; run at once without a batch.
+  // Held until the lane's open batch commits, then run; run at once without a batch.
   void announce(Delivery delivery);
+  // `job` is runnable now: signals queued() once its write has committed.
+  void queuedNow(const model::Job& job);
   // The job left the queue (claimed, or an external worker's first report).
   static void observeQueueWait(const model::Job& job, std::int64_t queuedSince);
 
-  storage::Store& store_;
-  boost::asio::any_io_executor storeExecutor_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::atomic<std::size_t> nextLane_{0};
   JobEvents& events_;
   const core::Clock& clock_;
   ServiceStats stats_;
+  QueueSignal queued_;
   VideoPipeline videos_{*this};
-  // Storage executor only: the open batch, and announcements held until it commits.
-  std::shared_ptr<Batch> batch_;
-  std::vector<Delivery> deferred_;
+  // Several lanes: job id -> video id ("" for none) of the jobs this node has seen, so a
+  // request naming a job finds its lane without a read. Bounded: cleared when full.
+  std::mutex lanesMutex_;
+  std::unordered_map<std::string, std::string> videoOfJob_;
 };
 
 }  // namespace herald::jobs

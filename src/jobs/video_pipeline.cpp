@@ -110,9 +110,9 @@ bool VideoPipeline::ingestionDone(const model::Video& video) {
 }
 
 model::Job VideoPipeline::createNow(NewVideo spec) {
-  auto& store = service_.store_;
+  auto& store = service_.store();
   model::Video video;
-  video.id = core::newUuid();
+  video.id = spec.id.empty() ? core::newUuid() : spec.id;
   video.userId = spec.userId;
   video.url = spec.url;
   video.createdAt = video.updatedAt = service_.nowMillis();
@@ -196,7 +196,7 @@ void VideoPipeline::updateIngestionNow(const std::string& videoId, StageStatus s
 
 void VideoPipeline::recordMediaNow(const std::string& videoId, const std::string& title,
                                    double durationSeconds) {
-  service_.store_.updateVideo(videoId, [&](std::optional<model::Video>& video) {
+  service_.store().updateVideo(videoId, [&](std::optional<model::Video>& video) {
     if (!video) return false;
     video->title = title;
     video->durationSeconds = durationSeconds;
@@ -206,7 +206,7 @@ void VideoPipeline::recordMediaNow(const std::string& videoId, const std::string
 
 bool VideoPipeline::queueStageJobNow(const model::Job& parent, std::string_view jobType,
                                      boost::json::object metadata, int maxAttempts) {
-  auto video = service_.store_.getVideo(parent.videoId);
+  auto video = service_.store().getVideo(parent.videoId);
   if (!video || !video->hasStage(stageNameFor(jobType))) return false;
   NewJob spec;
   spec.jobType = std::string(jobType);
@@ -227,7 +227,7 @@ void VideoPipeline::changeVideo(const std::string& videoId,
   try {
     model::ProcessingStatus before = model::ProcessingStatus::Pending;
     bool changed = false;
-    auto video = service_.store_.updateVideo(videoId, [&](std::optional<model::Video>& v) {
+    auto video = service_.store().updateVideo(videoId, [&](std::optional<model::Video>& v) {
       if (v) before = v->processingStatus;
       if (!mutate(v) || !v) return false;
       summarise(*v);
@@ -256,11 +256,11 @@ void VideoPipeline::syncPipelineJob(const model::Video& video, const StageNote& 
   storage::JobFilter filter;
   filter.videoId = video.id;
   filter.limit = 1000;
-  for (const auto& candidate : service_.store_.listJobs(filter)) {
+  for (const auto& candidate : service_.store().listJobs(filter)) {
     if (candidate.jobType != model::kVideoProcessing) continue;
     if (candidate.status != JobStatus::Running) continue;  // not started: its worker reports
     JobStatus previous = candidate.status;
-    auto change = service_.store_.updateJob(candidate.id, [&](model::Job& job) {
+    auto change = service_.store().updateJob(candidate.id, [&](model::Job& job) {
       if (job.status != JobStatus::Running) return false;
       previous = job.status;
       // What a client sees of the job, to tell whether anything changed (not a copy of

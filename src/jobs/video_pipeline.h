@@ -8,7 +8,8 @@
 // writers (threads or nodes) moving different stages of one video cannot undo each
 // other's stage.
 //
-// Thread safety: storage executor only; a part of ProgressService, which owns it.
+// Thread safety: a lane of the ProgressService (which owns it) only: the video's lane,
+// or the lane that claimed one of its jobs.
 #include <functional>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@ namespace herald::jobs {
 class ProgressService;
 
 struct NewVideo {
+  std::string id;  // empty: a new UUID (ingestVideo fills it in first to pick its lane)
   std::string url;
   std::string userId;
   int priority = 0;

@@ -22,7 +22,8 @@ class EmbeddingProcessor final : public jobs::Processor {
     auto& service = job.service;
     const auto videoId = job.job.videoId;
     progress.report(0, "Starting embedding generation", "Embedding with " + ctx_->embedder->name());
-    auto segments = service.onStoreSync([&](storage::Store& s) { return s.transcript(videoId); });
+    auto segments = service.onStoreSync(service.laneOf(job.job),
+                                        [&](storage::Store& s) { return s.transcript(videoId); });
     const auto n = segments.size();
     progress.report(10, "Loading segments", "Loaded " + std::to_string(n) + " segments");
 
@@ -40,10 +41,12 @@ class EmbeddingProcessor final : public jobs::Processor {
                       "Generating embeddings",
                       "Processed " + std::to_string(done) + "/" + std::to_string(n) + " segments");
     }
-    service.onStoreSync([&](storage::Store& s) {
+    // Only while this attempt holds the lease (see the transcription processor).
+    const auto saved = service.onStoreFenced(job.job, [&](storage::Store& s) {
       s.saveEmbeddings(videoId, ctx_->embedder->name(), vectors);
       return 0;
     });
+    if (!saved) throw jobs::LeaseLost();
     spdlog::info("job {}: stored {} embeddings ({} dimensions)", job.job.id, vectors.size(),
                  ctx_->embedder->dimension());
     return jobs::Outcome::Completed;

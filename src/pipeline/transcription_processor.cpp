@@ -97,15 +97,19 @@ class TranscriptionProcessor final : public jobs::Processor {
     rows.reserve(segments.size());
     for (auto& s : segments) rows.push_back({s.start, s.end, std::move(s.text)});
     auto& service = job.service;
-    // The transcript and the next stage's job in one step on the storage executor.
-    bool queued = service.onStoreSync([&](storage::Store& store) {
+    // The transcript and the next stage's job in one step on the video's lane, and only
+    // while this attempt holds the lease: a node whose lease was taken over (it stalled
+    // past the expiry) must not overwrite the new attempt's transcript or queue a second
+    // Embedding job.
+    auto queued = service.onStoreFenced(job.job, [&](storage::Store& store) {
       store.saveTranscript(job.job.videoId, rows);
       boost::json::object meta;
       meta["segments"] = rows.size();
       return service.videos().queueStageJobNow(job.job, model::kEmbeddingGeneration,
                                                std::move(meta), ctx_->options.maxAttempts);
     });
-    if (queued && ctx_->wakeEngine) ctx_->wakeEngine();
+    if (!queued) throw jobs::LeaseLost();
+    if (*queued && ctx_->wakeEngine) ctx_->wakeEngine();
     spdlog::info("job {}: transcribed {} segments", job.job.id, rows.size());
     return jobs::Outcome::Completed;
   }

@@ -36,36 +36,41 @@ class VideoProcessingProcessor final : public jobs::Processor {
     if (videoId.empty()) throw jobs::PermanentError("the job names no video");
     auto& service = job.service;
     // A restart may find ingestion done already: then only the children remain.
-    auto video = service.onStoreSync([&](storage::Store& s) { return s.getVideo(videoId); });
+    auto video = service.onStoreSync(service.laneOf(job.job),
+                                     [&](storage::Store& s) { return s.getVideo(videoId); });
     if (!video) throw jobs::PermanentError("video " + videoId + " does not exist");
     if (jobs::VideoPipeline::ingestionDone(*video)) return jobs::Outcome::Waiting;
     try {
       return ingest(job, *video);
+    } catch (const jobs::LeaseLost&) {
+      throw;  // not ours any more: no stage to write
     } catch (const Cancelled&) {
-      stage(service, videoId, StageStatus::Cancelled, 0, "Cancelled");
+      stage(job, StageStatus::Cancelled, 0, "Cancelled");
       throw;
     } catch (const std::exception& e) {
       if (job.cancel) {
-        stage(service, videoId, StageStatus::Cancelled, 0, "Cancelled");
+        stage(job, StageStatus::Cancelled, 0, "Cancelled");
         throw;
       }
       // Transient failures are retried by the engine: leave the stage in progress.
       if (!dynamic_cast<const jobs::TransientError*>(&e) ||
           job.job.attempts >= job.job.maxAttempts) {
-        stage(service, videoId, StageStatus::Failed, 0, e.what(), std::string(e.what()));
+        stage(job, StageStatus::Failed, 0, e.what(), std::string(e.what()));
       }
       throw;
     }
   }
 
  private:
-  static void stage(jobs::ProgressService& service, const std::string& videoId, StageStatus status,
-                    double progress, const std::string& message,
-                    std::optional<std::string> error = std::nullopt) {
-    service.onStoreSync([&](storage::Store&) {
-      service.videos().updateIngestionNow(videoId, status, progress, message, error);
+  // The video's Ingestion stage, written only while this attempt holds the job's lease.
+  static void stage(JobContext& job, StageStatus status, double progress,
+                    const std::string& message, std::optional<std::string> error = std::nullopt) {
+    auto& service = job.service;
+    const auto written = service.onStoreFenced(job.job, [&](storage::Store&) {
+      service.videos().updateIngestionNow(job.job.videoId, status, progress, message, error);
       return 0;
     });
+    if (!written) throw jobs::LeaseLost();
   }
 
   jobs::Outcome ingest(JobContext& job, const model::Video& video) {
@@ -73,7 +78,7 @@ class VideoProcessingProcessor final : public jobs::Processor {
     const auto& videoId = video.id;
     const auto& md = job.job.metadata;
     auto url = metaString(md, "url");
-    stage(service, videoId, StageStatus::InProgress, 5, "Resolving " + url);
+    stage(job, StageStatus::InProgress, 5, "Resolving " + url);
 
     // The URL is classified again under the server's rules, never taken from the job's
     // "source": stored metadata can change after ingest (reports merge into it).
@@ -95,7 +100,7 @@ class VideoProcessingProcessor final : public jobs::Processor {
     }
     if (job.cancel) throw Cancelled();
 
-    stage(service, videoId, StageStatus::InProgress, 85, "Probing media");
+    stage(job, StageStatus::InProgress, 85, "Probing media");
     MediaInfo info;
     try {
       info = probeMedia(mediaPath, ctx_->options.ffprobe);
@@ -104,9 +109,10 @@ class VideoProcessingProcessor final : public jobs::Processor {
     }
     spdlog::info("job {}: media '{}' ({:.1f} s)", job.job.id, info.title, info.durationSeconds);
 
-    // Ingestion done and the next stage queued in one step on the storage executor, so
-    // a crash leaves either no child or a completed ingestion with its child.
-    bool waiting = service.onStoreSync([&](storage::Store&) {
+    // Ingestion done and the next stage queued in one step on the video's lane, so a crash
+    // leaves either no child or a completed ingestion with its child; and only while this
+    // attempt holds the lease (else another node's attempt runs the pipeline).
+    auto waiting = service.onStoreFenced(job.job, [&](storage::Store&) {
       auto& videos = service.videos();
       videos.recordMediaNow(videoId, info.title, info.durationSeconds);
       boost::json::object meta;
@@ -120,8 +126,9 @@ class VideoProcessingProcessor final : public jobs::Processor {
                                     std::to_string(static_cast<int>(info.durationSeconds)) + " s");
       return hasTranscription;
     });
-    if (waiting && ctx_->wakeEngine) ctx_->wakeEngine();
-    return waiting ? jobs::Outcome::Waiting : jobs::Outcome::Completed;
+    if (!waiting) throw jobs::LeaseLost();
+    if (*waiting && ctx_->wakeEngine) ctx_->wakeEngine();
+    return *waiting ? jobs::Outcome::Waiting : jobs::Outcome::Completed;
   }
 
   void fetchHttp(JobContext& job, const std::string& url, const std::string& path) {
@@ -139,10 +146,10 @@ class VideoProcessingProcessor final : public jobs::Processor {
       if (now - lastReport < std::chrono::milliseconds(200)) return;
       lastReport = now;
       double p = fraction >= 0 ? 5 + 75 * fraction : 40;
-      stage(service, videoId, StageStatus::InProgress, p,
+      stage(job, StageStatus::InProgress, p,
             "Downloading: " + std::to_string(bytes / 1024) + " KiB");
     };
-    stage(service, videoId, StageStatus::InProgress, 5, "Downloading " + url);
+    stage(job, StageStatus::InProgress, 5, "Downloading " + url);
     try {
       downloadToFile(url, path, opts);
     } catch (const DownloadUnavailable& e) {
@@ -168,7 +175,7 @@ class VideoProcessingProcessor final : public jobs::Processor {
       auto now = std::chrono::steady_clock::now();
       if (now - lastReport < std::chrono::milliseconds(200)) return;
       lastReport = now;
-      stage(service, videoId, StageStatus::InProgress, 5 + 0.75 * std::stod(m[1].str()),
+      stage(job, StageStatus::InProgress, 5 + 0.75 * std::stod(m[1].str()),
             "Downloading from YouTube");
     };
     auto result = runProcess({ctx_->options.ytDlp, "--no-playlist", "--newline", "-f", "best", "-o",

@@ -97,7 +97,7 @@ int runServer(const config::Config& config) {
   // MariaDB/MySQL server that cannot be reached or refuses the login, stops the server
   // with a clear message. Logs name the store through storage::describe, which leaves any
   // password out.
-  std::unique_ptr<storage::Store> store;
+  std::vector<storage::StorePtr> stores;
   storage::StoreLocation location;
   try {
     location = storage::parseConnectionString(config.connectionStrings.defaultConnection,
@@ -106,22 +106,39 @@ int runServer(const config::Config& config) {
     spdlog::critical("ConnectionStrings:Default: {}", e.what());
     return 1;
   }
+  const bool sqlite = location.kind == storage::StoreLocation::Kind::Sqlite;
+  const int poolSize = config.storage.poolSize.value_or(sqlite ? 1 : 4);
+  if (sqlite && location.sqlitePath == ":memory:" && poolSize > 1) {
+    // Each connection to ":memory:" would be a database of its own.
+    spdlog::critical("Storage:PoolSize={}: SQLite in memory takes one connection only", poolSize);
+    return 1;
+  }
   try {
-    store = storage::openStore(location,
-                               {.sqliteCheckpointPages = config.server.sqliteCheckpointPages});
+    // One connection per lane; the first one migrates the schema (the others find it
+    // current).
+    for (int i = 0; i < poolSize; ++i) {
+      stores.push_back(storage::openStore(
+          location, {.sqliteCheckpointPages = config.server.sqliteCheckpointPages}));
+    }
   } catch (const std::exception& e) {
     spdlog::critical("cannot open the store ({}): {}", storage::describe(location), e.what());
     return 1;
   }
-  if (location.kind == storage::StoreLocation::Kind::Sqlite && location.sqlitePath == ":memory:") {
+  if (sqlite && location.sqlitePath == ":memory:") {
     // A documented benchmark and throwaway-development setting, never a default.
     spdlog::warn("store: SQLite in memory: jobs and progress do not survive a restart");
   } else {
-    spdlog::info("store: {}", storage::describe(location));
+    spdlog::info("store: {} ({} connection{})", storage::describe(location), poolSize,
+                 poolSize == 1 ? "" : "s");
   }
 
-  asio::io_context storeContext(1);
-  auto storeGuard = asio::make_work_guard(storeContext);
+  // One context per lane (with one lane, used only when it has a thread of its own).
+  std::vector<std::unique_ptr<asio::io_context>> storeContexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> storeGuards;
+  for (int i = 0; i < poolSize; ++i) {
+    storeContexts.push_back(std::make_unique<asio::io_context>(1));
+    storeGuards.push_back(asio::make_work_guard(*storeContexts.back()));
+  }
   std::vector<std::unique_ptr<IoContext>> ioContexts;
   std::vector<asio::io_context*> contextPtrs;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -141,16 +158,24 @@ int runServer(const config::Config& config) {
       [&lifetime] { return lifetime.hasGroup(api::names::kDashboardGroup); });
   // Store work runs on a thread of its own, or on the first I/O thread
   // (Server:DedicatedStoreThread; by default the former only when there is more than one
-  // CPU to run it on): see docs/config.md for the trade-off.
-  const bool dedicatedStore = config.server.dedicatedStoreThread.value_or(cpus > 1);
-  spdlog::info(
-      "store work runs on {} ({} CPU{} available, Server:DedicatedStoreThread={})",
-      dedicatedStore ? "a thread of its own" : "the first I/O thread", cpus, cpus == 1 ? "" : "s",
-      config.server.dedicatedStoreThread ? (*config.server.dedicatedStoreThread ? "true" : "false")
-                                         : "auto");
-  auto storeExecutor = dedicatedStore ? asio::any_io_executor(storeContext.get_executor())
-                                      : asio::any_io_executor(ioContexts[0]->get_executor());
-  jobs::ProgressService progress(*store, storeExecutor, jobEvents);
+  // CPU to run it on): see docs/config.md for the trade-off. Several lanes (a pool of
+  // connections) always have a thread each: their calls block on the network.
+  const bool dedicatedStore = poolSize > 1 || config.server.dedicatedStoreThread.value_or(cpus > 1);
+  spdlog::info("store work runs on {} ({} CPU{} available, Server:DedicatedStoreThread={})",
+               poolSize > 1 ? std::to_string(poolSize) + " threads of its own, one per connection"
+                            : (dedicatedStore ? "a thread of its own" : "the first I/O thread"),
+               cpus, cpus == 1 ? "" : "s",
+               config.server.dedicatedStoreThread
+                   ? (*config.server.dedicatedStoreThread ? "true" : "false")
+                   : "auto");
+  std::vector<jobs::StoreLane> lanes;
+  lanes.reserve(static_cast<std::size_t>(poolSize));
+  for (int i = 0; i < poolSize; ++i) {
+    lanes.push_back({*stores[i], dedicatedStore
+                                     ? asio::any_io_executor(storeContexts[i]->get_executor())
+                                     : asio::any_io_executor(ioContexts[0]->get_executor())});
+  }
+  jobs::ProgressService progress(lanes, jobEvents);
 
   hub::HubDispatcher dispatcher;
   api::registerJobProgressHub(dispatcher, progress);
@@ -225,15 +250,23 @@ int runServer(const config::Config& config) {
   spdlog::info("Herald listening on http://{}:{} ({} I/O thread{})", config.server.host,
                httpServer.boundPort(), ioThreads, ioThreads == 1 ? "" : "s");
 
-  if (!dedicatedStore) storeGuard.reset();  // storeContext stays unused
-  std::thread storeThread([&] { storeContext.run(); });
+  if (!dedicatedStore) storeGuards.clear();  // storeContexts stay unused
+  std::vector<std::thread> storeThreads;
+  storeThreads.reserve(storeContexts.size());
+  for (auto& context : storeContexts) {
+    storeThreads.emplace_back([&context] { context->run(); });
+  }
+  auto stopStoreThreads = [&] {
+    storeGuards.clear();
+    for (auto& t : storeThreads) t.join();
+    storeThreads.clear();
+  };
   try {
     engine.start();
   } catch (const std::exception& e) {
     spdlog::critical("cannot start the job engine: {}", e.what());
     httpServer.stopAccepting();
-    storeGuard.reset();
-    storeThread.join();
+    stopStoreThreads();
     return 1;
   }
 
@@ -307,8 +340,7 @@ int runServer(const config::Config& config) {
     storeRunner.join();
   }
   // Let queued store work finish (it is short), then close the store.
-  storeGuard.reset();
-  storeThread.join();
+  stopStoreThreads();
   // A request or socket that outlived the grace period is still a pending operation (a
   // coroutine frame) on its I/O context, and that frame refers to the HTTP server, the
   // connection manager and the hub. Shutting the contexts down now destroys those frames
@@ -318,7 +350,7 @@ int runServer(const config::Config& config) {
   // server). The contexts themselves stay until the end: the listener's acceptor and the
   // sockets still need their services to be destroyed.
   for (auto& ctx : ioContexts) ctx->destroyPendingWork();
-  store.reset();
+  stores.clear();
   spdlog::info("Herald stopped");
   return 0;
 }

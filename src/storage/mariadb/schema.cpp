@@ -2,9 +2,12 @@
 // change is one more entry, and an applied entry is never edited.
 //
 // MariaDB commits every DDL statement on its own (no transactional DDL), so a migration
-// cannot be all-or-nothing the way SQLite's are. Instead each statement is idempotent
-// (IF NOT EXISTS): a node that died halfway through a migration leaves the version
-// unrecorded, and the next start runs the whole migration again over what is there.
+// cannot be all-or-nothing the way SQLite's are. Instead each step is idempotent: a node
+// that died halfway through a migration leaves the version unrecorded, and the next start
+// runs the whole migration again over what is there. Steps use only what MySQL 8 also
+// understands: CREATE TABLE IF NOT EXISTS, and a column or index is added after
+// information_schema says it is missing (MariaDB's ADD COLUMN IF NOT EXISTS and CREATE
+// INDEX IF NOT EXISTS are not MySQL's).
 // Concurrency comes from a named lock, which the server holds for the session, per
 // database (its name includes DATABASE(), so tests with one database each do not wait
 // for one another).
@@ -25,9 +28,34 @@ namespace {
 
 constexpr const char* kTableOptions = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
-struct Migration {
-  std::vector<std::string> statements;
+// One idempotent step: `sql` runs unless `table` already has `column` (an ADD COLUMN) or
+// `index` (a CREATE INDEX); with neither named it must be idempotent itself.
+struct Step {
+  Step(std::string statement) : sql(std::move(statement)) {}  // NOLINT: a plain statement
+  Step(std::string statement, std::string onTable, std::string addsColumn,
+       std::string addsIndex = {})
+      : sql(std::move(statement)),
+        table(std::move(onTable)),
+        column(std::move(addsColumn)),
+        index(std::move(addsIndex)) {}
+  std::string sql;
+  std::string table;
+  std::string column;
+  std::string index;
 };
+
+struct Migration {
+  std::vector<Step> statements;
+};
+
+Step addColumn(const char* table, const char* column, const char* definition) {
+  return {std::string("ALTER TABLE ") + table + " ADD COLUMN " + column + " " + definition, table,
+          column};
+}
+
+Step addIndex(const char* table, const char* index, const char* columns) {
+  return {std::string("CREATE INDEX ") + index + " ON " + table + " " + columns, table, {}, index};
+}
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> list = {
@@ -126,17 +154,38 @@ CREATE TABLE IF NOT EXISTS embeddings (
   PRIMARY KEY (video_id, idx)
 ))sql") + kTableOptions,
       }},
-      // 2: leases of claimed jobs (owner, token, expiry, renewal length). MariaDB's
-      // IF NOT EXISTS keeps each statement idempotent.
+      // 2: leases of claimed jobs (owner, token, expiry, renewal length).
       {{
-          "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS lease_owner VARCHAR(255) NOT NULL DEFAULT ''",
-          "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS lease_token VARCHAR(64) NOT NULL DEFAULT ''",
-          "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS lease_expires_at BIGINT NOT NULL DEFAULT 0",
-          "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS lease_ms BIGINT NOT NULL DEFAULT 0",
-          "CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (status, lease_expires_at)",
+          addColumn("jobs", "lease_owner", "VARCHAR(255) NOT NULL DEFAULT ''"),
+          addColumn("jobs", "lease_token", "VARCHAR(64) NOT NULL DEFAULT ''"),
+          addColumn("jobs", "lease_expires_at", "BIGINT NOT NULL DEFAULT 0"),
+          addColumn("jobs", "lease_ms", "BIGINT NOT NULL DEFAULT 0"),
+          addIndex("jobs", "jobs_leased", "(status, lease_expires_at)"),
       }},
   };
   return list;
+}
+
+// Whether this database's `table` has `column` / `index` already (a step that ran before
+// its migration was recorded).
+bool alreadyThere(Connection& conn, const Step& step, std::string_view op) {
+  if (step.table.empty()) return false;
+  const auto sql =
+      step.column.empty()
+          ? Sql(conn,
+                "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = "
+                "DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ?")
+                .arg(step.table)
+                .arg(step.index)
+                .str()
+          : Sql(conn,
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                "DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?")
+                .arg(step.table)
+                .arg(step.column)
+                .str();
+  auto rows = conn.query(sql, op);
+  return rows.next() && rows.int64(0) > 0;
 }
 
 int readVersion(Connection& conn, std::string_view op) {
@@ -196,8 +245,8 @@ void migrate(Connection& conn) {
   version = readVersion(conn, op);
   refuseNewer(version, op);
   for (; version < schemaVersion(); ++version) {
-    for (const auto& statement : migrations()[static_cast<std::size_t>(version)].statements) {
-      conn.exec(statement, op);
+    for (const auto& step : migrations()[static_cast<std::size_t>(version)].statements) {
+      if (!alreadyThere(conn, step, op)) conn.exec(step.sql, op);
     }
     conn.exec("INSERT INTO schema_version (version, applied_at) VALUES (" +
                   std::to_string(version + 1) + ", UNIX_TIMESTAMP(NOW(3)) * 1000)",

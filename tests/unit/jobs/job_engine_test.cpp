@@ -78,10 +78,10 @@ class JobEngineTest : public ::testing::Test {
     spec.maxAttempts = maxAttempts;
     spec.runner = std::string(model::kRunnerHerald);
     spec.metadata["name"] = name;
-    return service_->onStoreSync([&](storage::Store&) { return service_->createJobNow(spec); });
+    return service_->onStoreSync(0, [&](storage::Store&) { return service_->createJobNow(spec); });
   }
   model::Job get(const std::string& id) {
-    return *service_->onStoreSync([&](storage::Store& s) { return s.getJob(id); });
+    return *service_->onStoreSync(0, [&](storage::Store& s) { return s.getJob(id); });
   }
   template <class P>
   void waitUntil(P predicate, std::chrono::milliseconds timeout = 5s) {
@@ -157,8 +157,8 @@ TEST_F(JobEngineTest, TransientFailuresRetryWithBackoffThenSucceed) {
   EXPECT_GE(starts[1] - starts[0], 45ms);
   EXPECT_GE(starts[2] - starts[1], 95ms);
   // The history shows the retries with their reason.
-  auto history =
-      service_->onStoreSync([&](storage::Store& s) { return s.progressHistory(job.id, 0, 100); });
+  auto history = service_->onStoreSync(
+      0, [&](storage::Store& s) { return s.progressHistory(job.id, 0, 100); });
   int waits = 0;
   for (const auto& h : history) {
     if (h.status == model::JobStatus::Pending &&
@@ -207,18 +207,18 @@ TEST_F(JobEngineTest, CancelStopsARunningJobAndAPendingOneAtOnce) {
   waitUntil([&] { return started.load(); });
   auto t0 = std::chrono::steady_clock::now();
   auto outcome =
-      service_->onStoreSync([&](storage::Store&) { return e.cancelOnStore(running.id); });
+      service_->onStoreSync(0, [&](storage::Store&) { return e.cancelOnStore(running.id); });
   EXPECT_EQ(outcome, jobs::CancelOutcome::Cancelling);
   waitUntil([&] { return get(running.id).status == model::JobStatus::Cancelled; }, 1s);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   // The pending job is cancelled directly, before any worker takes it... unless the
   // worker already did: then it is signalled. Either way it ends Cancelled.
-  auto p = service_->onStoreSync([&](storage::Store&) { return e.cancelOnStore(pending.id); });
+  auto p = service_->onStoreSync(0, [&](storage::Store&) { return e.cancelOnStore(pending.id); });
   EXPECT_TRUE(p == jobs::CancelOutcome::Cancelled || p == jobs::CancelOutcome::Cancelling);
   waitUntil([&] { return get(pending.id).status == model::JobStatus::Cancelled; });
-  EXPECT_EQ(service_->onStoreSync([&](storage::Store&) { return e.cancelOnStore(pending.id); }),
+  EXPECT_EQ(service_->onStoreSync(0, [&](storage::Store&) { return e.cancelOnStore(pending.id); }),
             jobs::CancelOutcome::AlreadyFinished);
-  EXPECT_EQ(service_->onStoreSync([&](storage::Store&) { return e.cancelOnStore("nope"); }),
+  EXPECT_EQ(service_->onStoreSync(0, [&](storage::Store&) { return e.cancelOnStore("nope"); }),
             jobs::CancelOutcome::NotFound);
 }
 
@@ -227,7 +227,7 @@ TEST_F(JobEngineTest, InterruptedJobsAreRequeuedOrFailedAtStartUp) {
   auto again = queue("again", 0, 3);
   auto spent = queue("spent", 0, 2);
   for (auto* j : {&again, &spent}) {
-    auto change = service_->onStoreSync([&](storage::Store& s) {
+    auto change = service_->onStoreSync(0, [&](storage::Store& s) {
       return s.updateJob(j->id, [&](model::Job& job) {
         job.status = model::JobStatus::Running;
         job.attempts = j == &again ? 1 : 2;
@@ -251,7 +251,7 @@ TEST_F(JobEngineTest, ExternalJobsAreNeverClaimedAndDisabledEnginesRunNothing) {
   jobs::NewJob external;
   external.jobType = "Test";
   auto ext =
-      service_->onStoreSync([&](storage::Store&) { return service_->createJobNow(external); });
+      service_->onStoreSync(0, [&](storage::Store&) { return service_->createJobNow(external); });
   auto mine = queue("mine", 0);
   auto rec = std::make_shared<Recorder>();
   auto options = oneWorker();

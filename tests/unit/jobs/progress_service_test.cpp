@@ -121,7 +121,7 @@ TEST_F(ProgressServiceTest, AWorkersStoreCallNeverRunsInsideAnOpenBatch) {
   // and queues the batch's commit behind everything already there.
   std::size_t deliveredBeforeWorker = 0;
   std::thread worker([&] {
-    service.onStoreSync([&](storage::Store&) {
+    service.onStoreSync(0, [&](storage::Store&) {
       deliveredBeforeWorker = events.jobs.size();
       return 0;
     });
@@ -252,6 +252,68 @@ TEST_F(ProgressServiceTest, AnExpiredLeaseIsTakenOverAndTheOldHolderIsFenced) {
   ASSERT_EQ(completed.outcome, jobs::ReportOutcome::Recorded);
   EXPECT_TRUE(completed.job.leaseToken.empty());
   EXPECT_EQ(completed.job.leaseExpiresAt, 0);
+}
+
+// A holder's own writes (the transcript, the next stage's job) are fenced like its
+// reports: once another node took the job over, a late holder writes nothing at all —
+// neither the transcript nor a second Embedding job — and announces nothing.
+TEST_F(ProgressServiceTest, AHoldersOtherWritesAreFencedByItsLeaseToo) {
+  now([&] {
+    model::Video video;  // a pipeline with a stage after Transcription
+    video.id = "video-1";
+    for (auto name : {model::kTranscriptionStage, model::kEmbeddingStage}) {
+      model::VideoStage stage;
+      stage.name = std::string(name);
+      video.stages.push_back(stage);
+    }
+    store.saveVideo(video);
+    return 0;
+  });
+  auto job = create("Transcription", "video-1");
+  auto a = now([&] { return service.claimNextNow({}, {"node-a", 30s}); });
+  ASSERT_TRUE(a);
+  auto guard = boost::asio::make_work_guard(storeIo);
+  std::thread lane([&] { storeIo.run(); });
+  auto write = [&](const model::Job& holder, const std::string& text) {
+    return service.onStoreFenced(holder, [&](storage::Store& s) {
+      s.saveTranscript(holder.videoId, {{0, 1, text}});
+      return service.videos().queueStageJobNow(holder, model::kEmbeddingGeneration, {}, 3);
+    });
+  };
+  auto embeddingJobs = [&] {
+    storage::JobFilter f;
+    f.jobType = std::string(model::kEmbeddingGeneration);
+    return service.onStoreSync(0, [&](storage::Store& s) { return s.listJobs(f).size(); });
+  };
+  auto transcript = [&] {
+    return service.onStoreSync(0, [&](storage::Store& s) { return s.transcript("video-1"); });
+  };
+
+  // A holds the lease: written, the lease renewed from now.
+  clock.advance(10s);
+  ASSERT_EQ(write(*a, "by a"), std::optional<bool>(true));
+  EXPECT_EQ(transcript().at(0).text, "by a");
+  EXPECT_EQ(embeddingJobs(), 1u);
+  auto stored = service.onStoreSync(0, [&](storage::Store& s) { return s.getJob(job.id); });
+  EXPECT_EQ(stored->leaseExpiresAt, clock.systemNowMillis() + 30000);
+
+  // A stalls past its lease; B takes the job over.
+  clock.advance(31s);
+  auto b = service.onStoreSync(0, [&](storage::Store&) {
+    return service.claimNextNow({}, {"node-b", 30s});
+  });
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->id, job.id);
+  const auto announced = events.jobs.size();
+  EXPECT_EQ(write(*a, "zombie"), std::nullopt) << "a late holder's writes are refused";
+  EXPECT_EQ(transcript().at(0).text, "by a");
+  EXPECT_EQ(embeddingJobs(), 1u);
+  EXPECT_EQ(events.jobs.size(), announced);
+  // B holds it now.
+  EXPECT_TRUE(write(*b, "by b").has_value());
+  EXPECT_EQ(transcript().at(0).text, "by b");
+  guard.reset();
+  lane.join();
 }
 
 TEST_F(ProgressServiceTest, ATakeoverWithNoAttemptsLeftFailsTheJob) {

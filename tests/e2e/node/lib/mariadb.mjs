@@ -17,15 +17,19 @@ export function parseConnectionString(text) {
   return parts;
 }
 
-async function sql(parts, statement) {
+async function sql(parts, statement, database) {
   // The password through the environment, not the command line (which `ps` shows).
-  await run('mariadb', ['--no-defaults', '--protocol=tcp', '-h', parts.server, '-P', parts.port ?? '3306',
-    '-u', parts.user, '-e', statement], { env: { ...process.env, MYSQL_PWD: parts.password ?? '' } });
+  // Rows come back tab-separated, one a line, without a header (--batch --skip-column-names).
+  const { stdout } = await run('mariadb', ['--no-defaults', '--protocol=tcp', '-h', parts.server, '-P', parts.port ?? '3306',
+    '-u', parts.user, '--batch', '--skip-column-names', ...(database ? ['-D', database] : []), '-e', statement],
+  { env: { ...process.env, MYSQL_PWD: parts.password ?? '' } });
+  return stdout;
 }
 
 /**
  * Creates an empty database named `<prefix>_<random>` next to the one `connectionString`
- * names. Returns {name, connectionString (the same string, that database), drop()}.
+ * names. Returns {name, connectionString (the same string, that database), query(sql) (its
+ * rows as arrays of strings), drop()}.
  */
 export async function freshDatabase(connectionString, prefix = 'herald_e2e') {
   const parts = parseConnectionString(connectionString);
@@ -34,6 +38,7 @@ export async function freshDatabase(connectionString, prefix = 'herald_e2e') {
   return {
     name,
     connectionString: connectionString.replace(/(^|;)\s*Database=[^;]*/i, `$1Database=${name}`),
+    query: async (statement) => (await sql(parts, statement, name)).split('\n').filter(Boolean).map((l) => l.split('\t')),
     drop: () => sql(parts, `DROP DATABASE IF EXISTS \`${name}\``),
   };
 }

@@ -86,6 +86,45 @@ describe('external workers claim jobs (EnableBackgroundJobs=false)', () => {
     }
   });
 
+  // The store is polled once a second only for other nodes' jobs: a job queued on this
+  // node (created, or re-queued by a retry) wakes the waiting claim as soon as it is
+  // committed. Five waits: were the wake-up missing, each would take a uniform 0-1 s
+  // poll, and all five under 400 ms would be a 1 % chance.
+  test('a long poll is woken at once by a job queued on its node (creation and retry), not at the next poll', async () => {
+    const { url } = server;
+    const latencies = [];
+    for (let i = 0; i < 5; i++) {
+      const waiting = claim(url, { jobTypes: ['Wake'], waitSeconds: 20, workerId: 'waker' });
+      await new Promise((r) => setTimeout(r, 150));
+      let job;
+      let t0;
+      if (i % 2 === 0) {
+        t0 = Date.now();
+        job = await createJob(url, { jobType: 'Wake' });
+      } else {
+        // A failed job re-queued by POST /retry.
+        job = await createJob(url, { jobType: 'WakeRetry' });
+        const held = await claim(url, { jobTypes: ['WakeRetry'] });
+        assert.equal((await reportRaw(url, job.jobId, { status: 'Failed', leaseToken: held.leaseToken })).status, 200);
+        // Its type changes nothing for the waiting claim: look for it as well.
+        const retried = claim(url, { jobTypes: ['WakeRetry'], waitSeconds: 20, workerId: 'waker' });
+        await new Promise((r) => setTimeout(r, 150));
+        t0 = Date.now();
+        assert.equal((await request(url, 'POST', `/api/v1/jobs/${job.jobId}/retry`)).status, 202);
+        const got = await retried;
+        latencies.push(Date.now() - t0);
+        assert.equal(got?.jobId, job.jobId);
+        job = await createJob(url, { jobType: 'Wake' });  // ends the first wait too
+        await waiting;
+        continue;
+      }
+      const got = await waiting;
+      latencies.push(Date.now() - t0);
+      assert.equal(got?.jobId, job.jobId);
+    }
+    assert.ok(latencies.every((ms) => ms < 400 * TIME_SCALE), `claimed after ${latencies.join(', ')} ms`);
+  });
+
   test('a worker that stops renewing loses its job to another; its late reports are refused (409), stored nowhere', async () => {
     const { url } = server;
     const job = await createJob(url, { jobType: 'Stall' });
