@@ -360,12 +360,32 @@ std::vector<std::string> ProgressService::recoverInterruptedNow(
     if (job.leaseToken.empty() || (ownerGone && ownerGone(job.leaseOwner))) return false;
     return job.leaseExpiresAt == 0 || job.leaseExpiresAt > startedAt;
   };
+  // Every Running job, a page at a time (newest first). A recovered job leaves the Running
+  // set and a skipped one (an external worker's, a live lease, a waiting pipeline job)
+  // stays in it, ahead of the jobs not seen yet: so the next page starts after the ones
+  // skipped so far. Looking at the first page only left an interrupted job Running for
+  // good behind a thousand newer external jobs.
   storage::JobFilter filter;
   filter.status = JobStatus::Running;
-  filter.limit = 1000;
-  for (const auto& found : store_.listJobs(filter)) {
-    if (found.runner != model::kRunnerHerald || keepRunning(found) || heldElsewhere(found))
+  filter.limit = kRecoveryPage;
+  for (;;) {
+    const auto page = store_.listJobs(filter);
+    filter.offset += static_cast<int>(recoverPage(page, keepRunning, heldElsewhere, requeued));
+    if (page.size() < static_cast<std::size_t>(kRecoveryPage)) break;
+  }
+  return requeued;
+}
+
+std::size_t ProgressService::recoverPage(
+    const std::vector<model::Job>& page, const std::function<bool(const model::Job&)>& keepRunning,
+    const std::function<bool(const model::Job&)>& heldElsewhere,
+    std::vector<std::string>& requeued) {
+  std::size_t skipped = 0;
+  for (const auto& found : page) {
+    if (found.runner != model::kRunnerHerald || keepRunning(found) || heldElsewhere(found)) {
+      ++skipped;
       continue;
+    }
     JobStatus previous = JobStatus::Running;
     auto changed = store_.updateJob(found.id, [&](model::Job& job) {
       if (job.status != JobStatus::Running || heldElsewhere(job)) return false;  // changed since
@@ -387,13 +407,17 @@ std::vector<std::string> ProgressService::recoverInterruptedNow(
       job.updatedAt = now;
       return true;
     });
-    if (changed.outcome != JobChange::Outcome::Updated) continue;
+    if (changed.outcome != JobChange::Outcome::Updated) {
+      // Still Running (changed since it was listed): it stays in the set like a skipped one.
+      if (changed.job.status == JobStatus::Running) ++skipped;
+      continue;
+    }
     if (changed.job.status == JobStatus::Pending) requeued.push_back(changed.job.id);
     recorded(changed, previous);
     spdlog::info("job {}: found Running at start-up: {}", changed.job.id,
                  model::toString(changed.job.status));
   }
-  return requeued;
+  return skipped;
 }
 
 }  // namespace herald::jobs

@@ -193,6 +193,8 @@ class ProgressService {
   std::vector<std::string> recoverInterruptedNow(
       const std::function<bool(const model::Job&)>& keepRunning,
       const std::function<bool(const std::string&)>& ownerGone = {});
+  // Start-up recovery reads the Running jobs in pages of this many.
+  static constexpr int kRecoveryPage = 500;
   // The videos' pipeline bookkeeping (stages, summaries, the pipeline job).
   VideoPipeline& videos() { return videos_; }
   std::int64_t nowMillis() const { return clock_.systemNowMillis(); }
@@ -228,6 +230,11 @@ class ProgressService {
   ReportResult change(const std::string& jobId, Accepts accepts,
                       const std::function<void(model::Job&)>& mutate,
                       const std::string* fence = nullptr);
+  // recoverInterruptedNow's work on one page; returns how many of its jobs stay Running.
+  std::size_t recoverPage(const std::vector<model::Job>& page,
+                          const std::function<bool(const model::Job&)>& keepRunning,
+                          const std::function<bool(const model::Job&)>& heldElsewhere,
+                          std::vector<std::string>& requeued);
   // Announces a written change (held until its batch commits) and, with `moveVideo`,
   // moves the stage of the job's video.
   void recorded(const storage::JobChange& change, model::JobStatus previous, bool moveVideo = true);

@@ -305,3 +305,32 @@ TEST_F(ProgressServiceTest, RecoveryAtStartLeavesOtherNodesLiveLeasesAlone) {
   EXPECT_EQ(store.getJob(theirs.id)->status, JobStatus::Running);
   EXPECT_EQ(store.getJob(theirs.id)->leaseOwner, "node-b");
 }
+
+TEST_F(ProgressServiceTest, RecoveryAtStartFindsInterruptedJobsBehindManyNewerRunningOnes) {
+  // The attack run's case: an interrupted pipeline job, then more newer Running jobs of
+  // external workers than one page of the Running list holds.
+  auto interrupted = create();
+  ASSERT_TRUE(now([&] { return service.claimNextNow(); }));
+  clock.advance(1s);
+  constexpr int kExternal = jobs::ProgressService::kRecoveryPage * 2 + 10;
+  for (int i = 0; i < kExternal; ++i) {
+    jobs::NewJob spec;
+    spec.jobType = "External";
+    auto job = now([&] { return service.createJobNow(spec); });
+    report(job.id, 10);  // Running, no lease: an external worker's job
+    clock.advance(1ms);
+  }
+  // And one more of ours, newest of all, so recovery must page past the external ones
+  // on both sides.
+  auto newest = create();
+  ASSERT_TRUE(now([&] { return service.claimNextNow(); }));
+
+  auto requeued =
+      now([&] { return service.recoverInterruptedNow([](const model::Job&) { return false; }); });
+  std::sort(requeued.begin(), requeued.end());
+  std::vector<std::string> expected{interrupted.id, newest.id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(requeued, expected);
+  EXPECT_EQ(store.getJob(interrupted.id)->status, JobStatus::Pending);
+}
+
