@@ -36,6 +36,16 @@ struct JobSettings {
   // Herald:NodeId: who holds this node's leases. Empty: hostname-pid-random, unique per
   // process (a restarted node must not take over a live lease under the same name).
   std::string nodeId;
+  // Jobs:MaxMetadataBytes: a job's metadata as JSON, checked on create and on the result
+  // of merging each report's. Metadata is read with the job everywhere (REST, hub events,
+  // the store's job cache), so it must stay small: 16 KB holds any realistic worker
+  // bookkeeping, and bounds the cache at 4,096 jobs x 16 KB. Over it: 400, nothing stored.
+  std::size_t maxMetadataBytes = 16 * 1024;
+  // Jobs:MaxCustomStagesPerVideo: stages a video may have besides Ingestion, Transcription
+  // and Embedding (one per other jobType reported on it). Every stage rides in each
+  // VideoProgressUpdate and each report on the video rewrites them all, so 8 (a worker's
+  // few extra steps) keeps both small. A job of a new type past it: 400.
+  int maxCustomStagesPerVideo = 8;
 };
 
 struct PipelineSettings {

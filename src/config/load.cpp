@@ -113,6 +113,11 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.jobs.retryBaseDelayMs = static_cast<int>(parseInt(full, v, 0, 3600000));
     else if (k == "leaseseconds")
       c.jobs.leaseSeconds = static_cast<int>(parseInt(full, v, 1, 3600));
+    else if (k == "maxmetadatabytes")
+      // At least 1 KB: the pipeline's own jobs carry their source URL and path there.
+      c.jobs.maxMetadataBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 16LL << 20));
+    else if (k == "maxcustomstagespervideo")
+      c.jobs.maxCustomStagesPerVideo = static_cast<int>(parseInt(full, v, 0, 1000));
     else
       return false;
     return true;

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -33,6 +34,7 @@
 
 #include "core/clock.h"
 #include "jobs/job_events.h"
+#include "jobs/job_limits.h"
 #include "jobs/video_pipeline.h"
 #include "model/job.h"
 #include "model/video.h"
@@ -65,7 +67,8 @@ struct ProgressReport {
   std::string leaseToken;
 };
 
-enum class ReportOutcome { Recorded, NotFound, AlreadyFinished, LeaseLost };
+// Refused: a limit (JobLimits) refused the change; ReportResult::refusal says which.
+enum class ReportOutcome { Recorded, NotFound, AlreadyFinished, LeaseLost, Refused };
 
 // A claim's lease: who holds it and for how long (0: no lease, the job is never taken
 // over).
@@ -76,7 +79,8 @@ struct LeaseSpec {
 
 struct ReportResult {
   ReportOutcome outcome = ReportOutcome::Recorded;
-  model::Job job;  // state after the update (or current state when refused)
+  model::Job job;                     // state after the update (or current state when refused)
+  std::optional<JobRefused> refusal;  // Refused only: the field, metrics reason, message
 };
 
 struct ServiceStats {
@@ -133,6 +137,11 @@ class ProgressService {
         boost::asio::use_awaitable);
   }
 
+  // Limits on metadata and stages; set before serving (not thread-safe against calls).
+  void setLimits(const JobLimits& limits) { limits_ = limits; }
+  const JobLimits& limits() const { return limits_; }
+
+  // Throws JobRefused (nothing written) when a limit refuses the job.
   boost::asio::awaitable<model::Job> createJob(NewJob spec);
   boost::asio::awaitable<ReportResult> report(std::string jobId, ProgressReport report);
   // A video and its pipeline job, stored before the caller answers (a 202 is a promise
@@ -165,6 +174,7 @@ class ProgressService {
 
   // ---- storage-executor-only operations (the engine and processors call these
   // through onStore / onStoreSync) ----
+  // Throws JobRefused (nothing written) when a limit refuses the job.
   model::Job createJobNow(NewJob spec);
   ReportResult reportNow(const std::string& jobId, const ProgressReport& report);
   // Takes the next runnable job of `filter`'s queue atomically: Running, attempt counted
@@ -227,14 +237,19 @@ class ProgressService {
   // A change decided from the stored job: NotFound, AlreadyFinished (the job is not one
   // `accepts` takes) or Recorded.
   // `fence`: the token the stored job must hold (nullptr: not fenced); LeaseLost if not.
+  // `mutate` returns false to refuse the change (Refused; it says why in `refusal`).
   ReportResult change(const std::string& jobId, Accepts accepts,
-                      const std::function<void(model::Job&)>& mutate,
-                      const std::string* fence = nullptr);
+                      const std::function<bool(model::Job&)>& mutate,
+                      const std::string* fence = nullptr,
+                      std::optional<JobRefused>* refusal = nullptr);
   // recoverInterruptedNow's work on one page; returns how many of its jobs stay Running.
   std::size_t recoverPage(const std::vector<model::Job>& page,
                           const std::function<bool(const model::Job&)>& keepRunning,
                           const std::function<bool(const model::Job&)>& heldElsewhere,
                           std::vector<std::string>& requeued);
+  // A refusal when `metadata` is over Jobs:MaxMetadataBytes; `when` completes the message.
+  std::optional<JobRefused> checkMetadata(const boost::json::object& metadata,
+                                          std::string_view when) const;
   // Announces a written change (held until its batch commits) and, with `moveVideo`,
   // moves the stage of the job's video.
   void recorded(const storage::JobChange& change, model::JobStatus previous, bool moveVideo = true);
@@ -248,6 +263,7 @@ class ProgressService {
   JobEvents& events_;
   const core::Clock& clock_;
   ServiceStats stats_;
+  JobLimits limits_;
   VideoPipeline videos_{*this};
   // Storage executor only: the open batch, and announcements held until it commits.
   std::shared_ptr<Batch> batch_;

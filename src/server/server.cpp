@@ -140,6 +140,7 @@ int runServer(const config::Config& config) {
   auto storeExecutor = dedicatedStore ? asio::any_io_executor(storeContext.get_executor())
                                       : asio::any_io_executor(ioContexts[0]->get_executor());
   jobs::ProgressService progress(*store, storeExecutor, jobEvents);
+  progress.setLimits({config.jobs.maxMetadataBytes, config.jobs.maxCustomStagesPerVideo});
 
   hub::HubDispatcher dispatcher;
   api::registerJobProgressHub(dispatcher, progress);

@@ -45,8 +45,23 @@ namespace {
 // shell left inside BEGIN); then the caller gets an error instead of a hung store thread.
 constexpr int kBusyTimeoutMs = 5000;
 
-// Bounded: a server with more live jobs than this just reads some of them back.
+// Bounded in entries and in bytes: a server with more live jobs than this just reads some
+// of them back. Bytes too, as a job's metadata may be large (Jobs:MaxMetadataBytes):
+// 4,096 jobs of 400 KB each once held 5 GB.
 constexpr std::size_t kJobCacheLimit = 4096;
+constexpr std::size_t kJobCacheBytes = 32ULL << 20;
+
+// The most history rows one progressHistory call returns (REST pages by afterSequence).
+constexpr int kMaxHistoryPage = 1000;
+
+// What a history row records of a change's metadata (model/metadata_history.h); asks the
+// database for the patches since the last full copy only when the metadata changed.
+model::MetadataRecord historyRecord(const model::Job& stored, const model::Job& job,
+                                    const std::string& fullText, std::string_view op, sqlite3* db) {
+  if (stored.metadata == job.metadata) return {};
+  return model::recordMetadata(stored.metadata, job.metadata, fullText,
+                               patchBytesSinceFull(db, job.id, op));
+}
 
 // Whether a mutator left every column a progress update does not write as stored.
 bool sameIdentity(const model::Job& a, const model::Job& b) {
@@ -110,22 +125,48 @@ void SqliteStore::createJob(model::Job& job) {
   constexpr std::string_view op = "createJob";
   const auto previous = job.sequence;
   job.sequence = 1;
+  std::string metadata;
   try {
     Transaction tx(db_, op);
     insertJob(db_, job, op);
-    insertEntry(db_, model::snapshotOf(job), metadataText(job.metadata), op);
+    metadata = metadataText(job.metadata);
+    insertEntry(db_, model::snapshotOf(job), {model::MetadataKind::Full, metadata}, op);
     tx.commit();
   } catch (...) {
     job.sequence = previous;
-    jobCache_.erase(job.id);
+    forget(job.id);
     throw;
   }
-  remember(job);
+  remember(job, metadata.size());
 }
 
-void SqliteStore::remember(const model::Job& job) {
-  if (jobCache_.size() >= kJobCacheLimit && !jobCache_.contains(job.id)) jobCache_.clear();
-  jobCache_.insert_or_assign(job.id, job);
+void SqliteStore::remember(const model::Job& job, std::size_t metadataBytes) {
+  // What the entry holds, roughly: the strings and the parsed metadata (a parsed JSON
+  // object takes a few times its text; 4x is generous for small values).
+  const std::size_t bytes = sizeof(CachedJob) + job.id.size() * 2 + job.videoId.size() +
+                            job.userId.size() + job.jobType.size() + job.currentStage.size() +
+                            job.statusMessage.size() + job.errorMessage.value_or("").size() +
+                            job.leaseOwner.size() + job.leaseToken.size() + metadataBytes * 4;
+  forget(job.id);
+  if (jobCache_.size() >= kJobCacheLimit || jobCacheBytes_ + bytes > kJobCacheBytes) {
+    jobCache_.clear();
+    jobCacheBytes_ = 0;
+  }
+  if (bytes > kJobCacheBytes) return;
+  jobCache_.emplace(job.id, CachedJob{job, bytes});
+  jobCacheBytes_ += bytes;
+}
+
+void SqliteStore::forget(const std::string& id) {
+  auto it = jobCache_.find(id);
+  if (it == jobCache_.end()) return;
+  jobCacheBytes_ -= it->second.bytes;
+  jobCache_.erase(it);
+}
+
+void SqliteStore::forgetAll() {
+  jobCache_.clear();
+  jobCacheBytes_ = 0;
 }
 
 void SqliteStore::dropCacheIfChangedElsewhere() {
@@ -135,7 +176,7 @@ void SqliteStore::dropCacheIfChangedElsewhere() {
   if (inWriteTransaction_) return;
   Statement st(db_, "PRAGMA data_version", "dataVersion");
   const std::int64_t version = st.step() ? st.int64(0) : -1;
-  if (version != dataVersion_ || version < 0) jobCache_.clear();
+  if (version != dataVersion_ || version < 0) forgetAll();
   dataVersion_ = version;
 }
 
@@ -225,14 +266,18 @@ std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string
                                                                std::int64_t afterSequence,
                                                                int limit) {
   constexpr std::string_view op = "progressHistory";
+  // One read transaction: the metadata as of `afterSequence` and the rows after it come
+  // from the same snapshot.
+  Transaction tx(db_, op, "BEGIN");
+  auto metadata = metadataAt(db_, jobId, afterSequence, op);
   Statement st(db_,
                "SELECT sequence, status, progress, current_stage, status_message, error_message, "
-               "metadata, updated_at FROM job_progress WHERE job_id = ?1 AND sequence > ?2 "
-               "ORDER BY sequence ASC LIMIT ?3",
+               "metadata, updated_at, metadata_kind FROM job_progress WHERE job_id = ?1 AND "
+               "sequence > ?2 ORDER BY sequence ASC LIMIT ?3",
                op);
   st.bind(1, jobId);
   st.bind(2, afterSequence);
-  st.bind(3, std::clamp(limit, 1, 100000));
+  st.bind(3, std::clamp(limit, 1, kMaxHistoryPage));
 
   std::vector<model::ProgressEntry> entries;
   while (st.step()) {
@@ -244,10 +289,13 @@ std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string
     e.currentStage = st.text(3);
     e.statusMessage = st.text(4);
     e.errorMessage = st.optText(5);
-    e.metadata = parseMetadata(st.text(6));
+    model::applyMetadata(metadata, model::metadataKindFrom(st.int64(8)), st.text(6));
+    e.metadata = metadata;
     e.updatedAt = st.int64(7);
     entries.push_back(std::move(e));
   }
+  st.reset();
+  tx.commit();
   return entries;
 }
 
@@ -256,18 +304,19 @@ std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string
 // ---------------------------------------------------------------------------------------
 
 std::optional<model::Job> SqliteStore::loadJob(const std::string& id, std::string_view op) {
-  if (auto it = jobCache_.find(id); it != jobCache_.end()) return it->second;
+  if (auto it = jobCache_.find(id); it != jobCache_.end()) return it->second.job;
   Statement st(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1", op);
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   auto job = readJob(st, op);
-  remember(job);
+  remember(job, st.bytes(9));
   return job;
 }
 
 JobChange SqliteStore::updateJob(const std::string& jobId, const JobMutator& mutate) {
   constexpr std::string_view op = "updateJob";
   JobChange change;
+  std::size_t metadataBytes = 0;
   try {
     Transaction tx(db_, op);
     // We hold the write lock now: after this check the cache is the database until commit.
@@ -292,15 +341,16 @@ JobChange SqliteStore::updateJob(const std::string& jobId, const JobMutator& mut
       updateJobRow(db_, job, op);
     }
     change.entry = model::snapshotOf(job);
-    insertEntry(db_, change.entry, metadata, op);
+    insertEntry(db_, change.entry, historyRecord(*stored, job, metadata, op, db_), op);
     tx.commit();
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);
+    metadataBytes = metadata.size();
   } catch (...) {
-    jobCache_.erase(jobId);
+    forget(jobId);
     throw;
   }
-  remember(change.job);
+  remember(change.job, metadataBytes);
   return change;
 }
 
@@ -309,6 +359,7 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
   constexpr std::string_view op = "claimNextJob";
   JobChange change;
   std::string claimedId;
+  std::size_t metadataBytes = 0;
   try {
     Transaction tx(db_, op);
     dropCacheIfChangedElsewhere();
@@ -365,15 +416,17 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
       if (!st.step()) fail(op, "job '" + claimedId + "' changed while claimed");
     }
     change.entry = model::snapshotOf(job);
-    insertEntry(db_, change.entry, metadataText(job.metadata), op);
+    const auto metadata = metadataText(job.metadata);
+    insertEntry(db_, change.entry, historyRecord(*stored, job, metadata, op, db_), op);
     tx.commit();
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);
+    metadataBytes = metadata.size();
   } catch (...) {
-    if (!claimedId.empty()) jobCache_.erase(claimedId);
+    if (!claimedId.empty()) forget(claimedId);
     throw;
   }
-  remember(change.job);
+  remember(change.job, metadataBytes);
   return change;
 }
 
@@ -381,7 +434,7 @@ bool SqliteStore::renewLease(const std::string& jobId, const std::string& token,
                              std::int64_t expiresAt) {
   constexpr std::string_view op = "renewLease";
   if (token.empty()) return false;
-  jobCache_.erase(jobId);
+  forget(jobId);
   Transaction tx(db_, op);
   Statement st(db_,
                "UPDATE jobs SET lease_expires_at = ?3 WHERE id = ?1 AND lease_token = ?2 AND "
@@ -526,7 +579,7 @@ void SqliteStore::commitBatch() {
 
 void SqliteStore::rollbackBatch() {
   inWriteTransaction_ = false;
-  jobCache_.clear();  // writes of the batch are undone: so are their cached results
+  forgetAll();  // writes of the batch are undone: so are their cached results
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 

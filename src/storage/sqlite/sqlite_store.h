@@ -54,6 +54,10 @@ class SqliteStore final : public Store {
       const std::string& videoId,
       const std::function<bool(std::optional<model::Video>&)>& mutate) override;
 
+  // What the job cache holds now: entries, and bytes as it counts them (tests).
+  std::size_t cachedJobs() const { return jobCache_.size(); }
+  std::size_t cachedJobBytes() const { return jobCacheBytes_; }
+
  private:
   // Recently written or read jobs, so a progress report does not SELECT the row it
   // wrote a moment ago. Every job write here updates its entry after it commits; a
@@ -64,10 +68,19 @@ class SqliteStore final : public Store {
   void dropCacheIfChangedElsewhere();
   // The job, from the cache or the database (then cached); a copy.
   std::optional<model::Job> loadJob(const std::string& id, std::string_view op);
-  void remember(const model::Job& job);
+  // `metadataBytes`: the size of the job's metadata as JSON text (what the cache charges).
+  void remember(const model::Job& job, std::size_t metadataBytes);
+  void forget(const std::string& id);
+  void forgetAll();
+
+  struct CachedJob {
+    model::Job job;
+    std::size_t bytes = 0;  // what it is charged against kJobCacheBytes
+  };
 
   sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, model::Job> jobCache_;
+  std::unordered_map<std::string, CachedJob> jobCache_;
+  std::size_t jobCacheBytes_ = 0;
   std::int64_t dataVersion_ = -1;
   bool inWriteTransaction_ = false;  // between beginBatch and commit/rollback
 };

@@ -251,7 +251,7 @@ TEST_F(SqliteStoreTest, UsesWalJournalAndRecordsSchemaVersion) {
   }
   // journal_mode=WAL is persistent, so a fresh connection sees it too.
   EXPECT_EQ(rawQueryText("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(rawQueryText("PRAGMA user_version"), "3");
+  EXPECT_EQ(rawQueryText("PRAGMA user_version"), "4");
 }
 
 TEST_F(SqliteStoreTest, CreatesMissingParentDirectories) {
@@ -303,7 +303,9 @@ TEST_F(SqliteStoreTest, CheckpointPagesSetHowLongTheLogGrowsBeforeItIsCopiedBack
       writeJob(store, job);
     }
     auto bytes = fs::file_size(path_ + "-wal");
-    EXPECT_EQ(store.progressHistory("job-1", 0, 5000).size(), 1501u);
+    // One read returns at most a page of 1,000.
+    EXPECT_EQ(store.progressHistory("job-1", 0, 5000).size(), 1000u);
+    EXPECT_EQ(store.progressHistory("job-1", 1000, 5000).size(), 501u);
     return bytes;
   };
   EXPECT_LT(walBytesAfterReports(1000), 1200u * 4200u);
@@ -334,6 +336,33 @@ TEST_F(SqliteStoreTest, UnreadableMetadataBecomesEmptyObject) {
   auto b = store->getJob("garbage");
   ASSERT_TRUE(b);
   EXPECT_TRUE(b->metadata.empty());
+}
+
+}  // namespace
+}  // namespace herald::storage
+
+namespace herald::storage {
+namespace {
+
+TEST_F(SqliteStoreTest, JobCacheIsBoundedInBytesNotJustEntries) {
+  // The attack run's case: 4,000 jobs of 400 KB metadata each held 5 GB in a cache bounded
+  // by entries only. Here 300 jobs of 200 KB (the store itself has no metadata limit;
+  // Jobs:MaxMetadataBytes is the jobs layer's) must stay within the cache's 32 MB.
+  auto store = open();
+  const std::string big(200 * 1024, 'm');
+  std::size_t most = 0;
+  for (int i = 0; i < 300; ++i) {
+    Job job = makeJob("job-" + std::to_string(i));
+    job.metadata["blob"] = big;
+    store->createJob(job);
+    most = std::max(most, store->cachedJobBytes());
+  }
+  EXPECT_LE(most, 32u << 20);
+  EXPECT_GT(store->cachedJobs(), 0u);  // still a cache
+  // A cached job reads back whole.
+  auto got = store->getJob("job-299");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->metadata.at("blob").as_string(), big);
 }
 
 }  // namespace
