@@ -4,6 +4,7 @@
 // variables, then command-line flags. Read-only afterwards, so any thread may read it.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ struct PipelineSettings {
   std::string ytDlp = "yt-dlp";
   // Largest download accepted; bounds disk use per ingest.
   std::size_t maxDownloadBytes = 2ULL * 1024 * 1024 * 1024;
+  // Pipeline:MaxMediaBytes: all downloaded media under <dataDir>/media. Ingests evict
+  // finished videos' media (oldest first) to stay under it, and wait (retried) when
+  // nothing can go. 20 GiB: ten maximal downloads; docs/operations.md has the policy.
+  std::uint64_t maxMediaBytes = 20ULL * 1024 * 1024 * 1024;
   int downloadTimeoutSeconds = 600;
   int embeddingBatchSize = 16;
 };

@@ -137,6 +137,10 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.pipeline.ytDlp = v;
     else if (k == "maxdownloadbytes")
       c.pipeline.maxDownloadBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 1LL << 40));
+    else if (k == "maxmediabytes")
+      // At least 1 MiB: below it no ingest could ever start.
+      c.pipeline.maxMediaBytes =
+          static_cast<std::uint64_t>(parseInt(full, v, 1LL << 20, 1LL << 50));
     else if (k == "downloadtimeoutseconds")
       c.pipeline.downloadTimeoutSeconds = static_cast<int>(parseInt(full, v, 1, 86400));
     else if (k == "embeddingbatchsize")

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "jobs/processor.h"
 #include "pipeline/process_runner.h"
 
 namespace herald::pipeline {
@@ -118,6 +119,9 @@ void extractAudio(const std::string& input, const std::string& outputWav, double
   } catch (...) {
     removeQuietly(outputWav);  // onProgress threw; ffmpeg is already stopped
     throw;
+  }
+  if (jobs::isResourceShortage(result.errorNumber)) {
+    throw jobs::ResourceShortage("cannot run ffmpeg: " + result.error);
   }
   if (!result.error.empty()) throw MediaError("cannot run ffmpeg: " + result.error);
   if (result.cancelled) {

@@ -1,6 +1,8 @@
 #include "pipeline/downloader.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -16,6 +18,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
+#include "jobs/processor.h"
 #include "pipeline/errors.h"
 
 namespace herald::pipeline {
@@ -93,7 +96,13 @@ asio::awaitable<Hop> fetch(Stream& stream, const Target& t, const std::string& p
                      " bytes");
 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error("cannot write " + path);
+  if (!out) {
+    const int err = errno;  // what the open failed with
+    if (jobs::isResourceShortage(err)) {
+      throw jobs::ResourceShortage("cannot write " + path + ": " + std::strerror(err));
+    }
+    throw std::runtime_error("cannot write " + path);
+  }
   std::array<char, 64 * 1024> chunk;
   std::size_t total = 0;
   while (!parser.is_done()) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "jobs/processor.h"
 #include "pipeline/process_runner.h"
 
 namespace herald::pipeline {
@@ -118,6 +119,9 @@ MediaInfo probeMedia(const std::string& path, const std::string& ffprobe) {
   auto result = runProcess({ffprobe, "-v", "error", "-print_format", "json", "-show_format",
                             "-show_streams", "-i", "file:" + path},
                            opts);
+  if (jobs::isResourceShortage(result.errorNumber)) {
+    throw jobs::ResourceShortage("cannot run ffprobe: " + result.error);
+  }
   if (!result.error.empty()) throw MediaError("cannot run ffprobe: " + result.error);
   if (result.timedOut) throw MediaError("ffprobe timed out reading " + path);
   if (result.exitCode != 0) {

@@ -96,8 +96,8 @@ int runServer(const config::Config& config) {
     return 1;
   }
   try {
-    store = storage::openStore(location,
-                               {.sqliteCheckpointPages = config.server.sqliteCheckpointPages});
+    store =
+        storage::openStore(location, {.sqliteCheckpointPages = config.server.sqliteCheckpointPages});
   } catch (const std::exception& e) {
     spdlog::critical("cannot open the store ({}): {}", storage::describe(location), e.what());
     return 1;
@@ -162,6 +162,7 @@ int runServer(const config::Config& config) {
   pipelineOptions.ffprobe = config.pipeline.ffprobe;
   pipelineOptions.ytDlp = config.pipeline.ytDlp;
   pipelineOptions.maxDownloadBytes = config.pipeline.maxDownloadBytes;
+  pipelineOptions.maxMediaBytes = config.pipeline.maxMediaBytes;
   pipelineOptions.downloadTimeout = std::chrono::seconds(config.pipeline.downloadTimeoutSeconds);
   pipelineOptions.embeddingBatchSize = config.pipeline.embeddingBatchSize;
   pipelineOptions.autoTranscribe = config.app.autoTranscribe;

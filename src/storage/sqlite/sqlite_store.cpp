@@ -105,12 +105,33 @@ SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
     exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", op);
     migrate(db_);
     exec(db_, ("PRAGMA wal_autocheckpoint=" + std::to_string(checkpointPages)).c_str(), op);
+    checkUsable(path);
   } catch (...) {
     // The destructor does not run for a throwing constructor.
     forgetCache(db_);
     sqlite3_close_v2(db_);
     db_ = nullptr;
     throw;
+  }
+}
+
+void SqliteStore::checkUsable(const std::string& path) {
+  constexpr std::string_view op = "open";
+  // Found here, not at the first report: a store that cannot take writes must not start
+  // (and answer ready) only to fail every report. SQLite opens a file it may not write
+  // read-only without a word.
+  if (sqlite3_db_readonly(db_, "main") == 1) {
+    fail(op, path +
+                 " is read-only (file or folder permissions, or a read-only file system); "
+                 "Herald must be able to write it");
+  }
+  // Every page's structure (not the indexes' contents: PRAGMA integrity_check would read
+  // far more). Reads the whole file: seconds for a database of gigabytes.
+  Statement st(db_, "PRAGMA quick_check(1)", op);
+  const std::string verdict = st.step() ? st.text(0) : std::string("no answer");
+  if (verdict != "ok") {
+    fail(op, path + " is corrupt (PRAGMA quick_check: " + verdict +
+                 "); restore it from a backup, or move it aside to start with an empty one");
   }
 }
 
@@ -238,6 +259,7 @@ void SqliteStore::ping() {
   // that can be read but not written (another process holding the lock, a read-only
   // file) cannot accept reports, so it is not ready. Inside this process's own open
   // batch the lock is held already.
+  if (sqlite3_db_readonly(db_, "main") == 1) fail("ping", "the database is read-only");
   Statement st(db_, "SELECT COUNT(*) FROM sqlite_master", "ping");
   st.step();
   if (!inWriteTransaction_) {

@@ -66,6 +66,8 @@ class SqliteStore final : public Store {
   // transaction checks data_version after it holds the write lock (nobody else can commit
   // until it ends), so a mutator always starts from the committed job.
   void dropCacheIfChangedElsewhere();
+  // Throws StoreError when the opened database cannot take writes or is corrupt.
+  void checkUsable(const std::string& path);
   // The job, from the cache or the database (then cached); a copy.
   std::optional<model::Job> loadJob(const std::string& id, std::string_view op);
   // `metadataBytes`: the size of the job's metadata as JSON text (what the cache charges).

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <tuple>
 #include <memory>
@@ -363,6 +364,38 @@ TEST_F(SqliteStoreTest, JobCacheIsBoundedInBytesNotJustEntries) {
   auto got = store->getJob("job-299");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->metadata.at("blob").as_string(), big);
+}
+
+}  // namespace
+}  // namespace herald::storage
+
+namespace herald::storage {
+namespace {
+
+TEST_F(SqliteStoreTest, ACorruptFileIsRefusedAtOpenNotAtTheFirstWrite) {
+  {
+    auto store = open();
+    for (int i = 0; i < 50; ++i) {
+      Job job = makeJob("job-" + std::to_string(i));
+      job.metadata["pad"] = std::string(500, 'p');
+      store->createJob(job);
+    }
+  }  // the last connection closing checkpoints the WAL into the file
+  {
+    // Garbage over the pages after the first (the header and schema stay readable, so
+    // opening alone would not notice).
+    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 2);
+    const std::string garbage(4096 * 3, '\x5a');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  try {
+    open();
+    FAIL() << "a corrupt database opened";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path_), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
