@@ -228,16 +228,14 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .describe("Pages: at most `limit` entries (up to 1000) with a sequence above "
                     "afterSequence. A full page carries a Link header (rel=\"next\") to the "
                     "next one, i.e. afterSequence = the last entry's sequence; a shorter page "
-                    "is the last (for now: later reports make more).")
+                    "is the last (for now: later reports make more). The Link is sent on full pages "
+                    "only, so it is described here rather than as an always-present header.")
           .param("id", "The job's id", kJobId)
           .query("afterSequence", "Only entries with a larger sequence",
                  R"({"type": "integer", "minimum": 0, "default": 0})", "3")
           .query("limit", "At most this many entries",
                  R"({"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000})")
           .answer(200, "The recorded updates, oldest first", "ProgressEntry[]")
-          .header("Link",
-                  "On a full page: </api/v1/jobs/{id}/progress?afterSequence=N&limit=L>; "
-                  "rel=\"next\"")
           .problem(400, "A query parameter is malformed",
                    "afterSequence must be a non-negative integer.")
           .problem(404, "No job has this id", kJobNotFound),

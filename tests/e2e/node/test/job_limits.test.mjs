@@ -48,7 +48,7 @@ describe('job limits', () => {
     assert.equal(third.status, 400, third.text);
     assert.match(third.body.errors.jobType, /Jobs:MaxCustomStagesPerVideo/);
     const video = (await getJson(ctx.url, '/api/v1/videos/v-stages')).body;
-    assert.deepEqual(video.stages.map((s) => s.name).sort(), ['StepOne', 'StepTwo']);
+    assert.deepEqual(video.stages.map((s) => s.name).sort(), ['StepOne', 'StepTwo', 'Transcription']);
     assert.ok(await rejected(ctx.url, 'too_many_stages') >= 1);
   });
 
