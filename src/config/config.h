@@ -132,8 +132,21 @@ struct LoggingSettings {
   std::string format = "text";
 };
 
+struct StorageSettings {
+  // Storage:Durability, what a 2xx promises about a power cut or OS crash (a process crash,
+  // kill -9, loses nothing either way). full: SQLite fsyncs every commit (synchronous=FULL
+  // in WAL mode), so an answered report survives a power cut; group commit pays one fsync
+  // per batch of reports. normal: no fsync per commit (synchronous=NORMAL); a power cut may
+  // lose the last commits (whole transactions). Default full: Herald's promise is that an
+  // acknowledged update is never lost, and the measured cost with group commit is small
+  // (docs/performance.md, "Durability"). MariaDB: the server's
+  // innodb_flush_log_at_trx_commit decides (1 is full); Herald cannot set it.
+  std::string durability = "full";
+};
+
 struct Config {
   AppSettings app;
+  StorageSettings storage;
   LoggingSettings logging;
   SignalRSettings signalr;
   JwtSettings jwt;

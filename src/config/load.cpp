@@ -171,6 +171,15 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
     c.logging.format = f;
     return true;
   }
+  if (s == "storage") {
+    if (k != "durability") return false;
+    auto d = core::toLower(v);
+    if (d != "full" && d != "normal") {
+      throw ConfigError(full + " must be full or normal, got '" + v + "'");
+    }
+    c.storage.durability = d;
+    return true;
+  }
   if (s == "connectionstrings") {
     if (k == "default")
       c.connectionStrings.defaultConnection = v;

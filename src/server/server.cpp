@@ -97,7 +97,8 @@ int runServer(const config::Config& config) {
   }
   try {
     store =
-        storage::openStore(location, {.sqliteCheckpointPages = config.server.sqliteCheckpointPages});
+        storage::openStore(location, {.sqliteCheckpointPages = config.server.sqliteCheckpointPages,
+                                      .sqliteFullSync = config.storage.durability == "full"});
   } catch (const std::exception& e) {
     spdlog::critical("cannot open the store ({}): {}", storage::describe(location), e.what());
     return 1;

@@ -3,8 +3,10 @@
 // Design notes:
 // - One connection per store object, used by one thread at a time, so it is opened
 //   NOMUTEX. Several objects and processes may share the file (see store.h's contract).
-// - WAL journal with synchronous=NORMAL: readers never block the writer, and a commit
-//   costs no fsync; a power cut may lose the last commits but never corrupts the file.
+// - WAL journal: readers never block the writer. synchronous=FULL (the default,
+//   Storage:Durability=full) fsyncs the WAL at every commit, so a commit survives a power
+//   cut; NORMAL leaves the fsync to checkpoints: a power cut may lose the last commits but
+//   never corrupts the file. Group commit makes it one fsync per batch either way.
 // - Every write runs in one BEGIN IMMEDIATE transaction (a SAVEPOINT inside an open
 //   batch), so a failure leaves nothing half-written. IMMEDIATE takes the write lock up
 //   front, so contention is waited out (busy timeout) at BEGIN instead of surfacing as an
@@ -72,7 +74,7 @@ bool sameIdentity(const model::Job& a, const model::Job& b) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
+SqliteStore::SqliteStore(const std::string& path, int checkpointPages, bool fullSync) {
   constexpr std::string_view op = "open";
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
@@ -102,7 +104,10 @@ SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
     sqlite3_extended_result_codes(db_, 1);
     // busy_timeout first so that switching to WAL waits out another process's lock.
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", op);
+    exec(db_,
+         fullSync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+         op);
     migrate(db_);
     exec(db_, ("PRAGMA wal_autocheckpoint=" + std::to_string(checkpointPages)).c_str(), op);
     checkUsable(path);
@@ -133,6 +138,11 @@ void SqliteStore::checkUsable(const std::string& path) {
     fail(op, path + " is corrupt (PRAGMA quick_check: " + verdict +
                  "); restore it from a backup, or move it aside to start with an empty one");
   }
+}
+
+int SqliteStore::synchronousMode() {
+  Statement st(db_, "PRAGMA synchronous", "synchronousMode");
+  return st.step() ? st.integer(0) : -1;
 }
 
 SqliteStore::~SqliteStore() {

@@ -22,7 +22,9 @@ class SqliteStore final : public Store {
  public:
   // Opens (creating if needed) the database file. Throws StoreError on failure.
   // `checkpointPages`: the WAL is copied back into the file every this many pages.
-  explicit SqliteStore(const std::string& path, int checkpointPages = 1000);
+  // `fullSync`: synchronous=FULL (every commit fsynced: survives a power cut) instead of
+  // NORMAL (store.h, "Durability").
+  explicit SqliteStore(const std::string& path, int checkpointPages = 1000, bool fullSync = true);
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -57,6 +59,8 @@ class SqliteStore final : public Store {
   // What the job cache holds now: entries, and bytes as it counts them (tests).
   std::size_t cachedJobs() const { return jobCache_.size(); }
   std::size_t cachedJobBytes() const { return jobCacheBytes_; }
+  // PRAGMA synchronous of the connection: 2 FULL, 1 NORMAL (tests).
+  int synchronousMode();
 
  private:
   // Recently written or read jobs, so a progress report does not SELECT the row it

@@ -400,3 +400,19 @@ TEST_F(SqliteStoreTest, ACorruptFileIsRefusedAtOpenNotAtTheFirstWrite) {
 
 }  // namespace
 }  // namespace herald::storage
+
+namespace herald::storage {
+namespace {
+
+TEST_F(SqliteStoreTest, DurabilityFullFsyncsEveryCommitAndNormalLeavesItToCheckpoints) {
+  // PRAGMA synchronous is per connection: 2 is FULL, 1 NORMAL.
+  for (const bool full : {true, false}) {
+    SqliteStore store(path_, 1000, full);
+    Job job = makeJob(full ? "full" : "normal");
+    store.createJob(job);
+    EXPECT_EQ(store.synchronousMode(), full ? 2 : 1);
+  }
+}
+
+}  // namespace
+}  // namespace herald::storage
