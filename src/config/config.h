@@ -41,7 +41,7 @@ struct JobSettings {
   // of merging each report's. Metadata is read with the job everywhere (REST, hub events,
   // the store's job cache), so it must stay small: 16 KB holds any realistic worker
   // bookkeeping, and bounds the cache at 4,096 jobs x 16 KB. Over it: 400, nothing stored.
-  std::size_t maxMetadataBytes = 16 * 1024;
+  std::size_t maxMetadataBytes = std::size_t{16} * 1024;
   // Jobs:MaxCustomStagesPerVideo: stages a video may have besides Ingestion, Transcription
   // and Embedding (one per other jobType reported on it). Every stage rides in each
   // VideoProgressUpdate and each report on the video rewrites them all, so 8 (a worker's

@@ -11,7 +11,7 @@ namespace herald::jobs {
 
 struct JobLimits {
   // Jobs:MaxMetadataBytes: a job's metadata, serialised as JSON, after merging a report's.
-  std::size_t maxMetadataBytes = 16 * 1024;
+  std::size_t maxMetadataBytes = std::size_t{16} * 1024;
   // Jobs:MaxCustomStagesPerVideo: stages of a video beyond the pipeline's own (Ingestion,
   // Transcription, Embedding), one per other jobType reported on it.
   int maxCustomStagesPerVideo = 8;
