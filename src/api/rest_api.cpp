@@ -139,6 +139,18 @@ std::optional<int> parseLimit(const HttpRequest& request, int fallback, int max,
   }
 }
 
+// The most entries GET /api/v1/jobs/{id}/progress returns at once (the stores' cap too).
+constexpr int kMaxHistoryPage = 1000;
+
+// A limit's refusal (jobs::JobRefused): 400 naming the field, counted by its reason.
+HttpResponse refusedProblem(const jobs::JobRefused& refused, std::string_view title) {
+  json::object errors;
+  errors[refused.field()] = refused.what();
+  auto response = problem(400, std::string(title) + " " + refused.what() + ".", std::move(errors));
+  response.rejectReason = refused.reason();
+  return response;
+}
+
 }  // namespace
 
 asio::awaitable<std::optional<HttpResponse>> RestApi::handle(const auth::RequestContext& context) {
@@ -369,7 +381,13 @@ asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {
   spec.videoId = videoId.value_or("");
   spec.userId = userId.value_or("");
   auto creating = service_.createJob(std::move(spec));
-  auto job = co_await std::move(creating);
+  model::Job job;
+  try {
+    job = co_await std::move(creating);
+  } catch (const jobs::JobRefused& refused) {
+    error = refusedProblem(refused, "The job request is invalid.");
+  }
+  if (error.status != 200) co_return error;
   auto response = jsonResponse(201, model::jobResource(job));
   response.headers.emplace_back("Location", "/api/v1/jobs/" + job.id);
   co_return response;
@@ -432,6 +450,8 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
       co_return problem(409, "Job " + jobId + " has already ended (" +
                                  std::string(model::toString(result.job.status)) +
                                  "); no further progress is accepted.");
+    case jobs::ReportOutcome::Refused:
+      co_return refusedProblem(*result.refusal, "The progress report is invalid.");
     case jobs::ReportOutcome::Recorded: break;
   }
   // Written as text directly: the object would live only to be serialised.
@@ -568,7 +588,9 @@ asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
 asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
                                                const std::string& jobId) {
   HttpResponse error;
-  auto limit = parseLimit(request, 10000, 100000, error);
+  // Pages of at most 1000 (each entry carries the job's metadata then, up to
+  // Jobs:MaxMetadataBytes): one request once built a 901 MB answer on the store thread.
+  auto limit = parseLimit(request, kMaxHistoryPage, kMaxHistoryPage, error);
   if (!limit) co_return error;
   std::int64_t after = 0;
   if (auto a = core::queryValue(request.query, "afterSequence"); a && !a->empty()) {
@@ -590,7 +612,15 @@ asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
   if (!entries) co_return problem(404, "Job " + jobId + " not found.");
   json::array out;
   for (const auto& e : *entries) out.push_back(model::progressEntryResource(e));
-  co_return jsonResponse(200, out);
+  auto response = jsonResponse(200, out);
+  if (!entries->empty() && entries->size() == static_cast<std::size_t>(n)) {
+    response.headers.emplace_back(
+        // The job exists, so its id is one Herald made (a UUID): nothing to escape.
+        "Link", "</api/v1/jobs/" + jobId +
+                    "/progress?afterSequence=" + std::to_string(entries->back().sequence) +
+                    "&limit=" + std::to_string(n) + ">; rel=\"next\"");
+  }
+  co_return response;
 }
 
 asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
@@ -751,6 +781,7 @@ asio::awaitable<HttpResponse> RestApi::retry(const std::string& jobId) {
     case jobs::ReportOutcome::NotFound: co_return problem(404, "Job " + jobId + " not found.");
     case jobs::ReportOutcome::AlreadyFinished:
     case jobs::ReportOutcome::LeaseLost:  // requeueNow is not fenced
+    case jobs::ReportOutcome::Refused:    // nor limited
       co_return problem(409, "Only Failed or Cancelled jobs can be retried; job " + jobId + " is " +
                                  std::string(model::toString(result.job.status)) + ".");
     case jobs::ReportOutcome::Recorded: break;

@@ -169,8 +169,11 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .request("CreateJobRequest", "The job to create")
           .answer(201, "The job, created", "Job")
           .header("Location", "The job's URL")
-          .problem(400, "The body is not a valid job request", "The job request is invalid.",
-                   R"({"jobType": "is required"})"),
+          .problem(400,
+                   "The body is not a valid job request, its metadata is over "
+                   "Jobs:MaxMetadataBytes as JSON, or its jobType would add a stage to the "
+                   "video past Jobs:MaxCustomStagesPerVideo; nothing is created",
+                   "The job request is invalid.", R"({"jobType": "is required"})"),
       [this](const Ctx& c, const Params&) { return createJob(c.request); });
 
   add("POST", "/api/v1/jobs/claim", Access::Worker,
@@ -220,13 +223,18 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
       [this](const Ctx&, const Params& p) { return retry(p.get("id")); });
 
   add("GET", "/api/v1/jobs/{id}/progress", Access::Owner,
-      "A job's recorded progress history, oldest first (afterSequence, limit)",
+      "A job's recorded progress history, oldest first, a page at a time (afterSequence, limit)",
       RouteDoc("getJobProgressHistory", "Jobs")
+          .describe("Pages: at most `limit` entries (up to 1000) with a sequence above "
+                    "afterSequence. A full page carries a Link header (rel=\"next\") to the "
+                    "next one, i.e. afterSequence = the last entry's sequence; a shorter page "
+                    "is the last (for now: later reports make more). The Link is sent on full pages "
+                    "only, so it is described here rather than as an always-present header.")
           .param("id", "The job's id", kJobId)
           .query("afterSequence", "Only entries with a larger sequence",
                  R"({"type": "integer", "minimum": 0, "default": 0})", "3")
           .query("limit", "At most this many entries",
-                 R"({"type": "integer", "minimum": 1, "maximum": 100000, "default": 10000})")
+                 R"({"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000})")
           .answer(200, "The recorded updates, oldest first", "ProgressEntry[]")
           .problem(400, "A query parameter is malformed",
                    "afterSequence must be a non-negative integer.")
@@ -244,7 +252,10 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .param("id", "The job's id", kJobId)
           .request("ProgressReport", "What changed")
           .answer(200, "The job after the report", "Job")
-          .problem(400, "The body is not a valid progress report",
+          .problem(400,
+                   "The body is not a valid progress report, or the job's metadata merged with "
+                   "the report's would be over Jobs:MaxMetadataBytes as JSON; nothing is "
+                   "recorded",
                    "The progress report is invalid.",
                    R"({"progress": "must be between 0 and 100"})")
           .problem(404, "No job has this id", kJobNotFound)

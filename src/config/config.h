@@ -4,6 +4,7 @@
 // variables, then command-line flags. Read-only afterwards, so any thread may read it.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,16 @@ struct JobSettings {
   // Herald:NodeId: who holds this node's leases. Empty: hostname-pid-random, unique per
   // process (a restarted node must not take over a live lease under the same name).
   std::string nodeId;
+  // Jobs:MaxMetadataBytes: a job's metadata as JSON, checked on create and on the result
+  // of merging each report's. Metadata is read with the job everywhere (REST, hub events,
+  // the store's job cache), so it must stay small: 16 KB holds any realistic worker
+  // bookkeeping, and bounds the cache at 4,096 jobs x 16 KB. Over it: 400, nothing stored.
+  std::size_t maxMetadataBytes = std::size_t{16} * 1024;
+  // Jobs:MaxCustomStagesPerVideo: stages a video may have besides Ingestion, Transcription
+  // and Embedding (one per other jobType reported on it). Every stage rides in each
+  // VideoProgressUpdate and each report on the video rewrites them all, so 8 (a worker's
+  // few extra steps) keeps both small. A job of a new type past it: 400.
+  int maxCustomStagesPerVideo = 8;
 };
 
 struct PipelineSettings {
@@ -58,6 +69,10 @@ struct PipelineSettings {
   std::string ytDlp = "yt-dlp";
   // Largest download accepted; bounds disk use per ingest.
   std::size_t maxDownloadBytes = 2ULL * 1024 * 1024 * 1024;
+  // Pipeline:MaxMediaBytes: all downloaded media under <dataDir>/media. Ingests evict
+  // finished videos' media (oldest first) to stay under it, and wait (retried) when
+  // nothing can go. 20 GiB: ten maximal downloads; docs/operations.md has the policy.
+  std::uint64_t maxMediaBytes = 20ULL * 1024 * 1024 * 1024;
   int downloadTimeoutSeconds = 600;
   int embeddingBatchSize = 16;
   // TEST HOOK, a simulated network for the SSRF tests: "name.test=address" entries that
@@ -185,8 +200,21 @@ struct LoggingSettings {
   std::string format = "text";
 };
 
+struct StorageSettings {
+  // Storage:Durability, what a 2xx promises about a power cut or OS crash (a process crash,
+  // kill -9, loses nothing either way). full: SQLite fsyncs every commit (synchronous=FULL
+  // in WAL mode), so an answered report survives a power cut; group commit pays one fsync
+  // per batch of reports. normal: no fsync per commit (synchronous=NORMAL); a power cut may
+  // lose the last commits (whole transactions). Default full: Herald's promise is that an
+  // acknowledged update is never lost, and the measured cost with group commit is small
+  // (docs/performance.md, "Durability"). MariaDB: the server's
+  // innodb_flush_log_at_trx_commit decides (1 is full); Herald cannot set it.
+  std::string durability = "full";
+};
+
 struct Config {
   AppSettings app;
+  StorageSettings storage;
   LoggingSettings logging;
   SignalRSettings signalr;
   JwtSettings jwt;

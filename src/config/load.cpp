@@ -202,6 +202,11 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.jobs.retryBaseDelayMs = static_cast<int>(parseInt(full, v, 0, 3600000));
     else if (k == "leaseseconds")
       c.jobs.leaseSeconds = static_cast<int>(parseInt(full, v, 1, 3600));
+    else if (k == "maxmetadatabytes")
+      // At least 1 KB: the pipeline's own jobs carry their source URL and path there.
+      c.jobs.maxMetadataBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 16LL << 20));
+    else if (k == "maxcustomstagespervideo")
+      c.jobs.maxCustomStagesPerVideo = static_cast<int>(parseInt(full, v, 0, 1000));
     else
       return false;
     return true;
@@ -221,6 +226,10 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.pipeline.ytDlp = v;
     else if (k == "maxdownloadbytes")
       c.pipeline.maxDownloadBytes = static_cast<std::size_t>(parseInt(full, v, 1024, 1LL << 40));
+    else if (k == "maxmediabytes")
+      // At least 1 MiB: below it no ingest could ever start.
+      c.pipeline.maxMediaBytes =
+          static_cast<std::uint64_t>(parseInt(full, v, 1LL << 20, 1LL << 50));
     else if (k == "downloadtimeoutseconds")
       c.pipeline.downloadTimeoutSeconds = static_cast<int>(parseInt(full, v, 1, 86400));
     else if (k == "embeddingbatchsize")
@@ -252,6 +261,15 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       throw ConfigError(full + " must be text or json, got '" + v + "'");
     }
     c.logging.format = f;
+    return true;
+  }
+  if (s == "storage") {
+    if (k != "durability") return false;
+    auto d = core::toLower(v);
+    if (d != "full" && d != "normal") {
+      throw ConfigError(full + " must be full or normal, got '" + v + "'");
+    }
+    c.storage.durability = d;
     return true;
   }
   if (s == "connectionstrings") {

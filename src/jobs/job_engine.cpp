@@ -4,13 +4,20 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <system_error>
 #include <utility>
+
+#include <boost/system/system_error.hpp>
 
 #include <spdlog/spdlog.h>
 
 #include "core/clock.h"
 
 namespace herald::jobs {
+
+bool isResourceShortage(int err) {
+  return err == EMFILE || err == ENFILE || err == EAGAIN || err == ENOMEM;
+}
 
 using model::JobStatus;
 
@@ -208,6 +215,19 @@ void JobEngine::runJob(const model::Job& job) {
     } catch (const TransientError& e) {
       error = e.what();
       transient = true;
+    } catch (const std::system_error& e) {
+      // A file or socket the processor could not open for want of descriptors (EMFILE):
+      // the next attempt may well have them.
+      error = e.what();
+      const auto& category = e.code().category();
+      transient = (category == std::generic_category() || category == std::system_category()) &&
+                  isResourceShortage(e.code().value());
+    } catch (const boost::system::system_error& e) {
+      error = e.what();
+      const auto& category = e.code().category();
+      transient = (category == boost::system::generic_category() ||
+                   category == boost::system::system_category()) &&
+                  isResourceShortage(e.code().value());
     } catch (const std::exception& e) {
       error = e.what();
     } catch (...) {

@@ -33,6 +33,17 @@ class LeaseLost : public std::runtime_error {
   LeaseLost() : std::runtime_error("the job's lease was lost (taken over or cancelled)") {}
 };
 
+// The process or the system ran short of file descriptors, processes or memory (EMFILE,
+// ENFILE, EAGAIN, ENOMEM) while a job ran: nothing is wrong with the job, so it is retried
+// like any transient failure instead of failing for good.
+class ResourceShortage : public TransientError {
+ public:
+  using TransientError::TransientError;
+};
+
+// Whether an errno value is such a shortage.
+bool isResourceShortage(int err);
+
 enum class Outcome {
   Completed,  // the engine records Completed
   Waiting,    // stays Running; other jobs finish it (the pipeline job waits for children)

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/json_text.h"
 
 namespace herald::jobs {
 
@@ -183,7 +184,20 @@ void ProgressService::recorded(const JobChange& change, JobStatus previous, bool
   if (moveVideo && !job.videoId.empty()) videos_.jobChangedNow(job);
 }
 
+std::optional<JobRefused> ProgressService::checkMetadata(const boost::json::object& metadata,
+                                                         std::string_view when) const {
+  if (metadata.empty()) return std::nullopt;
+  const auto bytes = core::toJson(metadata).size();
+  if (bytes <= limits_.maxMetadataBytes) return std::nullopt;
+  return JobRefused("metadata", "metadata_too_large",
+                    "metadata is " + std::to_string(bytes) + " bytes as JSON " + std::string(when) +
+                        "; the limit is " + std::to_string(limits_.maxMetadataBytes) +
+                        " (Jobs:MaxMetadataBytes)");
+}
+
 model::Job ProgressService::createJobNow(NewJob spec) {
+  if (auto refusal = checkMetadata(spec.metadata, "as created")) throw std::move(*refusal);
+  if (!spec.videoId.empty()) videos_.checkStageLimitNow(spec.videoId, spec.jobType);
   model::Job job;
   job.id = spec.id.empty() ? core::newUuid() : std::move(spec.id);
   job.videoId = std::move(spec.videoId);
@@ -210,12 +224,13 @@ model::Job ProgressService::createJobNow(NewJob spec) {
 }
 
 ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
-                                     const std::function<void(model::Job&)>& mutate,
-                                     const std::string* fence) {
+                                     const std::function<bool(model::Job&)>& mutate,
+                                     const std::string* fence, std::optional<JobRefused>* refusal) {
   ReportResult result;
   JobStatus previous = JobStatus::Pending;
   std::int64_t queuedSince = 0;
   bool leaseLost = false;
+  bool refused = false;
   auto changed = store().updateJob(jobId, [&](model::Job& job) {
     const bool rerunnable = job.status == JobStatus::Failed || job.status == JobStatus::Cancelled;
     const bool applies = accepts == Accepts::Open ? !model::isTerminal(job.status) : rerunnable;
@@ -228,14 +243,20 @@ ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
     }
     previous = job.status;
     queuedSince = std::max(job.updatedAt, job.availableAt);
-    mutate(job);
+    if (!mutate(job)) {
+      refused = true;
+      return false;
+    }
     job.updatedAt = nowMillis();
     return true;
   });
   switch (changed.outcome) {
     case JobChange::Outcome::NotFound: result.outcome = ReportOutcome::NotFound; return result;
     case JobChange::Outcome::Unchanged:
-      result.outcome = leaseLost ? ReportOutcome::LeaseLost : ReportOutcome::AlreadyFinished;
+      result.outcome = leaseLost ? ReportOutcome::LeaseLost
+                       : refused ? ReportOutcome::Refused
+                                 : ReportOutcome::AlreadyFinished;
+      if (refused && refusal) result.refusal = std::move(*refusal);
       result.job = std::move(changed.job);
       return result;
     case JobChange::Outcome::Updated: break;
@@ -273,9 +294,18 @@ void clearLease(model::Job& job) {
 }  // namespace
 
 ReportResult ProgressService::reportNow(const std::string& jobId, const ProgressReport& r) {
+  std::optional<JobRefused> refusal;
   auto result = change(
       jobId, Accepts::Open,
-      [this, &r](model::Job& job) {
+      [this, &r, &refusal](model::Job& job) {
+        // Checked on the merged result first: a refused report changes nothing at all.
+        if (r.metadata) {
+          auto merged = job.metadata;
+          for (const auto& [k, v] : *r.metadata) merged[k] = v;
+          refusal = checkMetadata(merged, "after merging the report's");
+          if (refusal) return false;
+          job.metadata = std::move(merged);
+        }
         const auto previous = job.status;
         const auto now = nowMillis();
         // A report without a status means work is under way.
@@ -286,9 +316,6 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
         if (r.progress) job.progress = std::round(std::clamp(*r.progress, 0.0, 100.0) * 10) / 10;
         if (r.currentStage) job.currentStage = *r.currentStage;
         if (r.statusMessage) job.statusMessage = *r.statusMessage;
-        if (r.metadata) {
-          for (const auto& [k, v] : *r.metadata) job.metadata[k] = v;
-        }
         if (status == JobStatus::Running && !job.startedAt) job.startedAt = now;
         if (model::isTerminal(status)) {
           job.completedAt = now;
@@ -311,8 +338,9 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
         } else if (r.fenced && job.leaseExpiresAt > 0 && job.leaseMillis > 0) {
           job.leaseExpiresAt = now + job.leaseMillis;  // the holder is alive: renewed
         }
+        return true;
       },
-      r.fenced ? &r.leaseToken : nullptr);
+      r.fenced ? &r.leaseToken : nullptr, &refusal);
   if (result.outcome == ReportOutcome::Recorded) metrics::herald().reports.inc();
   return result;
 }
@@ -387,6 +415,7 @@ ReportResult ProgressService::retryLaterNow(const std::string& jobId, const std:
         job.currentStage = "Waiting to retry";
         job.statusMessage = "Attempt " + std::to_string(job.attempts) + " failed (" + error +
                             "); retrying in " + std::to_string((delay.count() + 999) / 1000) + " s";
+        return true;
       },
       &leaseToken);
   if (result.outcome == ReportOutcome::Recorded) {
@@ -407,6 +436,7 @@ ReportResult ProgressService::requeueNow(const std::string& jobId) {
     job.completedAt.reset();
     job.currentStage = "Queued";
     job.statusMessage = "Re-queued for retry";
+    return true;
   });
   if (result.outcome == ReportOutcome::Recorded) queuedNow(result.job);
   return result;
@@ -424,6 +454,7 @@ ReportResult ProgressService::giveBackNow(const std::string& jobId, const std::s
         job.availableAt = nowMillis();
         job.currentStage = "Queued";
         job.statusMessage = "Given back: " + why;
+        return true;
       },
       &leaseToken);
   if (result.outcome == ReportOutcome::Recorded) queuedNow(result.job);
@@ -440,12 +471,32 @@ std::vector<std::string> ProgressService::recoverInterruptedNow(
     if (job.leaseToken.empty() || (ownerGone && ownerGone(job.leaseOwner))) return false;
     return job.leaseExpiresAt == 0 || job.leaseExpiresAt > startedAt;
   };
+  // Every Running job, a page at a time (newest first). A recovered job leaves the Running
+  // set and a skipped one (an external worker's, a live lease, a waiting pipeline job)
+  // stays in it, ahead of the jobs not seen yet: so the next page starts after the ones
+  // skipped so far. Looking at the first page only left an interrupted job Running for
+  // good behind a thousand newer external jobs.
   storage::JobFilter filter;
   filter.status = JobStatus::Running;
-  filter.limit = 1000;
-  for (const auto& found : store().listJobs(filter)) {
-    if (found.runner != model::kRunnerHerald || keepRunning(found) || heldElsewhere(found))
+  filter.limit = kRecoveryPage;
+  for (;;) {
+    const auto page = store().listJobs(filter);
+    filter.offset += static_cast<int>(recoverPage(page, keepRunning, heldElsewhere, requeued));
+    if (page.size() < static_cast<std::size_t>(kRecoveryPage)) break;
+  }
+  return requeued;
+}
+
+std::size_t ProgressService::recoverPage(
+    const std::vector<model::Job>& page, const std::function<bool(const model::Job&)>& keepRunning,
+    const std::function<bool(const model::Job&)>& heldElsewhere,
+    std::vector<std::string>& requeued) {
+  std::size_t skipped = 0;
+  for (const auto& found : page) {
+    if (found.runner != model::kRunnerHerald || keepRunning(found) || heldElsewhere(found)) {
+      ++skipped;
       continue;
+    }
     JobStatus previous = JobStatus::Running;
     auto changed = store().updateJob(found.id, [&](model::Job& job) {
       if (job.status != JobStatus::Running || heldElsewhere(job)) return false;  // changed since
@@ -467,14 +518,18 @@ std::vector<std::string> ProgressService::recoverInterruptedNow(
       job.updatedAt = now;
       return true;
     });
-    if (changed.outcome != JobChange::Outcome::Updated) continue;
+    if (changed.outcome != JobChange::Outcome::Updated) {
+      // Still Running (changed since it was listed): it stays in the set like a skipped one.
+      if (changed.job.status == JobStatus::Running) ++skipped;
+      continue;
+    }
     if (changed.job.status == JobStatus::Pending) requeued.push_back(changed.job.id);
     recorded(changed, previous);
     queuedNow(changed.job);
     spdlog::info("job {}: found Running at start-up: {}", changed.job.id,
                  model::toString(changed.job.status));
   }
-  return requeued;
+  return skipped;
 }
 
 }  // namespace herald::jobs

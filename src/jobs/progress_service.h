@@ -52,6 +52,7 @@
 #include "core/clock.h"
 #include "jobs/job_events.h"
 #include "jobs/queue_signal.h"
+#include "jobs/job_limits.h"
 #include "jobs/video_pipeline.h"
 #include "model/job.h"
 #include "model/video.h"
@@ -85,7 +86,8 @@ struct ProgressReport {
   std::string leaseToken;
 };
 
-enum class ReportOutcome { Recorded, NotFound, AlreadyFinished, LeaseLost };
+// Refused: a limit (JobLimits) refused the change; ReportResult::refusal says which.
+enum class ReportOutcome { Recorded, NotFound, AlreadyFinished, LeaseLost, Refused };
 
 // A claim's lease: who holds it and for how long (0: no lease, the job is never taken
 // over).
@@ -96,7 +98,8 @@ struct LeaseSpec {
 
 struct ReportResult {
   ReportOutcome outcome = ReportOutcome::Recorded;
-  model::Job job;  // state after the update (or current state when refused)
+  model::Job job;                     // state after the update (or current state when refused)
+  std::optional<JobRefused> refusal;  // Refused only: the field, metrics reason, message
 };
 
 struct ServiceStats {
@@ -194,6 +197,11 @@ class ProgressService {
         boost::asio::use_awaitable);
   }
 
+  // Limits on metadata and stages; set before serving (not thread-safe against calls).
+  void setLimits(const JobLimits& limits) { limits_ = limits; }
+  const JobLimits& limits() const { return limits_; }
+
+  // Throws JobRefused (nothing written) when a limit refuses the job.
   boost::asio::awaitable<model::Job> createJob(NewJob spec);
   boost::asio::awaitable<ReportResult> report(std::string jobId, ProgressReport report);
   // A video and its pipeline job, stored before the caller answers (a 202 is a promise
@@ -270,6 +278,7 @@ class ProgressService {
 
   // ---- lane-only operations (the engine and processors call these through onStore* on
   // the job's lane) ----
+  // Throws JobRefused (nothing written) when a limit refuses the job.
   model::Job createJobNow(NewJob spec);
   ReportResult reportNow(const std::string& jobId, const ProgressReport& report);
   // Takes the next runnable job of `filter`'s queue atomically (on any lane: the video
@@ -300,6 +309,8 @@ class ProgressService {
   std::vector<std::string> recoverInterruptedNow(
       const std::function<bool(const model::Job&)>& keepRunning,
       const std::function<bool(const std::string&)>& ownerGone = {});
+  // Start-up recovery reads the Running jobs in pages of this many.
+  static constexpr int kRecoveryPage = 500;
   // The videos' pipeline bookkeeping (stages, summaries, the pipeline job).
   VideoPipeline& videos() { return videos_; }
   std::int64_t nowMillis() const { return clock_.systemNowMillis(); }
@@ -363,9 +374,19 @@ class ProgressService {
   // A change decided from the stored job: NotFound, AlreadyFinished (the job is not one
   // `accepts` takes) or Recorded.
   // `fence`: the token the stored job must hold (nullptr: not fenced); LeaseLost if not.
+  // `mutate` returns false to refuse the change (Refused; it says why in `refusal`).
   ReportResult change(const std::string& jobId, Accepts accepts,
-                      const std::function<void(model::Job&)>& mutate,
-                      const std::string* fence = nullptr);
+                      const std::function<bool(model::Job&)>& mutate,
+                      const std::string* fence = nullptr,
+                      std::optional<JobRefused>* refusal = nullptr);
+  // recoverInterruptedNow's work on one page; returns how many of its jobs stay Running.
+  std::size_t recoverPage(const std::vector<model::Job>& page,
+                          const std::function<bool(const model::Job&)>& keepRunning,
+                          const std::function<bool(const model::Job&)>& heldElsewhere,
+                          std::vector<std::string>& requeued);
+  // A refusal when `metadata` is over Jobs:MaxMetadataBytes; `when` completes the message.
+  std::optional<JobRefused> checkMetadata(const boost::json::object& metadata,
+                                          std::string_view when) const;
   // Announces a written change (held until its batch commits) and, with `moveVideo`,
   // moves the stage of the job's video.
   void recorded(const storage::JobChange& change, model::JobStatus previous, bool moveVideo = true);
@@ -382,6 +403,7 @@ class ProgressService {
   const core::Clock& clock_;
   ServiceStats stats_;
   QueueSignal queued_;
+  JobLimits limits_;
   VideoPipeline videos_{*this};
   // Several lanes: job id -> video id ("" for none) of the jobs this node has seen, so a
   // request naming a job finds its lane without a read. Bounded: cleared when full.

@@ -138,6 +138,31 @@ model::Job VideoPipeline::createNow(NewVideo spec) {
   return service_.createJobNow(std::move(job));
 }
 
+bool VideoPipeline::pipelineStage(std::string_view name) {
+  return name == model::kIngestionStage || name == model::kTranscriptionStage ||
+         name == model::kEmbeddingStage;
+}
+
+int VideoPipeline::customStages(const model::Video& video) {
+  return static_cast<int>(std::count_if(video.stages.begin(), video.stages.end(),
+                                        [](const auto& s) { return !pipelineStage(s.name); }));
+}
+
+void VideoPipeline::checkStageLimitNow(const std::string& videoId, std::string_view jobType) {
+  const auto name = stageNameFor(jobType);
+  if (jobType == model::kVideoProcessing || pipelineStage(name)) return;
+  auto video = service_.store_.getVideo(videoId);
+  if (!video || video->hasStage(name)) return;
+  const int limit = service_.limits().maxCustomStagesPerVideo;
+  if (customStages(*video) < limit) return;
+  throw JobRefused("jobType", "too_many_stages",
+                   "video " + videoId + " already has " + std::to_string(limit) +
+                       " stages besides Ingestion, Transcription and Embedding (one per job "
+                       "type); a job of a new type '" +
+                       std::string(jobType) +
+                       "' would add another. The limit is Jobs:MaxCustomStagesPerVideo.");
+}
+
 void VideoPipeline::jobChangedNow(const model::Job& job) {
   if (job.videoId.empty() || job.jobType == model::kVideoProcessing) return;
   const auto name = stageNameFor(job.jobType);
@@ -153,6 +178,13 @@ void VideoPipeline::jobChangedNow(const model::Job& job) {
         }
         auto* stage = video->stage(name);
         if (!stage) {
+          // createJobNow refuses a job past the limit; this holds it against jobs created
+          // before the limit existed or by two nodes at once. The job goes on, its video
+          // just shows no stage for it.
+          if (!pipelineStage(name) &&
+              customStages(*video) >= service_.limits().maxCustomStagesPerVideo) {
+            return false;
+          }
           model::VideoStage s;
           s.name = name;
           video->stages.push_back(std::move(s));

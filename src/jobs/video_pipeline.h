@@ -56,10 +56,18 @@ class VideoPipeline {
   bool queueStageJobNow(const model::Job& parent, std::string_view jobType,
                         boost::json::object metadata, int maxAttempts);
 
+  // Throws JobRefused when a job of `jobType` would add a stage to the video past
+  // Jobs:MaxCustomStagesPerVideo (createJobNow asks before it writes anything).
+  void checkStageLimitNow(const std::string& videoId, std::string_view jobType);
+
   // The video stage a job type drives (Transcription -> Transcription, ...).
   static std::string stageNameFor(std::string_view jobType);
   // A pipeline job whose ingestion finished only waits for its children.
   static bool ingestionDone(const model::Video& video);
+  // Ingestion, Transcription or Embedding: the stages the pipeline itself runs.
+  static bool pipelineStage(std::string_view name);
+  // Stages of `video` that are not pipeline stages (one per other job type).
+  static int customStages(const model::Video& video);
 
  private:
   // Describes the stage that moved, for the pipeline job's status message.

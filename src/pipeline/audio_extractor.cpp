@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "pipeline/media_input.h"
+#include "jobs/processor.h"
 #include "pipeline/process_runner.h"
 
 namespace herald::pipeline {
@@ -109,6 +110,9 @@ void extractAudio(const std::string& input, const std::string& outputWav, double
   } catch (...) {
     removeQuietly(outputWav);  // onProgress threw; ffmpeg is already stopped
     throw;
+  }
+  if (jobs::isResourceShortage(result.errorNumber)) {
+    throw jobs::ResourceShortage("cannot run ffmpeg: " + result.error);
   }
   if (!result.error.empty()) throw MediaError("cannot run ffmpeg: " + result.error);
   if (result.cancelled) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -23,6 +24,7 @@
 
 #include "core/address_policy.h"
 #include "core/strings.h"
+#include "jobs/processor.h"
 #include "pipeline/errors.h"
 
 namespace herald::pipeline {

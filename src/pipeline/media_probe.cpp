@@ -18,6 +18,7 @@
 
 #include "core/strings.h"
 #include "pipeline/media_input.h"
+#include "jobs/processor.h"
 #include "pipeline/process_runner.h"
 
 namespace herald::pipeline {
@@ -120,6 +121,9 @@ MediaInfo probeMedia(const std::string& path, const std::string& ffprobe) {
                                 "json",  "-show_format", "-show_streams"};
   for (auto& a : mediaInputArgs(path)) args.push_back(std::move(a));
   auto result = runProcess(args, opts);
+  if (jobs::isResourceShortage(result.errorNumber)) {
+    throw jobs::ResourceShortage("cannot run ffprobe: " + result.error);
+  }
   if (!result.error.empty()) throw MediaError("cannot run ffprobe: " + result.error);
   if (result.timedOut) throw MediaError("ffprobe timed out reading " + path);
   if (result.exitCode != 0) {

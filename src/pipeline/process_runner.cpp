@@ -339,6 +339,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
   if (rc == 0) rc = makePipe(err);
   if (rc != 0) {
     result.error = "cannot create pipes for '" + argv[0] + "': " + errnoText(rc);
+    result.errorNumber = rc;
     return result;
   }
   pid_t pid = -1;
@@ -352,6 +353,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
   err.write.reset();
   if (rc != 0) {
     result.error = "cannot start '" + argv[0] + "': " + errnoText(rc);
+    result.errorNumber = rc;
     return result;
   }
   return Supervisor(pid, std::move(out.read), std::move(err.read), opts).run();

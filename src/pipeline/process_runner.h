@@ -45,6 +45,9 @@ struct ProcessResult {
   std::string stderrTail;
   // Non-empty when the child could not be started (e.g. binary not found) or waited for.
   std::string error;
+  // The errno that kept it from starting (0 otherwise): EMFILE and the like are a
+  // passing shortage (jobs::isResourceShortage), ENOENT is not.
+  int errorNumber = 0;
 
   bool succeeded() const { return error.empty() && !cancelled && !timedOut && exitCode == 0; }
 };

@@ -1,6 +1,7 @@
 #pragma once
 // The built-in processors for the three job types of spec section 4, and their wiring
 // into the job engine. Each reports the spec's exact stage flow.
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,6 +23,8 @@ struct PipelineOptions {
   std::string ffprobe = "ffprobe";
   std::string ytDlp = "yt-dlp";
   std::size_t maxDownloadBytes = 2ULL * 1024 * 1024 * 1024;
+  // Pipeline:MaxMediaBytes: all media under <dataDir>/media (media_storage.h's policy).
+  std::uint64_t maxMediaBytes = 20ULL * 1024 * 1024 * 1024;
   std::chrono::seconds downloadTimeout{600};
   int embeddingBatchSize = 16;
   bool autoTranscribe = true;

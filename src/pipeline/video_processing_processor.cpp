@@ -2,6 +2,7 @@
 // path), probe title and duration, then queue transcription. The job then waits: it
 // stands for the whole pipeline and the progress service completes it with the last
 // stage (spec section 4).
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 
@@ -11,6 +12,7 @@
 #include "pipeline/downloader.h"
 #include "pipeline/errors.h"
 #include "pipeline/media_probe.h"
+#include "pipeline/media_storage.h"
 #include "pipeline/process_runner.h"
 #include "pipeline/processors.h"
 
@@ -43,7 +45,22 @@ class VideoProcessingProcessor final : public jobs::Processor {
     try {
       return ingest(job, *video);
     } catch (const jobs::LeaseLost&) {
-      throw;  // not ours any more: no stage to write
+      throw;  // not ours any more: no stage to write, no files to delete (the new holder's)
+    } catch (...) {
+      // A failed or cancelled ingest keeps nothing on disk (a retry downloads again). Only
+      // Herald's own folder for the video is removed: a local file is never ours to delete.
+      removeVideoMedia(mediaRoot(), videoId);
+      fail(job);
+    }
+  }
+
+ private:
+  fs::path mediaRoot() const { return fs::path(ctx_->options.dataDir) / "media"; }
+
+  // Marks the Ingestion stage for the exception in flight, and rethrows it.
+  [[noreturn]] static void fail(JobContext& job) {
+    try {
+      throw;
     } catch (const Cancelled&) {
       stage(job, StageStatus::Cancelled, 0, "Cancelled");
       throw;
@@ -61,7 +78,6 @@ class VideoProcessingProcessor final : public jobs::Processor {
     }
   }
 
- private:
   // The video's Ingestion stage, written only while this attempt holds the job's lease.
   static void stage(JobContext& job, StageStatus status, double progress,
                     const std::string& message, std::optional<std::string> error = std::nullopt) {
@@ -91,11 +107,12 @@ class VideoProcessingProcessor final : public jobs::Processor {
       mediaPath = allowedMediaPath(ctx_->options, media->path);
     } else {
       fs::create_directories(dir);
+      const auto room = roomForDownload(job, videoId);
       if (media->source == core::MediaSource::YouTube) {
-        mediaPath = fetchYouTube(job, url, dir);
+        mediaPath = fetchYouTube(job, url, dir, room);
       } else {
         mediaPath = (dir / "source.media").string();
-        fetchHttp(job, url, mediaPath);
+        fetchHttp(job, url, mediaPath, room);
       }
     }
     if (job.cancel) throw Cancelled();
@@ -105,6 +122,12 @@ class VideoProcessingProcessor final : public jobs::Processor {
     try {
       info = probeMedia(mediaPath, ctx_->options.ffprobe);
     } catch (const MediaError& e) {
+      if (room < ctx_->options.maxDownloadBytes) {
+        // Too large for the room the quota left now, not for Pipeline:MaxDownloadBytes:
+        // finished videos' media may be evicted by then.
+        throw jobs::TransientError(std::string("download failed: ") + e.what() +
+                                   " (the room left under Pipeline:MaxMediaBytes); retrying later");
+      }
       throw jobs::PermanentError(e.what());
     }
     spdlog::info("job {}: media '{}' ({:.1f} s)", job.job.id, info.title, info.durationSeconds);
@@ -131,9 +154,34 @@ class VideoProcessingProcessor final : public jobs::Processor {
     return *waiting ? jobs::Outcome::Waiting : jobs::Outcome::Completed;
   }
 
-  void fetchHttp(JobContext& job, const std::string& url, const std::string& path) {
+  // The most this download may write: Pipeline:MaxDownloadBytes, or less when the media
+  // quota (Pipeline:MaxMediaBytes) has less room even after evicting finished videos'
+  // media. Throws TransientError (retried later) when it has next to none.
+  std::uint64_t roomForDownload(JobContext& job, const std::string& videoId) {
+    const auto& o = ctx_->options;
+    const std::uint64_t wanted =
+        std::min<std::uint64_t>({o.maxDownloadBytes, kMinDownloadRoom, o.maxMediaBytes / 4});
+    auto& service = job.service;
+    const auto room =
+        makeRoom(mediaRoot(), o.maxMediaBytes, wanted, videoId, [&](const std::string& id) {
+          auto v = service.onStoreSync(service.laneOfKey(id),
+                                       [&](storage::Store& s) { return s.getVideo(id); });
+          return v && (v->processingStatus == model::ProcessingStatus::Completed ||
+                       v->processingStatus == model::ProcessingStatus::Failed);
+        });
+    if (room < wanted) {
+      throw jobs::TransientError(
+          "media storage is full: " + std::to_string(room) + " of Pipeline:MaxMediaBytes (" +
+          std::to_string(o.maxMediaBytes) +
+          " bytes) left and no finished video's media to evict; retrying later");
+    }
+    return std::min<std::uint64_t>(room, o.maxDownloadBytes);
+  }
+
+  void fetchHttp(JobContext& job, const std::string& url, const std::string& path,
+                 std::uint64_t room) {
     DownloadOptions opts;
-    opts.maxBytes = ctx_->options.maxDownloadBytes;
+    opts.maxBytes = static_cast<std::size_t>(room);
     opts.timeout = ctx_->options.downloadTimeout;
     opts.cancel = &job.cancel;
     opts.refusePrivateAddresses = ctx_->options.urlPolicy.refusePrivateHosts;
@@ -162,7 +210,8 @@ class VideoProcessingProcessor final : public jobs::Processor {
     }
   }
 
-  std::string fetchYouTube(JobContext& job, const std::string& url, const fs::path& dir) {
+  std::string fetchYouTube(JobContext& job, const std::string& url, const fs::path& dir,
+                           std::uint64_t room) {
     auto& service = job.service;
     const auto videoId = job.job.videoId;
     static const std::regex percent(R"(\[download\]\s+([0-9.]+)%)");
@@ -178,10 +227,14 @@ class VideoProcessingProcessor final : public jobs::Processor {
       stage(job, StageStatus::InProgress, 5 + 0.75 * std::stod(m[1].str()),
             "Downloading from YouTube");
     };
-    auto result = runProcess({ctx_->options.ytDlp, "--no-playlist", "--newline", "-f", "best", "-o",
-                              (dir / "source.%(ext)s").string(), "--", url},
-                             opts);
+    auto result = runProcess(
+        {ctx_->options.ytDlp, "--no-playlist", "--newline", "--max-filesize", std::to_string(room),
+         "-f", "best", "-o", (dir / "source.%(ext)s").string(), "--", url},
+        opts);
     if (result.cancelled) throw Cancelled();
+    if (jobs::isResourceShortage(result.errorNumber)) {
+      throw jobs::ResourceShortage("yt-dlp could not run: " + result.error);
+    }
     if (!result.error.empty()) throw jobs::PermanentError("yt-dlp could not run: " + result.error);
     if (result.exitCode != 0) {
       auto tail = result.stderrTail;
@@ -194,6 +247,10 @@ class VideoProcessingProcessor final : public jobs::Processor {
     }
     throw jobs::PermanentError("yt-dlp reported success but wrote no file");
   }
+
+  // An ingest needs this much room under the media quota to start (or a quarter of the
+  // quota, or Pipeline:MaxDownloadBytes, if smaller).
+  static constexpr std::uint64_t kMinDownloadRoom = 64ULL * 1024 * 1024;
 
   std::shared_ptr<PipelineContext> ctx_;
 };

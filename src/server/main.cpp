@@ -12,6 +12,7 @@
 #include "cli/client_commands.h"
 #include "config/load.h"
 #include "server/json_log_format.h"
+#include "server/text_log_format.h"
 #include "server/server.h"
 
 namespace {
@@ -66,7 +67,7 @@ int run(int argc, char** argv) {
   if (*watch) return herald::cli::watchCommand(watchJob, clientOptions);
 
   spdlog::set_level(spdlog::level::from_str(logLevel));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%t] %v");
+  herald::server::useTextLogFormat();
 
   herald::config::Config config;
   std::string configRead;  // logged once the log format is known

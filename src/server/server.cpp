@@ -118,7 +118,8 @@ int runServer(const config::Config& config) {
     // current).
     for (int i = 0; i < poolSize; ++i) {
       stores.push_back(storage::openStore(
-          location, {.sqliteCheckpointPages = config.server.sqliteCheckpointPages}));
+          location, {.sqliteCheckpointPages = config.server.sqliteCheckpointPages,
+           .sqliteFullSync = config.storage.durability == "full"}));
     }
   } catch (const std::exception& e) {
     spdlog::critical("cannot open the store ({}): {}", storage::describe(location), e.what());
@@ -176,6 +177,7 @@ int runServer(const config::Config& config) {
                                      : asio::any_io_executor(ioContexts[0]->get_executor())});
   }
   jobs::ProgressService progress(lanes, jobEvents);
+  progress.setLimits({config.jobs.maxMetadataBytes, config.jobs.maxCustomStagesPerVideo});
 
   hub::HubDispatcher dispatcher;
   api::registerJobProgressHub(dispatcher, progress);
@@ -199,6 +201,7 @@ int runServer(const config::Config& config) {
   pipelineOptions.ffprobe = config.pipeline.ffprobe;
   pipelineOptions.ytDlp = config.pipeline.ytDlp;
   pipelineOptions.maxDownloadBytes = config.pipeline.maxDownloadBytes;
+  pipelineOptions.maxMediaBytes = config.pipeline.maxMediaBytes;
   pipelineOptions.downloadTimeout = std::chrono::seconds(config.pipeline.downloadTimeoutSeconds);
   pipelineOptions.embeddingBatchSize = config.pipeline.embeddingBatchSize;
   pipelineOptions.autoTranscribe = config.app.autoTranscribe;

@@ -10,7 +10,8 @@ namespace herald::storage {
 StorePtr openStore(const StoreLocation& location, const OpenOptions& options) {
   switch (location.kind) {
     case StoreLocation::Kind::Sqlite:
-      return std::make_unique<SqliteStore>(location.sqlitePath, options.sqliteCheckpointPages);
+      return std::make_unique<SqliteStore>(location.sqlitePath, options.sqliteCheckpointPages,
+                                           options.sqliteFullSync);
     case StoreLocation::Kind::MySql: return std::make_unique<MariaDbStore>(location);
   }
   throw StoreError("unknown store kind");

@@ -12,6 +12,9 @@ struct OpenOptions {
   // SQLite: the WAL is copied back into the file every this many pages (1000 is SQLite's
   // own default; Server:SqliteCheckpointPages documents the trade-off).
   int sqliteCheckpointPages = 1000;
+  // SQLite: fsync every commit (synchronous=FULL) instead of leaving it to checkpoints
+  // (NORMAL): Storage:Durability, store.h's "Durability".
+  bool sqliteFullSync = true;
 };
 
 // Throws StoreError when the store cannot be opened (for MariaDB/MySQL: the server cannot

@@ -30,10 +30,12 @@
 //   commitBatch returns; rollbackBatch undoes the whole batch.
 // - Durability. A call that returned outside a batch, or a commitBatch that returned, is
 //   committed: visible to every other connection and process, and it survives the process
-//   crashing (kill -9). SQLite runs WAL with synchronous=NORMAL: commits are not fsynced,
-//   so a power cut or OS crash may lose the most recent commits (those after the last WAL
-//   checkpoint/sync), whole transactions only; the database is never corrupted and a batch
-//   is never half there.
+//   crashing (kill -9). Against a power cut or OS crash: SQLite with synchronous=FULL (the
+//   default, Storage:Durability=full) has fsynced the commit before it returns, so it
+//   survives; with NORMAL commits are not fsynced, and a power cut may lose the most recent
+//   ones (whole transactions only; the database is never corrupted and a batch is never
+//   half there). MariaDB: as the server's innodb_flush_log_at_trx_commit says (1: fsynced
+//   at commit; 0 or 2: up to about a second may be lost).
 // - Reads (getJob, listJobs, progressHistory, getVideo, transcript) see committed data
 //   plus this object's own open batch; they take no write lock. What they return may be
 //   stale by the time the caller acts on it: decide changes inside a mutator instead.

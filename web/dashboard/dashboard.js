@@ -355,11 +355,18 @@
       }
     };
 
+    // The history comes in pages of at most 1000 entries: a full page means more follow.
+    const HISTORY_PAGE = 1000;
+    const loadPages = async () => {
+      for (;;) {
+        const entries = await api(`/api/v1/jobs/${encodeURIComponent(id)}/progress?afterSequence=${lastSequence}&limit=${HISTORY_PAGE}`);
+        appendEntries(entries);
+        if (entries.length < HISTORY_PAGE || !$('timeline')) return;
+      }
+    };
     const loadHistory = () => {
       if (loadingHistory) return loadingHistory;
-      loadingHistory = api(`/api/v1/jobs/${encodeURIComponent(id)}/progress?afterSequence=${lastSequence}`)
-        .then(appendEntries)
-        .finally(() => { loadingHistory = null; });
+      loadingHistory = loadPages().finally(() => { loadingHistory = null; });
       return loadingHistory;
     };
 

@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "model/metadata_history.h"
 #include "storage/mariadb/connection.h"
 #include "storage/mariadb/schema.h"
 
@@ -25,6 +26,8 @@ constexpr int kDeadlockRetries = 3;
 // A multi-row INSERT is sent once it reaches this size, well under the server's default
 // max_allowed_packet (16 MB in MariaDB 10.11, 64 MB in MySQL 8).
 constexpr std::size_t kInsertChunkBytes = 1 << 20;
+// The most history rows one progressHistory call returns (REST pages by afterSequence).
+constexpr int kMaxHistoryPage = 1000;
 
 std::string metadataText(const json::object& metadata) { return json::serialize(metadata); }
 
@@ -149,12 +152,13 @@ void updateJobRow(Connection& c, const model::Job& job, const std::string& metad
   c.exec(sql.str(), op);
 }
 
-void insertEntry(Connection& c, const model::ProgressEntry& e, const std::string& metadata,
-                 std::string_view op) {
+// `metadata`: what the entry records of the job's metadata (model/metadata_history.h).
+void insertEntry(Connection& c, const model::ProgressEntry& e,
+                 const model::MetadataRecord& metadata, std::string_view op) {
   Sql sql(c,
           "INSERT INTO job_progress (job_id, sequence, status, progress, current_stage, "
-          "status_message, error_message, metadata, updated_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "status_message, error_message, metadata, updated_at, metadata_kind) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   sql.arg(e.jobId)
       .arg(e.sequence)
       .arg(model::toString(e.status))
@@ -162,9 +166,60 @@ void insertEntry(Connection& c, const model::ProgressEntry& e, const std::string
       .arg(e.currentStage)
       .arg(e.statusMessage)
       .arg(e.errorMessage)
-      .arg(metadata)
-      .arg(e.updatedAt);
+      .arg(metadata.text)
+      .arg(e.updatedAt)
+      .arg(static_cast<int>(metadata.kind));
   c.exec(sql.str(), op);
+}
+
+// What a history row records of a change's metadata; asks for the patches since the last
+// full copy (ranges of the job_progress_metadata index) only when the metadata changed.
+model::MetadataRecord historyRecord(Connection& c, const model::Job& stored, const model::Job& job,
+                                    const std::string& fullText, std::string_view op) {
+  if (stored.metadata == job.metadata) return {};
+  auto rows = c.query(Sql(c,
+                          "SELECT COALESCE(SUM(LENGTH(metadata)), 0) FROM job_progress WHERE "
+                          "job_id = ? AND metadata_kind = 2 AND sequence > (SELECT "
+                          "COALESCE(MAX(sequence), 0) FROM job_progress WHERE job_id = ? AND "
+                          "metadata_kind = 1)")
+                          .arg(job.id)
+                          .arg(job.id)
+                          .str(),
+                      op);
+  const auto patchBytes = rows.next() ? static_cast<std::size_t>(rows.int64(0)) : 0;
+  return model::recordMetadata(stored.metadata, job.metadata, fullText, patchBytes);
+}
+
+// The job's metadata as of history row `sequence` (empty for 0): its last full copy at or
+// before it, and the patches after that.
+json::object metadataAt(Connection& c, const std::string& jobId, std::int64_t sequence,
+                        std::string_view op) {
+  json::object state;
+  if (sequence <= 0) return state;
+  std::int64_t fullAt = 0;
+  {
+    auto rows = c.query(Sql(c,
+                            "SELECT sequence, metadata FROM job_progress WHERE job_id = ? AND "
+                            "metadata_kind = 1 AND sequence <= ? ORDER BY sequence DESC LIMIT 1")
+                            .arg(jobId)
+                            .arg(sequence)
+                            .str(),
+                        op);
+    if (rows.next()) {
+      fullAt = rows.int64(0);
+      model::applyMetadata(state, model::MetadataKind::Full, rows.text(1));
+    }
+  }
+  auto rows = c.query(Sql(c,
+                          "SELECT metadata FROM job_progress WHERE job_id = ? AND metadata_kind = "
+                          "2 AND sequence > ? AND sequence <= ? ORDER BY sequence")
+                          .arg(jobId)
+                          .arg(fullAt)
+                          .arg(sequence)
+                          .str(),
+                      op);
+  while (rows.next()) model::applyMetadata(state, model::MetadataKind::Patch, rows.text(0));
+  return state;
 }
 
 // Scoped transaction: START TRANSACTION, or a savepoint inside an open batch (one failed
@@ -369,7 +424,7 @@ void MariaDbStore::createJob(model::Job& job) {
       const auto metadata = metadataText(job.metadata);
       Transaction tx(c, inBatch_, op);
       insertJob(c, job, metadata, op);
-      insertEntry(c, model::snapshotOf(job), metadata, op);
+      insertEntry(c, model::snapshotOf(job), {model::MetadataKind::Full, metadata}, op);
       tx.commit();
     });
   } catch (...) {
@@ -458,12 +513,15 @@ std::vector<model::ProgressEntry> MariaDbStore::progressHistory(const std::strin
                                                                 int limit) {
   constexpr std::string_view op = "progressHistory";
   return run(op, [&](Connection& c) {
+    // History rows never change once written, so the metadata as of `afterSequence` and
+    // the rows after it agree without a snapshot.
+    auto metadata = metadataAt(c, jobId, afterSequence, op);
     Sql sql(c,
             "SELECT sequence, status, progress, current_stage, status_message, error_message, "
-            "metadata, updated_at FROM job_progress WHERE job_id = ? AND sequence > ? "
-            "ORDER BY sequence ASC LIMIT ?");
-    auto rows =
-        c.query(sql.arg(jobId).arg(afterSequence).arg(std::clamp(limit, 1, 100000)).str(), op);
+            "metadata, updated_at, metadata_kind FROM job_progress WHERE job_id = ? AND "
+            "sequence > ? ORDER BY sequence ASC LIMIT ?");
+    auto rows = c.query(
+        sql.arg(jobId).arg(afterSequence).arg(std::clamp(limit, 1, kMaxHistoryPage)).str(), op);
     std::vector<model::ProgressEntry> entries;
     while (rows.next()) {
       model::ProgressEntry e;
@@ -474,7 +532,8 @@ std::vector<model::ProgressEntry> MariaDbStore::progressHistory(const std::strin
       e.currentStage = rows.text(3);
       e.statusMessage = rows.text(4);
       e.errorMessage = rows.optText(5);
-      e.metadata = parseMetadata(rows.text(6));
+      model::applyMetadata(metadata, model::metadataKindFrom(rows.int64(8)), rows.text(6));
+      e.metadata = metadata;
       e.updatedAt = rows.int64(7);
       entries.push_back(std::move(e));
     }
@@ -511,7 +570,7 @@ JobChange MariaDbStore::updateJob(const std::string& jobId, const JobMutator& mu
     const auto metadata = metadataText(job.metadata);
     updateJobRow(c, job, metadata, op);
     change.entry = model::snapshotOf(job);
-    insertEntry(c, change.entry, metadata, op);
+    insertEntry(c, change.entry, historyRecord(c, stored, job, metadata, op), op);
     tx.commit();
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);
@@ -566,7 +625,7 @@ std::optional<JobChange> MariaDbStore::claimNextJob(std::int64_t now, const Clai
     const auto metadata = metadataText(job.metadata);
     updateJobRow(c, job, metadata, op);
     change.entry = model::snapshotOf(job);
-    insertEntry(c, change.entry, metadata, op);
+    insertEntry(c, change.entry, historyRecord(c, stored, job, metadata, op), op);
     tx.commit();
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);

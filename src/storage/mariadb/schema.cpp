@@ -162,6 +162,15 @@ CREATE TABLE IF NOT EXISTS embeddings (
           addColumn("jobs", "lease_ms", "BIGINT NOT NULL DEFAULT 0"),
           addIndex("jobs", "jobs_leased", "(status, lease_expires_at)"),
       }},
+      // 3: history rows record metadata once per change (model/metadata_history.h): a
+      // kind (0 same as the row before, 1 full, 2 patch); rows written before are full
+      // copies. The index finds a row's last full copy and the patches after it.
+      {{
+          "ALTER TABLE job_progress ADD COLUMN IF NOT EXISTS metadata_kind TINYINT NOT NULL "
+          "DEFAULT 1",
+          "CREATE INDEX IF NOT EXISTS job_progress_metadata ON job_progress (job_id, "
+          "metadata_kind, sequence)",
+      }},
   };
   return list;
 }

@@ -157,14 +157,14 @@ void updateJobProgress(sqlite3* db, const model::Job& job, const std::string& me
   st.run();
 }
 
-// `metadata`: the entry's metadata serialised.
-void insertEntry(sqlite3* db, const model::ProgressEntry& e, const std::string& metadata,
+void insertEntry(sqlite3* db, const model::ProgressEntry& e, const model::MetadataRecord& metadata,
                  std::string_view op) {
   Statement st(db,
                "INSERT INTO job_progress (job_id, sequence, status, progress, current_stage, "
-               "status_message, error_message, metadata, updated_at) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+               "status_message, error_message, metadata, updated_at, metadata_kind) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                op);
+  st.bind(10, static_cast<int>(metadata.kind));
   st.bindInPlace(1, e.jobId);
   st.bind(2, e.sequence);
   st.bindInPlace(3, model::toString(e.status));
@@ -172,9 +172,49 @@ void insertEntry(sqlite3* db, const model::ProgressEntry& e, const std::string& 
   st.bindInPlace(5, e.currentStage);
   st.bindInPlace(6, e.statusMessage);
   st.bindInPlace(7, e.errorMessage);
-  st.bindInPlace(8, metadata);
+  st.bindInPlace(8, metadata.text);
   st.bind(9, e.updatedAt);
   st.run();
+}
+
+std::size_t patchBytesSinceFull(sqlite3* db, const std::string& jobId, std::string_view op) {
+  // Both parts are ranges of the job_progress_metadata index.
+  Statement st(db,
+               "SELECT COALESCE(SUM(LENGTH(CAST(metadata AS BLOB))), 0) FROM job_progress "
+               "WHERE job_id = ?1 AND metadata_kind = 2 AND sequence > (SELECT "
+               "COALESCE(MAX(sequence), 0) FROM job_progress WHERE job_id = ?1 AND "
+               "metadata_kind = 1)",
+               op);
+  st.bind(1, jobId);
+  return st.step() ? static_cast<std::size_t>(st.int64(0)) : 0;
+}
+
+json::object metadataAt(sqlite3* db, const std::string& jobId, std::int64_t sequence,
+                        std::string_view op) {
+  json::object state;
+  if (sequence <= 0) return state;
+  std::int64_t fullAt = 0;
+  {
+    Statement st(db,
+                 "SELECT sequence, metadata FROM job_progress WHERE job_id = ?1 AND "
+                 "metadata_kind = 1 AND sequence <= ?2 ORDER BY sequence DESC LIMIT 1",
+                 op);
+    st.bind(1, jobId);
+    st.bind(2, sequence);
+    if (st.step()) {
+      fullAt = st.int64(0);
+      model::applyMetadata(state, model::MetadataKind::Full, st.text(1));
+    }
+  }
+  Statement st(db,
+               "SELECT metadata FROM job_progress WHERE job_id = ?1 AND metadata_kind = 2 AND "
+               "sequence > ?2 AND sequence <= ?3 ORDER BY sequence",
+               op);
+  st.bind(1, jobId);
+  st.bind(2, fullAt);
+  st.bind(3, sequence);
+  while (st.step()) model::applyMetadata(state, model::MetadataKind::Patch, st.text(0));
+  return state;
 }
 
 std::optional<model::Video> readVideo(sqlite3* db, const std::string& id, std::string_view op) {

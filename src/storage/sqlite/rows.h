@@ -9,6 +9,7 @@
 #include <boost/json/object.hpp>
 
 #include "model/job.h"
+#include "model/metadata_history.h"
 #include "model/video.h"
 #include "storage/sqlite/statement.h"
 
@@ -32,9 +33,14 @@ void updateJobRow(sqlite3* db, const model::Job& job, std::string_view op);
 // Writes only what a progress update can change (see rows.cpp).
 void updateJobProgress(sqlite3* db, const model::Job& job, const std::string& metadata,
                        bool withStatus, std::string_view op);
-// `metadata`: the entry's metadata serialised.
-void insertEntry(sqlite3* db, const model::ProgressEntry& e, const std::string& metadata,
+// `metadata`: what the entry records of the job's metadata (model/metadata_history.h).
+void insertEntry(sqlite3* db, const model::ProgressEntry& e, const model::MetadataRecord& metadata,
                  std::string_view op);
+// Bytes of the job's Patch history rows since its last Full one.
+std::size_t patchBytesSinceFull(sqlite3* db, const std::string& jobId, std::string_view op);
+// The job's metadata as of history row `sequence` (empty for 0).
+boost::json::object metadataAt(sqlite3* db, const std::string& jobId, std::int64_t sequence,
+                               std::string_view op);
 
 std::optional<model::Video> readVideo(sqlite3* db, const std::string& id, std::string_view op);
 // Inserts or replaces the video row and all its stages.

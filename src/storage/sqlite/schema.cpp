@@ -110,6 +110,13 @@ ALTER TABLE jobs ADD COLUMN lease_expires_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (status, lease_expires_at);
 )sql",
+    // 4: history rows record metadata once per change (model/metadata_history.h): a kind
+    // (0 same as the row before, 1 full, 2 patch). Rows written before are full copies.
+    // The index finds a row's last full copy and the patches after it.
+    R"sql(
+ALTER TABLE job_progress ADD COLUMN metadata_kind INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX IF NOT EXISTS job_progress_metadata ON job_progress (job_id, metadata_kind, sequence);
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

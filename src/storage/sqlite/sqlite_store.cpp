@@ -3,8 +3,10 @@
 // Design notes:
 // - One connection per store object, used by one thread at a time, so it is opened
 //   NOMUTEX. Several objects and processes may share the file (see store.h's contract).
-// - WAL journal with synchronous=NORMAL: readers never block the writer, and a commit
-//   costs no fsync; a power cut may lose the last commits but never corrupts the file.
+// - WAL journal: readers never block the writer. synchronous=FULL (the default,
+//   Storage:Durability=full) fsyncs the WAL at every commit, so a commit survives a power
+//   cut; NORMAL leaves the fsync to checkpoints: a power cut may lose the last commits but
+//   never corrupts the file. Group commit makes it one fsync per batch either way.
 // - Every write runs in one BEGIN IMMEDIATE transaction (a SAVEPOINT inside an open
 //   batch), so a failure leaves nothing half-written. IMMEDIATE takes the write lock up
 //   front, so contention is waited out (busy timeout) at BEGIN instead of surfacing as an
@@ -45,8 +47,23 @@ namespace {
 // shell left inside BEGIN); then the caller gets an error instead of a hung store thread.
 constexpr int kBusyTimeoutMs = 5000;
 
-// Bounded: a server with more live jobs than this just reads some of them back.
+// Bounded in entries and in bytes: a server with more live jobs than this just reads some
+// of them back. Bytes too, as a job's metadata may be large (Jobs:MaxMetadataBytes):
+// 4,096 jobs of 400 KB each once held 5 GB.
 constexpr std::size_t kJobCacheLimit = 4096;
+constexpr std::size_t kJobCacheBytes = 32ULL << 20;
+
+// The most history rows one progressHistory call returns (REST pages by afterSequence).
+constexpr int kMaxHistoryPage = 1000;
+
+// What a history row records of a change's metadata (model/metadata_history.h); asks the
+// database for the patches since the last full copy only when the metadata changed.
+model::MetadataRecord historyRecord(const model::Job& stored, const model::Job& job,
+                                    const std::string& fullText, std::string_view op, sqlite3* db) {
+  if (stored.metadata == job.metadata) return {};
+  return model::recordMetadata(stored.metadata, job.metadata, fullText,
+                               patchBytesSinceFull(db, job.id, op));
+}
 
 // Whether a mutator left every column a progress update does not write as stored.
 bool sameIdentity(const model::Job& a, const model::Job& b) {
@@ -57,7 +74,7 @@ bool sameIdentity(const model::Job& a, const model::Job& b) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
+SqliteStore::SqliteStore(const std::string& path, int checkpointPages, bool fullSync) {
   constexpr std::string_view op = "open";
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
@@ -87,9 +104,13 @@ SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
     sqlite3_extended_result_codes(db_, 1);
     // busy_timeout first so that switching to WAL waits out another process's lock.
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", op);
+    exec(db_,
+         fullSync ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+         op);
     migrate(db_);
     exec(db_, ("PRAGMA wal_autocheckpoint=" + std::to_string(checkpointPages)).c_str(), op);
+    checkUsable(path);
   } catch (...) {
     // The destructor does not run for a throwing constructor.
     forgetCache(db_);
@@ -97,6 +118,31 @@ SqliteStore::SqliteStore(const std::string& path, int checkpointPages) {
     db_ = nullptr;
     throw;
   }
+}
+
+void SqliteStore::checkUsable(const std::string& path) {
+  constexpr std::string_view op = "open";
+  // Found here, not at the first report: a store that cannot take writes must not start
+  // (and answer ready) only to fail every report. SQLite opens a file it may not write
+  // read-only without a word.
+  if (sqlite3_db_readonly(db_, "main") == 1) {
+    fail(op, path +
+                 " is read-only (file or folder permissions, or a read-only file system); "
+                 "Herald must be able to write it");
+  }
+  // Every page's structure (not the indexes' contents: PRAGMA integrity_check would read
+  // far more). Reads the whole file: seconds for a database of gigabytes.
+  Statement st(db_, "PRAGMA quick_check(1)", op);
+  const std::string verdict = st.step() ? st.text(0) : std::string("no answer");
+  if (verdict != "ok") {
+    fail(op, path + " is corrupt (PRAGMA quick_check: " + verdict +
+                 "); restore it from a backup, or move it aside to start with an empty one");
+  }
+}
+
+int SqliteStore::synchronousMode() {
+  Statement st(db_, "PRAGMA synchronous", "synchronousMode");
+  return st.step() ? st.integer(0) : -1;
 }
 
 SqliteStore::~SqliteStore() {
@@ -110,22 +156,48 @@ void SqliteStore::createJob(model::Job& job) {
   constexpr std::string_view op = "createJob";
   const auto previous = job.sequence;
   job.sequence = 1;
+  std::string metadata;
   try {
     Transaction tx(db_, op);
     insertJob(db_, job, op);
-    insertEntry(db_, model::snapshotOf(job), metadataText(job.metadata), op);
+    metadata = metadataText(job.metadata);
+    insertEntry(db_, model::snapshotOf(job), {model::MetadataKind::Full, metadata}, op);
     tx.commit();
   } catch (...) {
     job.sequence = previous;
-    jobCache_.erase(job.id);
+    forget(job.id);
     throw;
   }
-  remember(job);
+  remember(job, metadata.size());
 }
 
-void SqliteStore::remember(const model::Job& job) {
-  if (jobCache_.size() >= kJobCacheLimit && !jobCache_.contains(job.id)) jobCache_.clear();
-  jobCache_.insert_or_assign(job.id, job);
+void SqliteStore::remember(const model::Job& job, std::size_t metadataBytes) {
+  // What the entry holds, roughly: the strings and the parsed metadata (a parsed JSON
+  // object takes a few times its text; 4x is generous for small values).
+  const std::size_t bytes = sizeof(CachedJob) + job.id.size() * 2 + job.videoId.size() +
+                            job.userId.size() + job.jobType.size() + job.currentStage.size() +
+                            job.statusMessage.size() + job.errorMessage.value_or("").size() +
+                            job.leaseOwner.size() + job.leaseToken.size() + metadataBytes * 4;
+  forget(job.id);
+  if (jobCache_.size() >= kJobCacheLimit || jobCacheBytes_ + bytes > kJobCacheBytes) {
+    jobCache_.clear();
+    jobCacheBytes_ = 0;
+  }
+  if (bytes > kJobCacheBytes) return;
+  jobCache_.emplace(job.id, CachedJob{job, bytes});
+  jobCacheBytes_ += bytes;
+}
+
+void SqliteStore::forget(const std::string& id) {
+  auto it = jobCache_.find(id);
+  if (it == jobCache_.end()) return;
+  jobCacheBytes_ -= it->second.bytes;
+  jobCache_.erase(it);
+}
+
+void SqliteStore::forgetAll() {
+  jobCache_.clear();
+  jobCacheBytes_ = 0;
 }
 
 void SqliteStore::dropCacheIfChangedElsewhere() {
@@ -135,7 +207,7 @@ void SqliteStore::dropCacheIfChangedElsewhere() {
   if (inWriteTransaction_) return;
   Statement st(db_, "PRAGMA data_version", "dataVersion");
   const std::int64_t version = st.step() ? st.int64(0) : -1;
-  if (version != dataVersion_ || version < 0) jobCache_.clear();
+  if (version != dataVersion_ || version < 0) forgetAll();
   dataVersion_ = version;
 }
 
@@ -197,6 +269,7 @@ void SqliteStore::ping() {
   // that can be read but not written (another process holding the lock, a read-only
   // file) cannot accept reports, so it is not ready. Inside this process's own open
   // batch the lock is held already.
+  if (sqlite3_db_readonly(db_, "main") == 1) fail("ping", "the database is read-only");
   Statement st(db_, "SELECT COUNT(*) FROM sqlite_master", "ping");
   st.step();
   if (!inWriteTransaction_) {
@@ -225,14 +298,18 @@ std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string
                                                                std::int64_t afterSequence,
                                                                int limit) {
   constexpr std::string_view op = "progressHistory";
+  // One read transaction: the metadata as of `afterSequence` and the rows after it come
+  // from the same snapshot.
+  Transaction tx(db_, op, "BEGIN");
+  auto metadata = metadataAt(db_, jobId, afterSequence, op);
   Statement st(db_,
                "SELECT sequence, status, progress, current_stage, status_message, error_message, "
-               "metadata, updated_at FROM job_progress WHERE job_id = ?1 AND sequence > ?2 "
-               "ORDER BY sequence ASC LIMIT ?3",
+               "metadata, updated_at, metadata_kind FROM job_progress WHERE job_id = ?1 AND "
+               "sequence > ?2 ORDER BY sequence ASC LIMIT ?3",
                op);
   st.bind(1, jobId);
   st.bind(2, afterSequence);
-  st.bind(3, std::clamp(limit, 1, 100000));
+  st.bind(3, std::clamp(limit, 1, kMaxHistoryPage));
 
   std::vector<model::ProgressEntry> entries;
   while (st.step()) {
@@ -244,10 +321,13 @@ std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string
     e.currentStage = st.text(3);
     e.statusMessage = st.text(4);
     e.errorMessage = st.optText(5);
-    e.metadata = parseMetadata(st.text(6));
+    model::applyMetadata(metadata, model::metadataKindFrom(st.int64(8)), st.text(6));
+    e.metadata = metadata;
     e.updatedAt = st.int64(7);
     entries.push_back(std::move(e));
   }
+  st.reset();
+  tx.commit();
   return entries;
 }
 
@@ -256,18 +336,19 @@ std::vector<model::ProgressEntry> SqliteStore::progressHistory(const std::string
 // ---------------------------------------------------------------------------------------
 
 std::optional<model::Job> SqliteStore::loadJob(const std::string& id, std::string_view op) {
-  if (auto it = jobCache_.find(id); it != jobCache_.end()) return it->second;
+  if (auto it = jobCache_.find(id); it != jobCache_.end()) return it->second.job;
   Statement st(db_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1", op);
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   auto job = readJob(st, op);
-  remember(job);
+  remember(job, st.bytes(9));
   return job;
 }
 
 JobChange SqliteStore::updateJob(const std::string& jobId, const JobMutator& mutate) {
   constexpr std::string_view op = "updateJob";
   JobChange change;
+  std::size_t metadataBytes = 0;
   try {
     Transaction tx(db_, op);
     // We hold the write lock now: after this check the cache is the database until commit.
@@ -292,15 +373,16 @@ JobChange SqliteStore::updateJob(const std::string& jobId, const JobMutator& mut
       updateJobRow(db_, job, op);
     }
     change.entry = model::snapshotOf(job);
-    insertEntry(db_, change.entry, metadata, op);
+    insertEntry(db_, change.entry, historyRecord(*stored, job, metadata, op, db_), op);
     tx.commit();
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);
+    metadataBytes = metadata.size();
   } catch (...) {
-    jobCache_.erase(jobId);
+    forget(jobId);
     throw;
   }
-  remember(change.job);
+  remember(change.job, metadataBytes);
   return change;
 }
 
@@ -309,6 +391,7 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
   constexpr std::string_view op = "claimNextJob";
   JobChange change;
   std::string claimedId;
+  std::size_t metadataBytes = 0;
   try {
     Transaction tx(db_, op);
     dropCacheIfChangedElsewhere();
@@ -365,15 +448,17 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
       if (!st.step()) fail(op, "job '" + claimedId + "' changed while claimed");
     }
     change.entry = model::snapshotOf(job);
-    insertEntry(db_, change.entry, metadataText(job.metadata), op);
+    const auto metadata = metadataText(job.metadata);
+    insertEntry(db_, change.entry, historyRecord(*stored, job, metadata, op, db_), op);
     tx.commit();
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);
+    metadataBytes = metadata.size();
   } catch (...) {
-    if (!claimedId.empty()) jobCache_.erase(claimedId);
+    if (!claimedId.empty()) forget(claimedId);
     throw;
   }
-  remember(change.job);
+  remember(change.job, metadataBytes);
   return change;
 }
 
@@ -381,7 +466,7 @@ bool SqliteStore::renewLease(const std::string& jobId, const std::string& token,
                              std::int64_t expiresAt) {
   constexpr std::string_view op = "renewLease";
   if (token.empty()) return false;
-  jobCache_.erase(jobId);
+  forget(jobId);
   Transaction tx(db_, op);
   Statement st(db_,
                "UPDATE jobs SET lease_expires_at = ?3 WHERE id = ?1 AND lease_token = ?2 AND "
@@ -526,7 +611,7 @@ void SqliteStore::commitBatch() {
 
 void SqliteStore::rollbackBatch() {
   inWriteTransaction_ = false;
-  jobCache_.clear();  // writes of the batch are undone: so are their cached results
+  forgetAll();  // writes of the batch are undone: so are their cached results
   if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 

@@ -22,7 +22,9 @@ class SqliteStore final : public Store {
  public:
   // Opens (creating if needed) the database file. Throws StoreError on failure.
   // `checkpointPages`: the WAL is copied back into the file every this many pages.
-  explicit SqliteStore(const std::string& path, int checkpointPages = 1000);
+  // `fullSync`: synchronous=FULL (every commit fsynced: survives a power cut) instead of
+  // NORMAL (store.h, "Durability").
+  explicit SqliteStore(const std::string& path, int checkpointPages = 1000, bool fullSync = true);
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -54,6 +56,12 @@ class SqliteStore final : public Store {
       const std::string& videoId,
       const std::function<bool(std::optional<model::Video>&)>& mutate) override;
 
+  // What the job cache holds now: entries, and bytes as it counts them (tests).
+  std::size_t cachedJobs() const { return jobCache_.size(); }
+  std::size_t cachedJobBytes() const { return jobCacheBytes_; }
+  // PRAGMA synchronous of the connection: 2 FULL, 1 NORMAL (tests).
+  int synchronousMode();
+
  private:
   // Recently written or read jobs, so a progress report does not SELECT the row it
   // wrote a moment ago. Every job write here updates its entry after it commits; a
@@ -62,12 +70,23 @@ class SqliteStore final : public Store {
   // transaction checks data_version after it holds the write lock (nobody else can commit
   // until it ends), so a mutator always starts from the committed job.
   void dropCacheIfChangedElsewhere();
+  // Throws StoreError when the opened database cannot take writes or is corrupt.
+  void checkUsable(const std::string& path);
   // The job, from the cache or the database (then cached); a copy.
   std::optional<model::Job> loadJob(const std::string& id, std::string_view op);
-  void remember(const model::Job& job);
+  // `metadataBytes`: the size of the job's metadata as JSON text (what the cache charges).
+  void remember(const model::Job& job, std::size_t metadataBytes);
+  void forget(const std::string& id);
+  void forgetAll();
+
+  struct CachedJob {
+    model::Job job;
+    std::size_t bytes = 0;  // what it is charged against kJobCacheBytes
+  };
 
   sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, model::Job> jobCache_;
+  std::unordered_map<std::string, CachedJob> jobCache_;
+  std::size_t jobCacheBytes_ = 0;
   std::int64_t dataVersion_ = -1;
   bool inWriteTransaction_ = false;  // between beginBatch and commit/rollback
 };

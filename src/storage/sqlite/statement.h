@@ -98,6 +98,10 @@ class Statement {
     return text(col);
   }
   std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  // The size of a text or blob column, without copying it.
+  std::size_t bytes(int col) const {
+    return static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+  }
   std::optional<std::int64_t> optInt64(int col) const {
     if (isNull(col)) return std::nullopt;
     return int64(col);

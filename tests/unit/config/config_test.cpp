@@ -249,3 +249,29 @@ TEST(Config, TheTestResolverNeedsItsEnvironmentFlag) {
   }
   ::unsetenv("HERALD_ALLOW_TEST_RESOLVER");
 }
+
+TEST(Config, DurabilityAndJobLimitsAreNamedSettingsWithCheckedValues) {
+  Config c;
+  EXPECT_EQ(c.storage.durability, "full");  // a 2xx survives a power cut by default
+  EXPECT_EQ(c.jobs.maxMetadataBytes, 16u * 1024);
+  EXPECT_EQ(c.jobs.maxCustomStagesPerVideo, 8);
+  applyEnvironment(c, {{"Storage__Durability", "Normal"},
+                       {"Jobs__MaxMetadataBytes", "4096"},
+                       {"Jobs__MaxCustomStagesPerVideo", "2"},
+                       {"Pipeline__MaxMediaBytes", "1048576"}});
+  EXPECT_EQ(c.storage.durability, "normal");
+  EXPECT_EQ(c.jobs.maxMetadataBytes, 4096u);
+  EXPECT_EQ(c.jobs.maxCustomStagesPerVideo, 2);
+  EXPECT_EQ(c.pipeline.maxMediaBytes, 1048576u);
+  // Values the server cannot honour stop it at start, naming the key.
+  try {
+    applyEnvironment(c, {{"Storage__Durability", "sometimes"}});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("Storage:Durability must be full or normal"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(applyEnvironment(c, {{"Jobs__MaxMetadataBytes", "100"}}), ConfigError);
+  EXPECT_THROW(applyEnvironment(c, {{"Pipeline__MaxMediaBytes", "1000"}}), ConfigError);
+}

@@ -367,3 +367,104 @@ TEST_F(ProgressServiceTest, RecoveryAtStartLeavesOtherNodesLiveLeasesAlone) {
   EXPECT_EQ(store.getJob(theirs.id)->status, JobStatus::Running);
   EXPECT_EQ(store.getJob(theirs.id)->leaseOwner, "node-b");
 }
+
+TEST_F(ProgressServiceTest, RecoveryAtStartFindsInterruptedJobsBehindManyNewerRunningOnes) {
+  // The attack run's case: an interrupted pipeline job, then more newer Running jobs of
+  // external workers than one page of the Running list holds.
+  auto interrupted = create();
+  ASSERT_TRUE(now([&] { return service.claimNextNow(); }));
+  clock.advance(1s);
+  constexpr int kExternal = jobs::ProgressService::kRecoveryPage * 2 + 10;
+  for (int i = 0; i < kExternal; ++i) {
+    jobs::NewJob spec;
+    spec.jobType = "External";
+    auto job = now([&] { return service.createJobNow(spec); });
+    report(job.id, 10);  // Running, no lease: an external worker's job
+    clock.advance(1ms);
+  }
+  // And one more of ours, newest of all, so recovery must page past the external ones
+  // on both sides.
+  auto newest = create();
+  ASSERT_TRUE(now([&] { return service.claimNextNow(); }));
+
+  auto requeued =
+      now([&] { return service.recoverInterruptedNow([](const model::Job&) { return false; }); });
+  std::sort(requeued.begin(), requeued.end());
+  std::vector<std::string> expected{interrupted.id, newest.id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(requeued, expected);
+  EXPECT_EQ(store.getJob(interrupted.id)->status, JobStatus::Pending);
+}
+
+TEST_F(ProgressServiceTest, MetadataOverTheLimitIsRefusedOnCreateAndAfterMergingAReport) {
+  service.setLimits({/*maxMetadataBytes=*/1024, /*maxCustomStagesPerVideo=*/8});
+  jobs::NewJob big;
+  big.jobType = "External";
+  big.metadata["blob"] = std::string(1100, 'x');
+  try {
+    now([&] { return service.createJobNow(big); });
+    FAIL() << "created a job with 1.1 KB of metadata";
+  } catch (const jobs::JobRefused& refused) {
+    EXPECT_EQ(refused.field(), "metadata");
+    EXPECT_STREQ(refused.reason(), "metadata_too_large");
+    EXPECT_NE(std::string(refused.what()).find("Jobs:MaxMetadataBytes"), std::string::npos);
+  }
+  EXPECT_TRUE(store.listJobs({}).empty());
+
+  // Each report's metadata is small; what they add up to is not.
+  jobs::NewJob spec;
+  spec.jobType = "External";
+  spec.metadata["a"] = std::string(600, 'a');
+  auto job = now([&] { return service.createJobNow(spec); });
+  jobs::ProgressReport r;
+  r.progress = 10;
+  r.metadata.emplace();
+  (*r.metadata)["b"] = std::string(600, 'b');
+  auto refused = now([&] { return service.reportNow(job.id, r); });
+  EXPECT_EQ(refused.outcome, jobs::ReportOutcome::Refused);
+  ASSERT_TRUE(refused.refusal);
+  EXPECT_EQ(refused.refusal->field(), "metadata");
+  // Nothing of the report was recorded: not its progress, not a history entry.
+  auto stored = store.getJob(job.id);
+  EXPECT_EQ(stored->sequence, 1);
+  EXPECT_EQ(stored->progress, 0);
+  EXPECT_FALSE(stored->metadata.contains("b"));
+
+  // Replacing a key with a smaller value fits.
+  (*r.metadata) = {{"a", "small"}, {"b", std::string(600, 'b')}};
+  EXPECT_EQ(now([&] { return service.reportNow(job.id, r); }).outcome,
+            jobs::ReportOutcome::Recorded);
+}
+
+TEST_F(ProgressServiceTest, JobTypesPastTheCustomStageLimitOfAVideoAreRefused) {
+  service.setLimits({16 * 1024, /*maxCustomStagesPerVideo=*/3});
+  auto make = [&](const std::string& type) {
+    jobs::NewJob spec;
+    spec.jobType = type;
+    spec.videoId = "video-1";
+    auto job = now([&] { return service.createJobNow(spec); });
+    report(job.id, 5);  // the video gets the job's stage
+    return job;
+  };
+  make("Transcription");  // a pipeline stage: not counted
+  make("Custom1");
+  make("Custom2");
+  make("Custom3");
+  make("Custom2");  // a stage the video has already
+  try {
+    make("Custom4");
+    FAIL() << "a fourth custom stage was accepted";
+  } catch (const jobs::JobRefused& refused) {
+    EXPECT_EQ(refused.field(), "jobType");
+    EXPECT_STREQ(refused.reason(), "too_many_stages");
+  }
+  auto video = store.getVideo("video-1");
+  ASSERT_TRUE(video);
+  EXPECT_EQ(video->stages.size(), 4u);
+  EXPECT_FALSE(video->hasStage("Custom4"));
+  // Another video has its own budget.
+  jobs::NewJob other;
+  other.jobType = "Custom4";
+  other.videoId = "video-2";
+  EXPECT_NO_THROW(now([&] { return service.createJobNow(other); }));
+}

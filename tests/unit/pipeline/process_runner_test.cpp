@@ -1,12 +1,19 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "jobs/processor.h"
+#include "pipeline/media_probe.h"
 #include "pipeline/process_runner.h"
 #include "test_support.h"
 
@@ -203,4 +210,34 @@ TEST(ProcessRunner, CancelWorksWhileOutputFloods) {
   EXPECT_LT(secondsSince(start), 0.2 + 1.5);
   EXPECT_TRUE(r.cancelled);
   EXPECT_GT(lines, 0u);
+}
+
+// With every file descriptor in use (EMFILE), a tool cannot start: that is a passing
+// shortage, so ffprobe's failure must be the retried kind (jobs::ResourceShortage), not
+// MediaError (the job would fail for good: what the attack run found). Run in a child
+// process (a death test), so the descriptor limit does not touch the test runner.
+TEST(ProcessRunnerDeathTest, RunningOutOfFileDescriptorsIsATransientShortage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        struct rlimit limit {};
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+        limit.rlim_cur = 64;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        while (::open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0) {
+        }
+        auto result = runProcess({"true"});
+        if (result.succeeded() || !herald::jobs::isResourceShortage(result.errorNumber)) {
+          std::_Exit(1);
+        }
+        try {
+          probeMedia("/dev/null", "ffprobe");
+        } catch (const herald::jobs::ResourceShortage&) {
+          std::_Exit(0);
+        } catch (...) {
+          std::_Exit(2);
+        }
+        std::_Exit(3);
+      },
+      ::testing::ExitedWithCode(0), "");
 }

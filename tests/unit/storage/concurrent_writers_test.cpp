@@ -131,7 +131,14 @@ class ConcurrentWritersTest : public ::testing::TestWithParam<testing::Backend> 
     ASSERT_TRUE(shared);
     EXPECT_EQ(shared->sequence, 1 + kReports);
     EXPECT_EQ(shared->metadata.at("count").as_int64(), kReports);
-    auto history = check.progressHistory("shared", 0, 10 * kReports);
+    // A read returns at most a page of 1,000: read them all.
+    std::vector<model::ProgressEntry> history;
+    for (;;) {
+      auto page =
+          check.progressHistory("shared", history.empty() ? 0 : history.back().sequence, 1000);
+      if (page.empty()) break;
+      history.insert(history.end(), page.begin(), page.end());
+    }
     ASSERT_EQ(history.size(), static_cast<std::size_t>(1 + kReports));
     std::set<std::string> messages;
     for (std::size_t i = 0; i < history.size(); ++i) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <tuple>
 #include <memory>
@@ -251,7 +252,7 @@ TEST_F(SqliteStoreTest, UsesWalJournalAndRecordsSchemaVersion) {
   }
   // journal_mode=WAL is persistent, so a fresh connection sees it too.
   EXPECT_EQ(rawQueryText("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(rawQueryText("PRAGMA user_version"), "3");
+  EXPECT_EQ(rawQueryText("PRAGMA user_version"), "4");
 }
 
 TEST_F(SqliteStoreTest, CreatesMissingParentDirectories) {
@@ -303,7 +304,9 @@ TEST_F(SqliteStoreTest, CheckpointPagesSetHowLongTheLogGrowsBeforeItIsCopiedBack
       writeJob(store, job);
     }
     auto bytes = fs::file_size(path_ + "-wal");
-    EXPECT_EQ(store.progressHistory("job-1", 0, 5000).size(), 1501u);
+    // One read returns at most a page of 1,000.
+    EXPECT_EQ(store.progressHistory("job-1", 0, 5000).size(), 1000u);
+    EXPECT_EQ(store.progressHistory("job-1", 1000, 5000).size(), 501u);
     return bytes;
   };
   EXPECT_LT(walBytesAfterReports(1000), 1200u * 4200u);
@@ -334,6 +337,81 @@ TEST_F(SqliteStoreTest, UnreadableMetadataBecomesEmptyObject) {
   auto b = store->getJob("garbage");
   ASSERT_TRUE(b);
   EXPECT_TRUE(b->metadata.empty());
+}
+
+}  // namespace
+}  // namespace herald::storage
+
+namespace herald::storage {
+namespace {
+
+TEST_F(SqliteStoreTest, JobCacheIsBoundedInBytesNotJustEntries) {
+  // The attack run's case: 4,000 jobs of 400 KB metadata each held 5 GB in a cache bounded
+  // by entries only. Here 300 jobs of 200 KB (the store itself has no metadata limit;
+  // Jobs:MaxMetadataBytes is the jobs layer's) must stay within the cache's 32 MB.
+  auto store = open();
+  const std::string big(200 * 1024, 'm');
+  std::size_t most = 0;
+  for (int i = 0; i < 300; ++i) {
+    Job job = makeJob("job-" + std::to_string(i));
+    job.metadata["blob"] = big;
+    store->createJob(job);
+    most = std::max(most, store->cachedJobBytes());
+  }
+  EXPECT_LE(most, 32u << 20);
+  EXPECT_GT(store->cachedJobs(), 0u);  // still a cache
+  // A cached job reads back whole.
+  auto got = store->getJob("job-299");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->metadata.at("blob").as_string(), big);
+}
+
+}  // namespace
+}  // namespace herald::storage
+
+namespace herald::storage {
+namespace {
+
+TEST_F(SqliteStoreTest, ACorruptFileIsRefusedAtOpenNotAtTheFirstWrite) {
+  {
+    auto store = open();
+    for (int i = 0; i < 50; ++i) {
+      Job job = makeJob("job-" + std::to_string(i));
+      job.metadata["pad"] = std::string(500, 'p');
+      store->createJob(job);
+    }
+  }  // the last connection closing checkpoints the WAL into the file
+  {
+    // Garbage over the pages after the first (the header and schema stay readable, so
+    // opening alone would not notice).
+    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 2);
+    const std::string garbage(4096 * 3, '\x5a');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  try {
+    open();
+    FAIL() << "a corrupt database opened";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path_), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace herald::storage
+
+namespace herald::storage {
+namespace {
+
+TEST_F(SqliteStoreTest, DurabilityFullFsyncsEveryCommitAndNormalLeavesItToCheckpoints) {
+  // PRAGMA synchronous is per connection: 2 is FULL, 1 NORMAL.
+  for (const bool full : {true, false}) {
+    SqliteStore store(path_, 1000, full);
+    Job job = makeJob(full ? "full" : "normal");
+    store.createJob(job);
+    EXPECT_EQ(store.synchronousMode(), full ? 2 : 1);
+  }
 }
 
 }  // namespace

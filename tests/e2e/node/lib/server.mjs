@@ -251,9 +251,22 @@ export async function getJob(baseUrl, jobId) {
   return expectStatus(res, 200, 'get job');
 }
 
+/**
+ * GET /api/v1/jobs/{id}/progress. The server answers in pages of at most 1000 entries, a
+ * full page linking the next (Link: rel="next"); without a `limit` in `query` every page
+ * is followed, so the whole history comes back.
+ */
 export async function getHistory(baseUrl, jobId, query = '') {
-  const res = await getJson(baseUrl, `/api/v1/jobs/${encodeURIComponent(jobId)}/progress${query}`);
-  return expectStatus(res, 200, 'get history');
+  let res = await getJson(baseUrl, `/api/v1/jobs/${encodeURIComponent(jobId)}/progress${query}`);
+  const entries = expectStatus(res, 200, 'get history');
+  if (/[?&]limit=/.test(query)) return entries;
+  for (let link = res.headers.get('link'); link; link = res.headers.get('link')) {
+    const next = /^<([^>]+)>;\s*rel="next"$/.exec(link);
+    if (!next) throw new Error(`get history: unexpected Link header ${link}`);
+    res = await getJson(baseUrl, next[1]);
+    entries.push(...expectStatus(res, 200, 'get history (next page)'));
+  }
+  return entries;
 }
 
 // ---------------------------------------------------------------------------------------

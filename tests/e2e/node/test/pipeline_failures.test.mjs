@@ -3,6 +3,8 @@
 // media file and a missing local file fail at once. Each failure ends the pipeline job
 // Failed with a clear errorMessage and one JobFailed event, and the server keeps serving.
 import { describe, test } from 'node:test';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { useServer, getJob, getJson, getHistory, request, connect, safeStop, barrier } from '../lib/server.mjs';
 import { scratchDir, useMedia } from '../lib/media.mjs';
@@ -18,10 +20,11 @@ const dump = (entries) => entries.map((u) => `#${u.sequence} ${u.status} ${u.pro
  * Ingests `url` while the only worker is held, subscribes to the pipeline job and its
  * video, then lets the worker go and waits for JobFailed. Returns what was seen.
  */
-async function ingestAndFail(ctx, mediaServer, url, timeoutMs = 20_000) {
+async function ingestAndFail(ctx, mediaServer, url, timeoutMs = 20_000, whileHeld = async () => {}) {
   const connection = await ctx.connect(10);
   const watch = new PipelineWatcher(connection);
   const blocker = await occupyWorker(ctx.url, mediaServer);
+  await whileHeld();
   const job = await ingest(ctx.url, { url });
   assert.equal(job.status, 'Pending');
   await connection.invoke('SubscribeToJob', job.jobId, 0);
@@ -164,10 +167,15 @@ describe('pipeline: failing sources', () => {
   });
 
   test('a corrupt media file fails the pipeline with a clear error', async (t) => {
-    const seen = await ingestAndFail(ctx, fx.server, fx.media.corrupt.url);
+    // Downloaded (http), so the failed ingest has a folder of its own to delete.
+    const url = fx.server.serve('/media/corrupt.mp4', fx.media.corrupt.path);
+    const seen = await ingestAndFail(ctx, fx.server, url);
     const state = await assertFailedCleanly(ctx, seen, /corrupt|invalid|not a (valid )?media|could not (read|probe)|unreadable|no (audio|media|stream)|unsupported/i);
     t.diagnostic(`errorMessage: ${state.errorMessage}`);
     assert.equal(state.attempts, 1, 'a corrupt file is a permanent failure');
+    // The failed ingest's download is deleted (it used to stay on disk for good).
+    const folder = path.join(ctx.server.dataDir, 'media', seen.job.videoId);
+    assert.equal(existsSync(folder), false, `${folder} left behind: ${existsSync(folder) ? readdirSync(folder) : ''}`);
   });
 
   test('a missing local file fails the pipeline with "not found"', async (t) => {
@@ -177,5 +185,29 @@ describe('pipeline: failing sources', () => {
     t.diagnostic(`errorMessage: ${state.errorMessage}`);
     assert.ok(state.errorMessage.includes(missing), `errorMessage names the file: ${state.errorMessage}`);
     assert.equal(state.attempts, 1);
+  });
+});
+
+describe('pipeline: the media quota (Pipeline:MaxMediaBytes)', () => {
+  const ctx = useServer({
+    env: { Jobs__WorkerCount: '1', Jobs__RetryBaseDelayMs: String(RETRY_BASE_MS), Pipeline__MaxMediaBytes: String(1 << 20) },
+  });
+  const fx = useMedia();
+
+  test('a full quota with nothing to evict: the ingest waits (retried), then fails saying so', async (t) => {
+    // Media of a video the store does not know: never evicted. Written once the worker
+    // is held by a download of its own (which needed room to start).
+    const foreign = path.join(ctx.server.dataDir, 'media', 'someone-elses');
+    const fill = async () => {
+      mkdirSync(foreign, { recursive: true });
+      writeFileSync(path.join(foreign, 'big.media'), Buffer.alloc(1 << 20));
+    };
+    const url = fx.server.serve('/quota/short.mp4', fx.media.short.path);
+    const seen = await ingestAndFail(ctx, fx.server, url, 20_000, fill);
+    const state = await assertFailedCleanly(ctx, seen, /media storage is full.*Pipeline:MaxMediaBytes/);
+    t.diagnostic(`errorMessage: ${state.errorMessage}`);
+    assert.equal(state.attempts, 3, 'a full quota is transient: every attempt was made');
+    assert.ok(existsSync(path.join(foreign, 'big.media')), 'media Herald does not know of is left alone');
+    assert.equal(fx.server.requests.filter((r) => r.pathname === '/quota/short.mp4').length, 0, 'nothing was downloaded');
   });
 });
