@@ -141,12 +141,18 @@ model::Job ProgressService::createJobNow(NewJob spec) {
 
 ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
                                      const std::function<void(model::Job&)>& mutate,
-                                     const std::string* fence) {
+                                     const std::string* fence, const std::string* reporter) {
   ReportResult result;
   JobStatus previous = JobStatus::Pending;
   std::int64_t queuedSince = 0;
   bool leaseLost = false;
+  bool hidden = false;
   auto changed = store_.updateJob(jobId, [&](model::Job& job) {
+    // First: a job this worker may not report to is "not found", whatever its state.
+    if (reporter && job.runner != *reporter && job.leaseOwner != *reporter) {
+      hidden = true;
+      return false;
+    }
     const bool rerunnable = job.status == JobStatus::Failed || job.status == JobStatus::Cancelled;
     const bool applies = accepts == Accepts::Open ? !model::isTerminal(job.status) : rerunnable;
     if (!applies) return false;
@@ -165,6 +171,10 @@ ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
   switch (changed.outcome) {
     case JobChange::Outcome::NotFound: result.outcome = ReportOutcome::NotFound; return result;
     case JobChange::Outcome::Unchanged:
+      if (hidden) {
+        result.outcome = ReportOutcome::NotFound;
+        return result;
+      }
       result.outcome = leaseLost ? ReportOutcome::LeaseLost : ReportOutcome::AlreadyFinished;
       result.job = std::move(changed.job);
       return result;
@@ -236,7 +246,7 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
           job.leaseExpiresAt = now + job.leaseMillis;  // the holder is alive: renewed
         }
       },
-      r.fenced ? &r.leaseToken : nullptr);
+      r.fenced ? &r.leaseToken : nullptr, r.reporter.empty() ? nullptr : &r.reporter);
   if (result.outcome == ReportOutcome::Recorded) metrics::herald().reports.inc();
   return result;
 }

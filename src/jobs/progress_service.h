@@ -63,6 +63,10 @@ struct ProgressReport {
   // reports (cancel, the pipeline's own bookkeeping) are an authority above the lease.
   bool fenced = false;
   std::string leaseToken;
+  // Non-empty (an authenticated worker's auth::Principal::actorId): recorded only on a
+  // job this worker created (its runner) or holds the lease of; any other job answers
+  // NotFound, as if it did not exist.
+  std::string reporter;
 };
 
 enum class ReportOutcome { Recorded, NotFound, AlreadyFinished, LeaseLost };
@@ -225,9 +229,11 @@ class ProgressService {
   // A change decided from the stored job: NotFound, AlreadyFinished (the job is not one
   // `accepts` takes) or Recorded.
   // `fence`: the token the stored job must hold (nullptr: not fenced); LeaseLost if not.
+  // `reporter`: a worker that must have created (runner) or hold (lease owner) the job;
+  // NotFound if not (nullptr: anyone).
   ReportResult change(const std::string& jobId, Accepts accepts,
                       const std::function<void(model::Job&)>& mutate,
-                      const std::string* fence = nullptr);
+                      const std::string* fence = nullptr, const std::string* reporter = nullptr);
   // Announces a written change (held until its batch commits) and, with `moveVideo`,
   // moves the stage of the job's video.
   void recorded(const storage::JobChange& change, model::JobStatus previous, bool moveVideo = true);
