@@ -1,7 +1,9 @@
 #include "auth/jwt_authenticator.h"
 
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
+#include <unordered_map>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -46,6 +48,12 @@ std::int64_t systemNow() {
       .count();
 }
 
+// Never 0 (an empty cache's owner) and never reused, unlike an address.
+std::uint64_t nextInstanceId() {
+  static std::atomic<std::uint64_t> next{0};
+  return ++next;
+}
+
 bool onHubPath(const std::string& path) {
   return path.size() >= 6 && core::iequals(std::string_view(path).substr(0, 6), "/hubs/");
 }
@@ -54,7 +62,10 @@ bool onHubPath(const std::string& path) {
 
 JwtAuthenticator::JwtAuthenticator(JwtVerifier verifier, const std::vector<std::string>& apiKeys,
                                    Clock clock)
-    : verifier_(std::move(verifier)), clock_(clock ? std::move(clock) : Clock(systemNow)) {
+    : verifier_(std::move(verifier)),
+      clock_(clock ? std::move(clock) : Clock(systemNow)),
+      skewSeconds_(verifier_.clockSkewSeconds()),
+      instanceId_(nextInstanceId()) {
   for (const auto& key : apiKeys) {
     if (key.rfind("sha256:", 0) == 0) {
       auto d = parseHexDigest(std::string_view(key).substr(7));
@@ -97,9 +108,33 @@ std::optional<Principal> JwtAuthenticator::fromApiKey(std::string_view value) co
   return p;
 }
 
+// Tokens verified lately on this thread. A worker sends the same token with every report
+// and a client with every long poll: verifying it again (base64url, two JSON documents,
+// an HMAC, or an RSA/ECDSA verification of 0.4-0.9 M instructions) would cost more than
+// the report itself. A hit is an exact match of the whole token text, so it can only
+// return what verifying that very text returned; its expiry is checked again on each hit.
+// Per thread, so no lock; bounded, and emptied when full (tokens rotate slowly).
+struct VerifiedTokens {
+  static constexpr std::size_t kMaxEntries = 256;
+  std::uint64_t owner = 0;  // the authenticator the entries belong to (its instanceId_)
+  std::unordered_map<std::string, Principal> entries;
+};
+
 Principal JwtAuthenticator::fromToken(std::string_view token) const {
+  const auto now = clock_();
+  thread_local VerifiedTokens cache;
+  if (cache.owner != instanceId_) {
+    cache.entries.clear();
+    cache.owner = instanceId_;
+  }
+  // Looked up first: a remembered JWT needs neither the API keys' SHA-256 nor a verify.
+  std::string text(token);
+  if (auto it = cache.entries.find(text); it != cache.entries.end()) {
+    if (now < it->second.expiresAt + skewSeconds_) return it->second;
+    cache.entries.erase(it);
+  }
   if (auto key = fromApiKey(token)) return *key;
-  auto result = verifier_.verify(token, clock_());
+  auto result = verifier_.verify(token, now);
   Principal p;
   if (!result.ok()) {
     p.credentialRejected = true;
@@ -109,6 +144,8 @@ Principal JwtAuthenticator::fromToken(std::string_view token) const {
   p.roles = std::move(result.claims->roles);
   p.expiresAt = result.claims->expiresAt;
   p.authenticated = true;
+  if (cache.entries.size() >= VerifiedTokens::kMaxEntries) cache.entries.clear();
+  cache.entries.emplace(std::move(text), p);
   return p;
 }
 

@@ -11,6 +11,9 @@
 // A bearer value that equals a worker API key gives a worker principal (role `worker`,
 // user id `key-<first 8 hex digits of its SHA-256>`), otherwise it must be a valid JWT.
 // Anything sent and refused gives an anonymous principal with credentialRejected set.
+// A token verified once is remembered per thread until it expires (256 at most), so a
+// worker or a long-polling client that sends the same token each time pays for one
+// verification, not one per request (docs/performance.md).
 //
 // API keys are kept only as SHA-256 digests (a key configured as `sha256:<hex>` never
 // exists in clear in the process) and compared in constant time (CRYPTO_memcmp).
@@ -48,6 +51,8 @@ class JwtAuthenticator final : public Authenticator {
   JwtVerifier verifier_;
   std::vector<Digest> apiKeys_;
   Clock clock_;
+  std::int64_t skewSeconds_;  // the verifier's, for re-checking a cached token's expiry
+  std::uint64_t instanceId_;  // keys the per-thread cache of verified tokens
 };
 
 }  // namespace herald::auth

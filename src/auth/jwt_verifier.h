@@ -65,6 +65,8 @@ class JwtVerifier {
 
   JwtResult verify(std::string_view token, std::int64_t nowSeconds) const;
 
+  std::int64_t clockSkewSeconds() const { return options_.clockSkew.count(); }
+
  private:
   JwtKeySet keys_;
   JwtOptions options_;

@@ -1,6 +1,8 @@
 // Where the JWT authenticator reads credentials, and worker API keys.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "auth/jwt_authenticator.h"
 #include "jwt_test_keys.h"
 
@@ -112,4 +114,28 @@ TEST(JwtAuthenticator, RefusesMalformedKeyConfiguration) {
   EXPECT_THROW(JwtAuthenticator(v, {"short"}), std::invalid_argument);
   EXPECT_THROW(JwtAuthenticator(v, {"sha256:abc"}), std::invalid_argument);
   EXPECT_THROW(JwtAuthenticator(v, {"sha256:" + std::string(64, 'g')}), std::invalid_argument);
+}
+
+TEST(JwtAuthenticator, ARememberedTokenStillExpires) {
+  // The per-thread cache of verified tokens answers a repeated token, but never past its
+  // expiry (plus the clock skew, 30 s by default).
+  auto now = std::make_shared<std::int64_t>(kNow);
+  JwtKeySet keys;
+  keys.addSecret(kSecret);
+  JwtAuthenticator a(JwtVerifier(std::move(keys), {}), {}, [now] { return *now; });
+  auto r = requestTo("/api/v1/jobs");
+  r.headers["authorization"] = "Bearer " + goodToken("carol");  // exp: kNow + 60
+  EXPECT_EQ(a.authenticate(r).userId, "carol");
+  EXPECT_EQ(a.authenticate(r).userId, "carol");  // remembered
+  *now = kNow + 89;
+  EXPECT_TRUE(a.authenticate(r).authenticated);
+  *now = kNow + 90;
+  EXPECT_FALSE(a.authenticate(r).authenticated);
+  EXPECT_TRUE(a.authenticate(r).credentialRejected);
+  // Another authenticator (other keys) never sees this one's remembered tokens.
+  JwtKeySet otherKeys;
+  otherKeys.addSecret(std::string(40, 'o'));
+  JwtAuthenticator other(JwtVerifier(std::move(otherKeys), {}), {}, [] { return kNow; });
+  r.headers["authorization"] = "Bearer " + goodToken("carol");
+  EXPECT_FALSE(other.authenticate(r).authenticated);
 }
