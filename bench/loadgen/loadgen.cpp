@@ -99,6 +99,9 @@ struct Options {
   bool quickAck = true;
   bool strict = false;  // exit 1 on any loss/dup/reorder/disconnect or zero deliveries
   bool quiet = false;
+  // Herald with AppSettings:EnableAuth: sent as `Authorization: Bearer` on every
+  // WebSocket upgrade and POST (a JWT, or a worker API key), to measure authentication.
+  std::string bearer;
 };
 
 void usage() {
@@ -108,6 +111,8 @@ void usage() {
   --label NAME              name the results are recorded under (default: the peer),
                             e.g. a server configuration of the same protocol
   --host 127.0.0.1          --port N
+  --bearer TOKEN            Authorization: Bearer TOKEN on upgrades and POSTs (Herald
+                            with EnableAuth; an admin token sees every job)
   --phase small|big|hold    small/big: connect, idle memory, [light step], rate ladder
                             hold: connect, then hold with pings and light publishing
   --connections N (10000)   --group-size N (5)      --payload-bytes N (300)
@@ -158,6 +163,8 @@ Options parseOptions(int argc, char** argv) {
       o.label = val();
     else if (k == "--host")
       o.host = val();
+    else if (k == "--bearer")
+      o.bearer = val();
     else if (k == "--port")
       o.port = std::stoi(val());
     else if (k == "--phase")
@@ -870,7 +877,9 @@ std::string Bench::upgradeRequest(const Subscriber& s) const {
   }
   return "GET " + path + " HTTP/1.1\r\nHost: " + opt_.host + ":" + std::to_string(opt_.port) +
          "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+         (opt_.bearer.empty() ? std::string() : "Authorization: Bearer " + opt_.bearer + "\r\n") +
+         "\r\n";
 }
 
 void Bench::onUpgraded(Subscriber& s) {
@@ -1197,6 +1206,10 @@ std::string Bench::httpPost(const std::string& path, const std::string& body) co
   r += path;
   r += " HTTP/1.1\r\nHost: ";
   r += opt_.host;
+  if (!opt_.bearer.empty()) {
+    r += "\r\nAuthorization: Bearer ";
+    r += opt_.bearer;
+  }
   r += "\r\nContent-Type: application/json\r\nContent-Length: ";
   r += std::to_string(body.size());
   r += "\r\n\r\n";

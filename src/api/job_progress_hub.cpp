@@ -10,6 +10,7 @@
 #include "api/dashboard.h"
 #include "api/hub_names.h"
 #include "metrics/herald_metrics.h"
+#include "auth/policy.h"
 #include "model/json_mapping.h"
 
 namespace herald::api {
@@ -85,10 +86,33 @@ asio::awaitable<bool> drained(const hub::HubConnectionPtr& c) {
   co_return false;
 }
 
+// With authentication, whether the connection may see the job or video `ownerOf` reads
+// (auth::maySee); read before the group is joined, so not a single event of another
+// user's job reaches the connection. Without authentication (or for an admin) nothing is
+// read: true at once.
+asio::awaitable<bool> mayWatch(jobs::ProgressService& service, HubCallContext& ctx, bool enforced,
+                               std::function<std::optional<std::string>(storage::Store&)> ownerOf) {
+  const auto& principal = ctx.connection->principal();
+  if (!enforced || principal.isAdmin()) co_return true;
+  auto reading = service.onStore(std::move(ownerOf));
+  auto owner = co_await std::move(reading);
+  co_return owner&& auth::maySee(enforced, principal, *owner);
+}
+
 asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubCallContext& ctx,
-                                            std::string jobId, std::optional<std::int64_t> after) {
+                                            std::string jobId, std::optional<std::int64_t> after,
+                                            bool enforced) {
   const auto& c = ctx.connection;
   if (jobId.size() > kMaxIdLength) {
+    sendError(c, "NOT_FOUND", "Job " + jobId + " not found");
+    co_return nullptr;
+  }
+  auto checking = mayWatch(service, ctx, enforced, [jobId](storage::Store& store) {
+    auto job = store.getJob(jobId);
+    return job ? std::optional<std::string>(job->userId) : std::nullopt;
+  });
+  if (!co_await std::move(checking)) {
+    // Exactly the answer of an unknown id: existence does not leak.
     sendError(c, "NOT_FOUND", "Job " + jobId + " not found");
     co_return nullptr;
   }
@@ -152,9 +176,17 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
 }
 
 asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service, HubCallContext& ctx,
-                                              std::string videoId) {
+                                              std::string videoId, bool enforced) {
   const auto& c = ctx.connection;
   if (videoId.size() > kMaxIdLength) {
+    sendError(c, "NOT_FOUND", "Video " + videoId + " not found");
+    co_return nullptr;
+  }
+  auto checking = mayWatch(service, ctx, enforced, [videoId](storage::Store& store) {
+    auto video = store.getVideo(videoId);
+    return video ? std::optional<std::string>(video->userId) : std::nullopt;
+  });
+  if (!co_await std::move(checking)) {
     sendError(c, "NOT_FOUND", "Video " + videoId + " not found");
     co_return nullptr;
   }
@@ -239,13 +271,17 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
     co_return;
   });
 
-  d.addMethod("SubscribeToJob", 1, 2, [&service](HubCallContext& ctx, const json::array& args) {
-    auto jobId = idArg(args);
-    auto after = HubDispatcher::optionalIntArg(args, 1);
-    return guarded(ctx, "SubscribeToJob", [&service, &ctx, jobId, after]() {
-      return subscribeToJob(service, ctx, jobId, after);
-    });
-  });
+  // Read at each call: the server turns enforcement on with AppSettings:EnableAuth.
+  const auto* dispatcher = &d;
+  d.addMethod("SubscribeToJob", 1, 2,
+              [&service, dispatcher](HubCallContext& ctx, const json::array& args) {
+                auto jobId = idArg(args);
+                auto after = HubDispatcher::optionalIntArg(args, 1);
+                const bool enforced = dispatcher->accessEnforced();
+                return guarded(ctx, "SubscribeToJob", [&service, &ctx, jobId, after, enforced]() {
+                  return subscribeToJob(service, ctx, jobId, after, enforced);
+                });
+              });
 
   d.addMethod("UnsubscribeFromJob", 1, 1,
               [](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
@@ -253,11 +289,14 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
                 co_return nullptr;
               });
 
-  d.addMethod("SubscribeToVideo", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
-    auto videoId = idArg(args);
-    return guarded(ctx, "SubscribeToVideo",
-                   [&service, &ctx, videoId]() { return subscribeToVideo(service, ctx, videoId); });
-  });
+  d.addMethod("SubscribeToVideo", 1, 1,
+              [&service, dispatcher](HubCallContext& ctx, const json::array& args) {
+                auto videoId = idArg(args);
+                const bool enforced = dispatcher->accessEnforced();
+                return guarded(ctx, "SubscribeToVideo", [&service, &ctx, videoId, enforced]() {
+                  return subscribeToVideo(service, ctx, videoId, enforced);
+                });
+              });
 
   d.addMethod("UnsubscribeFromVideo", 1, 1,
               [](HubCallContext& ctx, const json::array& args) -> asio::awaitable<json::value> {
@@ -266,7 +305,7 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
               });
 
   // The jobs dashboard's stream: every job's changes (DashboardJobUpdate) and the
-  // counts (DashboardStats). Admins only once authentication exists.
+  // counts (DashboardStats). Admins only with authentication (the dispatcher checks).
   d.addMethod(
       "SubscribeToDashboard", 0, 0,
       [&service](HubCallContext& ctx, const json::array&) {
@@ -283,37 +322,42 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
       },
       auth::Access::Admin);
 
-  d.addMethod("GetJobProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
-    auto jobId = idArg(args);
-    return guarded(ctx, "GetJobProgress", [&service, &ctx, jobId]() {
-      return service.onStore([&ctx, jobId](storage::Store& store) -> json::value {
-        auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
-        if (!job) {
-          sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
-          return nullptr;
-        }
-        auto payload = model::jobProgressUpdate(*job);
-        ctx.connection->send(event(names::kJobProgressUpdate, payload));
-        return payload;
+  d.addMethod(
+      "GetJobProgress", 1, 1, [&service, dispatcher](HubCallContext& ctx, const json::array& args) {
+        auto jobId = idArg(args);
+        const bool enforced = dispatcher->accessEnforced();
+        return guarded(ctx, "GetJobProgress", [&service, &ctx, jobId, enforced]() {
+          return service.onStore([&ctx, jobId, enforced](storage::Store& store) -> json::value {
+            auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
+            if (!job || !auth::maySee(enforced, ctx.connection->principal(), job->userId)) {
+              sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
+              return nullptr;
+            }
+            auto payload = model::jobProgressUpdate(*job);
+            ctx.connection->send(event(names::kJobProgressUpdate, payload));
+            return payload;
+          });
+        });
       });
-    });
-  });
 
-  d.addMethod("GetVideoProgress", 1, 1, [&service](HubCallContext& ctx, const json::array& args) {
-    auto videoId = idArg(args);
-    return guarded(ctx, "GetVideoProgress", [&service, &ctx, videoId]() {
-      return service.onStore([&ctx, videoId](storage::Store& store) -> json::value {
-        auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
-        if (!video) {
-          sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
-          return nullptr;
-        }
-        auto payload = model::videoProgressUpdate(*video);
-        ctx.connection->send(event(names::kVideoProgressUpdate, payload));
-        return payload;
+  d.addMethod(
+      "GetVideoProgress", 1, 1,
+      [&service, dispatcher](HubCallContext& ctx, const json::array& args) {
+        auto videoId = idArg(args);
+        const bool enforced = dispatcher->accessEnforced();
+        return guarded(ctx, "GetVideoProgress", [&service, &ctx, videoId, enforced]() {
+          return service.onStore([&ctx, videoId, enforced](storage::Store& store) -> json::value {
+            auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
+            if (!video || !auth::maySee(enforced, ctx.connection->principal(), video->userId)) {
+              sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
+              return nullptr;
+            }
+            auto payload = model::videoProgressUpdate(*video);
+            ctx.connection->send(event(names::kVideoProgressUpdate, payload));
+            return payload;
+          });
+        });
       });
-    });
-  });
 }
 
 }  // namespace herald::api

@@ -46,4 +46,14 @@ core::HttpResponse jsonTextResponse(int status, std::string body) {
   return r;
 }
 
+core::HttpResponse unauthorized(bool credentialRejected) {
+  auto r = problem(401, credentialRejected
+                            ? "The access token is invalid or expired."
+                            : "This resource needs a bearer token (Authorization: Bearer).");
+  r.headers.emplace_back("WWW-Authenticate",
+                         credentialRejected ? R"(Bearer error="invalid_token")" : "Bearer");
+  r.rejectReason = credentialRejected ? "invalid_token" : "unauthorized";
+  return r;
+}
+
 }  // namespace herald::api

@@ -20,5 +20,8 @@ core::HttpResponse problem(int status, std::string_view detail, boost::json::obj
 core::HttpResponse jsonResponse(int status, const boost::json::value& body);
 // The same with the body already written as JSON text.
 core::HttpResponse jsonTextResponse(int status, std::string body);
+// 401 with `WWW-Authenticate: Bearer` (and error="invalid_token" when a credential was
+// sent and refused, RFC 6750 section 3), as ASP.NET Core's JwtBearer answers.
+core::HttpResponse unauthorized(bool credentialRejected);
 
 }  // namespace herald::api

@@ -21,6 +21,7 @@
 #include "api/hub_names.h"
 #include "api/problem.h"
 #include "config/load.h"
+#include "auth/policy.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/local_files.h"
@@ -197,17 +198,20 @@ HttpResponse RestApi::connectionInfo(const auth::RequestContext& context) const 
   json::object o;
   o["hubUrl"] = "/hubs/job-progress";
   // The caller's user id when a credential named one; null for an anonymous caller
-  // (always, until authentication exists).
+  // (always without EnableAuth).
   o["userId"] = context.principal.userId.empty() ? json::value(nullptr)
                                                  : json::value(context.principal.userId);
   json::object instructions;
   instructions["connect"] =
       "Connect a SignalR client to /hubs/job-progress (WebSockets, JSON hub protocol)";
-  // Only what the server honours: it verifies no token yet (EnableAuth=true refuses to
-  // start), so it asks for none. The JWT issue adds the accessTokenFactory instruction.
+  // Only what the server honours: a token when EnableAuth is on, none otherwise.
   instructions["authentication"] =
-      "No authentication is required: connect without an access token (this server does not "
-      "verify tokens)";
+      config_.app.enableAuth
+          ? "A JWT bearer token is required: pass accessTokenFactory to the client (it is sent "
+            "as Authorization: Bearer, and as access_token in the query for WebSockets and "
+            "SSE); a connection closes when its token expires and reconnects with a fresh one"
+          : "No authentication is required: connect without an access token (this server does "
+            "not verify tokens)";
   instructions["subscribeToJob"] =
       "invoke('SubscribeToJob', jobId[, afterSequence]) to receive a job's updates";
   instructions["subscribeToVideo"] =
@@ -351,7 +355,12 @@ asio::awaitable<HttpResponse> RestApi::metrics() {
   co_return r;
 }
 
-asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {
+bool RestApi::maySee(const Ctx& context, const std::string& ownerUserId) const {
+  return auth::maySee(config_.app.enableAuth, context.principal, ownerUserId);
+}
+
+asio::awaitable<HttpResponse> RestApi::createJob(const Ctx& context) {
+  const auto& request = context.request;
   HttpResponse error;
   auto body = parseBody(request, error);
   if (!body) co_return error;
@@ -380,6 +389,9 @@ asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {
   spec.jobType = *jobType;
   spec.videoId = videoId.value_or("");
   spec.userId = userId.value_or("");
+  // The creator may report to the job (a worker reports only to jobs it created or
+  // claimed): kept as the job's runner, which no queue of the built-in engine matches.
+  if (config_.app.enableAuth) spec.runner = context.principal.actorId();
   auto creating = service_.createJob(std::move(spec));
   model::Job job;
   try {
@@ -393,8 +405,9 @@ asio::awaitable<HttpResponse> RestApi::createJob(const HttpRequest& request) {
   co_return response;
 }
 
-asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request,
+asio::awaitable<HttpResponse> RestApi::reportProgress(const Ctx& context,
                                                       const std::string& jobId) {
+  const auto& request = context.request;
   HttpResponse error;
   // The parsed body is only read (fields are copied out): parsed into a monotonic
   // resource, it costs a few pointer bumps instead of a malloc per value.
@@ -437,6 +450,11 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
   report.fenced = true;
   if (auto token = optionalString(*body, "leaseToken", errors, 64)) report.leaseToken = *token;
   if (!errors.empty()) co_return problem(400, "The progress report is invalid.", std::move(errors));
+  // With authentication, a worker reports only to jobs it created or holds the lease of
+  // (an admin to any): checked inside the store's transaction, other jobs are "not found".
+  if (config_.app.enableAuth && !context.principal.isAdmin()) {
+    report.reporter = context.principal.actorId();
+  }
 
   auto reporting = service_.report(jobId, std::move(report));
   auto result = co_await std::move(reporting);
@@ -458,7 +476,8 @@ asio::awaitable<HttpResponse> RestApi::reportProgress(const HttpRequest& request
   co_return jsonTextResponse(200, model::jobResourceJson(result.job));
 }
 
-asio::awaitable<HttpResponse> RestApi::claimJob(const HttpRequest& request) {
+asio::awaitable<HttpResponse> RestApi::claimJob(const Ctx& context) {
+  const auto& request = context.request;
   // Waiting claims are bounded: past this many, a claim answers at once (204 if empty).
   constexpr int kMaxClaimWaiters = 64;
   // A job queued on this node wakes the waiting claims at once (QueueSignal); the store
@@ -494,8 +513,11 @@ asio::awaitable<HttpResponse> RestApi::claimJob(const HttpRequest& request) {
   if (!errors.empty()) co_return problem(400, "The claim is invalid.", std::move(errors));
 
   jobs::LeaseSpec lease;
-  lease.owner =
-      workerId && !workerId->empty() ? *workerId : "worker-" + core::newLeaseToken().substr(0, 8);
+  // With authentication, the lease is held by the caller's identity, whatever workerId
+  // says: its reports are then accepted as the holder's (and nobody else's).
+  lease.owner = config_.app.enableAuth           ? context.principal.actorId()
+                : workerId && !workerId->empty() ? *workerId
+                                                 : "worker-" + core::newLeaseToken().substr(0, 8);
   lease.length = std::chrono::milliseconds(
       static_cast<std::int64_t>(leaseSeconds.value_or(config_.jobs.leaseSeconds) * 1000));
   const auto deadline =
@@ -542,14 +564,15 @@ asio::awaitable<HttpResponse> RestApi::claimJob(const HttpRequest& request) {
   co_return jsonResponse(200, o);
 }
 
-asio::awaitable<HttpResponse> RestApi::getJob(const std::string& jobId) {
+asio::awaitable<HttpResponse> RestApi::getJob(const Ctx& context, const std::string& jobId) {
   auto reading = service_.onStore([jobId](storage::Store& s) { return s.getJob(jobId); });
   auto job = co_await std::move(reading);
-  if (!job) co_return problem(404, "Job " + jobId + " not found.");
+  if (!job || !maySee(context, job->userId)) co_return problem(404, "Job " + jobId + " not found.");
   co_return jsonTextResponse(200, model::jobResourceJson(*job));
 }
 
-asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
+asio::awaitable<HttpResponse> RestApi::listJobs(const Ctx& context) {
+  const auto& request = context.request;
   HttpResponse error;
   storage::JobFilter filter;
   auto limit = parseLimit(request, 100, 1000, error);
@@ -578,6 +601,13 @@ asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
                         "offset must be an integer from 0 to " + std::to_string(kMaxOffset) + ".");
     }
   }
+  // A user lists only their own jobs: another user's id in the filter finds nothing.
+  if (!maySee(context, "")) {
+    if (filter.userId && *filter.userId != context.principal.userId) {
+      co_return jsonTextResponse(200, "[]");
+    }
+    filter.userId = context.principal.userId;
+  }
   auto reading = service_.onStore([filter](storage::Store& s) { return s.listJobs(filter); });
   auto list = co_await std::move(reading);
   json::array out;
@@ -585,8 +615,8 @@ asio::awaitable<HttpResponse> RestApi::listJobs(const HttpRequest& request) {
   co_return jsonResponse(200, out);
 }
 
-asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
-                                               const std::string& jobId) {
+asio::awaitable<HttpResponse> RestApi::history(const Ctx& context, const std::string& jobId) {
+  const auto& request = context.request;
   HttpResponse error;
   // Pages of at most 1000 (each entry carries the job's metadata then, up to
   // Jobs:MaxMetadataBytes): one request once built a 901 MB answer on the store thread.
@@ -603,9 +633,11 @@ asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
     }
   }
   int n = *limit;
-  auto reading = service_.onStore(
-      [jobId, after, n](storage::Store& s) -> std::optional<std::vector<model::ProgressEntry>> {
-        if (!s.getJob(jobId)) return std::nullopt;
+  auto reading =
+      service_.onStore([this, &context, jobId, after,
+                        n](storage::Store& s) -> std::optional<std::vector<model::ProgressEntry>> {
+        auto job = s.getJob(jobId);
+        if (!job || !maySee(context, job->userId)) return std::nullopt;
         return s.progressHistory(jobId, after, n);
       });
   auto entries = co_await std::move(reading);
@@ -623,12 +655,12 @@ asio::awaitable<HttpResponse> RestApi::history(const HttpRequest& request,
   co_return response;
 }
 
-asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
+asio::awaitable<HttpResponse> RestApi::getVideo(const Ctx& context, const std::string& videoId) {
   auto reading = service_.onStore(
-      [videoId](
+      [this, &context, videoId](
           storage::Store& s) -> std::optional<std::pair<model::Video, std::vector<model::Job>>> {
         auto video = s.getVideo(videoId);
-        if (!video) return std::nullopt;
+        if (!video || !maySee(context, video->userId)) return std::nullopt;
         storage::JobFilter filter;
         filter.videoId = videoId;
         filter.limit = 1000;
@@ -655,7 +687,8 @@ asio::awaitable<HttpResponse> RestApi::getVideo(const std::string& videoId) {
   co_return jsonResponse(200, o);
 }
 
-asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
+asio::awaitable<HttpResponse> RestApi::ingest(const Ctx& context) {
+  const auto& request = context.request;
   HttpResponse error;
   auto body = parseBody(request, error);
   if (!body) co_return error;
@@ -700,7 +733,9 @@ asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
 
   jobs::NewVideo spec;
   spec.url = *url;
-  spec.userId = userId.value_or("");
+  // With authentication the token names the owner; a body's userId is ignored (else any
+  // user could file videos under another's name and into their event stream).
+  spec.userId = config_.app.enableAuth ? context.principal.userId : userId.value_or("");
   spec.priority = priority;
   spec.maxAttempts = config_.jobs.maxAttempts;
   spec.transcribe = config_.app.autoTranscribe;
@@ -720,10 +755,12 @@ asio::awaitable<HttpResponse> RestApi::ingest(const HttpRequest& request) {
   co_return response;
 }
 
-asio::awaitable<HttpResponse> RestApi::transcript(const std::string& videoId) {
+asio::awaitable<HttpResponse> RestApi::transcript(const Ctx& context, const std::string& videoId) {
   auto reading = service_.onStore(
-      [videoId](storage::Store& s) -> std::optional<std::vector<model::TranscriptSegment>> {
-        if (!s.getVideo(videoId)) return std::nullopt;
+      [this, &context,
+       videoId](storage::Store& s) -> std::optional<std::vector<model::TranscriptSegment>> {
+        auto video = s.getVideo(videoId);
+        if (!video || !maySee(context, video->userId)) return std::nullopt;
         return s.transcript(videoId);
       });
   auto segments = co_await std::move(reading);
@@ -746,14 +783,19 @@ asio::awaitable<HttpResponse> RestApi::transcript(const std::string& videoId) {
   co_return jsonResponse(200, o);
 }
 
-asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
+asio::awaitable<HttpResponse> RestApi::cancel(const Ctx& context, const std::string& jobId) {
   // On the job's lane: ordered with its reports and its pipeline's bookkeeping.
   auto finding = service_.laneOfJobId(jobId);
   const auto lane = co_await std::move(finding);
   auto cancelling = service_.onStoreDurable(
       lane,
-      [this,
+      [this, &context,
        jobId](storage::Store& s) -> std::pair<jobs::CancelOutcome, std::optional<model::Job>> {
+        // Checked on the store thread, right before the cancel: nothing can change the
+        // job's owner in between.
+        if (auto found = s.getJob(jobId); !found || !maySee(context, found->userId)) {
+          return {jobs::CancelOutcome::NotFound, std::nullopt};
+        }
         auto outcome = engine_.cancelOnStore(jobId);
         return {outcome, s.getJob(jobId)};
       });
@@ -771,11 +813,17 @@ asio::awaitable<HttpResponse> RestApi::cancel(const std::string& jobId) {
   co_return jsonResponse(202, o);
 }
 
-asio::awaitable<HttpResponse> RestApi::retry(const std::string& jobId) {
+asio::awaitable<HttpResponse> RestApi::retry(const Ctx& context, const std::string& jobId) {
   auto finding = service_.laneOfJobId(jobId);
   const auto lane = co_await std::move(finding);
-  auto requeueing = service_.onStoreDurable(
-      lane, [this, jobId](storage::Store&) { return service_.requeueNow(jobId); });
+  auto requeueing = service_.onStoreDurable(lane, [this, &context, jobId](storage::Store& s) {
+    if (auto found = s.getJob(jobId); !found || !maySee(context, found->userId)) {
+      jobs::ReportResult none;
+      none.outcome = jobs::ReportOutcome::NotFound;
+      return none;
+    }
+    return service_.requeueNow(jobId);
+  });
   auto result = co_await std::move(requeueing);
   switch (result.outcome) {
     case jobs::ReportOutcome::NotFound: co_return problem(404, "Job " + jobId + " not found.");

@@ -41,20 +41,25 @@ class RestApi {
   const std::string& openApiJson() const { return openApiJson_; }
 
  private:
-  boost::asio::awaitable<core::HttpResponse> createJob(const core::HttpRequest& request);
-  boost::asio::awaitable<core::HttpResponse> reportProgress(const core::HttpRequest& request,
+  using Ctx = auth::RequestContext;
+  boost::asio::awaitable<core::HttpResponse> createJob(const Ctx& context);
+  boost::asio::awaitable<core::HttpResponse> reportProgress(const Ctx& context,
                                                             const std::string& jobId);
   // POST /api/v1/jobs/claim: an external worker takes a job with a lease (long poll).
-  boost::asio::awaitable<core::HttpResponse> claimJob(const core::HttpRequest& request);
-  boost::asio::awaitable<core::HttpResponse> getJob(const std::string& jobId);
-  boost::asio::awaitable<core::HttpResponse> listJobs(const core::HttpRequest& request);
-  boost::asio::awaitable<core::HttpResponse> history(const core::HttpRequest& request,
-                                                     const std::string& jobId);
-  boost::asio::awaitable<core::HttpResponse> getVideo(const std::string& videoId);
-  boost::asio::awaitable<core::HttpResponse> ingest(const core::HttpRequest& request);
-  boost::asio::awaitable<core::HttpResponse> transcript(const std::string& videoId);
-  boost::asio::awaitable<core::HttpResponse> cancel(const std::string& jobId);
-  boost::asio::awaitable<core::HttpResponse> retry(const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> claimJob(const Ctx& context);
+  boost::asio::awaitable<core::HttpResponse> getJob(const Ctx& context, const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> listJobs(const Ctx& context);
+  boost::asio::awaitable<core::HttpResponse> history(const Ctx& context, const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> getVideo(const Ctx& context,
+                                                      const std::string& videoId);
+  boost::asio::awaitable<core::HttpResponse> ingest(const Ctx& context);
+  boost::asio::awaitable<core::HttpResponse> transcript(const Ctx& context,
+                                                        const std::string& videoId);
+  boost::asio::awaitable<core::HttpResponse> cancel(const Ctx& context, const std::string& jobId);
+  boost::asio::awaitable<core::HttpResponse> retry(const Ctx& context, const std::string& jobId);
+  // Whether the caller may see a job or video of this owner (auth::maySee with this
+  // server's EnableAuth); the others get the answer of an unknown id.
+  bool maySee(const Ctx& context, const std::string& ownerUserId) const;
   boost::asio::awaitable<core::HttpResponse> dashboardSummary();
   core::HttpResponse dashboardPage() const;
   core::HttpResponse connectionInfo(const auth::RequestContext& context) const;

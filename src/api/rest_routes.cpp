@@ -56,13 +56,14 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
       engine_(engine),
       webRoot_(std::move(webRoot)),
       router_(kMaxIdLength) {
+  router_.enforceAccess(config.app.enableAuth);
   using auth::Access;
   using Ctx = auth::RequestContext;
   using Params = RouteParams;
-  // Access is the policy the authentication issue will enforce; until then every route is
-  // open. Handlers get the request context and their `{id}`; an id longer than
-  // kMaxIdLength matches no route (404). The captured id lives in the router's match until
-  // the handler completes.
+  // Access is each row's policy, checked by the router when AppSettings:EnableAuth is on
+  // (auth/policy.h); Owner rows also check the job's or video's owner in the handler. Handlers get
+  // the request context and their `{id}`; an id longer than kMaxIdLength matches no route (404).
+  // The captured id lives in the router's match until the handler completes.
   auto add = [this](const char* method, const char* pattern, Access access, const char* summary,
                     RouteDoc doc, RouteHandler handler) {
     router_.add(Route{method, pattern, access, summary, std::move(handler), std::move(doc)});
@@ -160,7 +161,7 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .answer(200, "The jobs", "Job[]")
           .problem(400, "A filter is malformed",
                    "status must be one of Pending, Running, Completed, Failed, Cancelled."),
-      [this](const Ctx& c, const Params&) { return listJobs(c.request); });
+      [this](const Ctx& c, const Params&) { return listJobs(c); });
 
   add("POST", "/api/v1/jobs", Access::Worker, "Create a job (external worker API)",
       RouteDoc("createJob", "Workers")
@@ -174,7 +175,7 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
                    "Jobs:MaxMetadataBytes as JSON, or its jobType would add a stage to the "
                    "video past Jobs:MaxCustomStagesPerVideo; nothing is created",
                    "The job request is invalid.", R"({"jobType": "is required"})"),
-      [this](const Ctx& c, const Params&) { return createJob(c.request); });
+      [this](const Ctx& c, const Params&) { return createJob(c); });
 
   add("POST", "/api/v1/jobs/claim", Access::Worker,
       "Claim the next queued job of some types, with a lease (external worker API)",
@@ -191,14 +192,14 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .empty(204, "Nothing of these types is queued (after waitSeconds)")
           .problem(400, "The body is not a valid claim", "The claim is invalid.",
                    R"({"jobTypes": "is required: an array of 1 to 32 job types"})"),
-      [this](const Ctx& c, const Params&) { return claimJob(c.request); });
+      [this](const Ctx& c, const Params&) { return claimJob(c); });
 
   add("GET", "/api/v1/jobs/{id}", Access::Owner, "A job's current state",
       RouteDoc("getJob", "Jobs")
           .param("id", "The job's id", kJobId)
           .answer(200, "The job's current state", "Job")
           .problem(404, "No job has this id", kJobNotFound),
-      [this](const Ctx&, const Params& p) { return getJob(p.get("id")); });
+      [this](const Ctx& c, const Params& p) { return getJob(c, p.get("id")); });
 
   add("POST", "/api/v1/jobs/{id}/cancel", Access::Owner, "Cancel a pending or running job",
       RouteDoc("cancelJob", "Jobs")
@@ -210,7 +211,7 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .problem(404, "No job has this id", kJobNotFound)
           .problem(409, "The job has already ended",
                    std::string("Job ") + kJobId + " has already ended (Completed)."),
-      [this](const Ctx&, const Params& p) { return cancel(p.get("id")); });
+      [this](const Ctx& c, const Params& p) { return cancel(c, p.get("id")); });
 
   add("POST", "/api/v1/jobs/{id}/retry", Access::Owner, "Re-queue a failed or cancelled job",
       RouteDoc("retryJob", "Jobs")
@@ -220,7 +221,7 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .problem(409, "The job is neither Failed nor Cancelled",
                    std::string("Only Failed or Cancelled jobs can be retried; job ") + kJobId +
                        " is Running."),
-      [this](const Ctx&, const Params& p) { return retry(p.get("id")); });
+      [this](const Ctx& c, const Params& p) { return retry(c, p.get("id")); });
 
   add("GET", "/api/v1/jobs/{id}/progress", Access::Owner,
       "A job's recorded progress history, oldest first, a page at a time (afterSequence, limit)",
@@ -239,7 +240,7 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .problem(400, "A query parameter is malformed",
                    "afterSequence must be a non-negative integer.")
           .problem(404, "No job has this id", kJobNotFound),
-      [this](const Ctx& c, const Params& p) { return history(c.request, p.get("id")); });
+      [this](const Ctx& c, const Params& p) { return history(c, p.get("id")); });
 
   add("POST", "/api/v1/jobs/{id}/progress", Access::Worker,
       "Report a job's progress (external worker API)",
@@ -264,7 +265,7 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
                    "its lease token (the lease was taken over)",
                    std::string("Job ") + kJobId +
                        " has already ended (Completed); no further progress is accepted."),
-      [this](const Ctx& c, const Params& p) { return reportProgress(c.request, p.get("id")); });
+      [this](const Ctx& c, const Params& p) { return reportProgress(c, p.get("id")); });
 
   add("POST", "/api/v1/videos/ingest", Access::Authenticated,
       "Ingest a video by URL: creates the video and its processing job",
@@ -276,14 +277,14 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .header("Location", "The job's URL")
           .problem(400, "The body or its URL is not acceptable", "The ingest request is invalid.",
                    R"({"url": "is required"})"),
-      [this](const Ctx& c, const Params&) { return ingest(c.request); });
+      [this](const Ctx& c, const Params&) { return ingest(c); });
 
   add("GET", "/api/v1/videos/{id}", Access::Owner, "A video's state, stages and jobs",
       RouteDoc("getVideo", "Videos")
           .param("id", "The video's id", kVideoId)
           .answer(200, "The video", "Video")
           .problem(404, "No video has this id", kVideoNotFound),
-      [this](const Ctx&, const Params& p) { return getVideo(p.get("id")); });
+      [this](const Ctx& c, const Params& p) { return getVideo(c, p.get("id")); });
 
   add("GET", "/api/v1/videos/{id}/transcript", Access::Owner, "A video's transcript segments",
       RouteDoc("getVideoTranscript", "Videos")
@@ -291,7 +292,7 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
           .answer(200, "The segments so far, in time order (none before transcription)",
                   "Transcript")
           .problem(404, "No video has this id", kVideoNotFound),
-      [this](const Ctx&, const Params& p) { return transcript(p.get("id")); });
+      [this](const Ctx& c, const Params& p) { return transcript(c, p.get("id")); });
 
   // Last: the description of every row above. The table is read-only from here on.
   openApiJson_ = core::toJson(openApiDocument(router_.routes(), openApiInfo()));

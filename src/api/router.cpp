@@ -1,5 +1,8 @@
 #include "api/router.h"
 
+#include "api/problem.h"
+#include "auth/policy.h"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -155,6 +158,14 @@ boost::asio::awaitable<std::optional<core::HttpResponse>> Router::dispatch(
     case RouteMatch::Result::NotFound: co_return std::nullopt;
     case RouteMatch::Result::MethodNotAllowed: co_return methodNotAllowed(m.allow);
     case RouteMatch::Result::Matched: break;
+  }
+  if (enforceAccess_) {
+    switch (auth::decide(m.route->access, context.principal)) {
+      case auth::Decision::Allow: break;
+      case auth::Decision::Unauthenticated:
+        co_return unauthorized(context.principal.credentialRejected);
+      case auth::Decision::Forbidden: co_return problem(403, "This operation needs another role.");
+    }
   }
   co_return co_await m.route->handler(context, m.params);
 }

@@ -77,6 +77,10 @@ class Router {
   boost::asio::awaitable<std::optional<core::HttpResponse>> dispatch(
       const auth::RequestContext& context) const;
 
+  // With authentication on: each row's Access is checked before its handler runs (401
+  // with WWW-Authenticate for no valid credential, 403 for a missing role).
+  void enforceAccess(bool on) { enforceAccess_ = on; }
+
   // Rows in match order (most specific first, then as added).
   const std::vector<Route>& routes() const { return routes_; }
 
@@ -88,6 +92,7 @@ class Router {
   std::vector<std::vector<Segment>> compiled_;  // parallel to routes_
   std::vector<Route> routes_;
   std::size_t maxParamLength_;
+  bool enforceAccess_ = false;
 };
 
 // True when `path` matches `pattern` under the router's rules (case-insensitive literals,

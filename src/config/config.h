@@ -109,11 +109,30 @@ struct SignalRSettings {
   std::size_t maxOutboundQueueBytes = 4ULL * 1024 * 1024;
 };
 
+// JWT bearer tokens, read only with AppSettings:EnableAuth (docs/security.md). At least
+// one of Secret and PublicKeyFile is required then; both may be set (each token is
+// checked with the keys of its own algorithm).
 struct JwtSettings {
+  // HS256 key: at least 32 bytes, or the server refuses to start (a shorter HMAC key can
+  // be brute-forced offline from a single token).
   std::string secret;
+  // RS256/ES256: a PEM file of one or more public keys or certificates, each optionally
+  // named by a `kid: NAME` line above it (auth/jwt_keys.h).
   std::string publicKeyFile;
-  std::string issuer;
-  std::string audience;
+  std::string issuer;    // empty: `iss` not checked
+  std::string audience;  // empty: `aud` not checked
+  // Tolerated clock difference for exp/nbf. 30 s: enough for NTP-synchronised hosts,
+  // short enough that an expired token is not honoured for long (ASP.NET's default,
+  // 5 minutes, keeps a revoked short-lived token alive for far longer than it lived).
+  std::chrono::seconds clockSkew{30};
+};
+
+// The external workers' credentials (docs/security.md, docs/workers.md).
+struct WorkerSettings {
+  // Workers:ApiKeys: keys a worker may send as `Authorization: Bearer` or `X-Api-Key`
+  // instead of a JWT with role `worker`; each in clear (16 characters or more) or as
+  // `sha256:<hex>` of the key, so the config file need not hold the secret itself.
+  std::vector<std::string> apiKeys;
 };
 
 struct ConnectionStrings {
@@ -218,6 +237,7 @@ struct Config {
   LoggingSettings logging;
   SignalRSettings signalr;
   JwtSettings jwt;
+  WorkerSettings workers;
   ConnectionStrings connectionStrings;
   ServerSettings server;
   StorageSettings storage;

@@ -249,11 +249,27 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.jwt.issuer = v;
     else if (k == "audience")
       c.jwt.audience = v;
+    else if (k == "clockskewseconds")
+      c.jwt.clockSkew = std::chrono::seconds(parseInt(full, v, 0, 300));
     else
       return false;
     return true;
   }
   if (s == "limits") return setLimit(c.limits, full, k, v);
+  if (s == "workers") {
+    if (k != "apikeys") return false;
+    c.workers.apiKeys.clear();
+    std::string cur;
+    for (char ch : v + ";") {
+      if (ch == ';') {
+        if (!cur.empty()) c.workers.apiKeys.push_back(cur);
+        cur.clear();
+      } else {
+        cur += ch;
+      }
+    }
+    return true;
+  }
   if (s == "logging") {
     if (k != "format") return false;
     auto f = core::toLower(v);
@@ -456,13 +472,20 @@ void checkDownloadSettings(const Config& config) {
 }  // namespace
 
 void finalize(Config& config) {
-  // A setting the server cannot honour stops it at start (spec section 7): running with
-  // EnableAuth=true but no token verification would leave everything open while the
-  // operator believes it is protected.
+  // A setting the server cannot honour stops it at start (spec section 7): EnableAuth
+  // with no key would refuse every token (or, worse, tempt someone to make it lenient).
+  // The keys themselves are read and checked when the authenticator is built
+  // (server.cpp): an unreadable file or a wrong key type stops the server there.
   if (config.app.enableAuth) {
-    throw ConfigError(
-        "AppSettings:EnableAuth=true is not supported yet: JWT authentication is not built; "
-        "refusing to start rather than run without it");
+    if (config.jwt.secret.empty() && config.jwt.publicKeyFile.empty()) {
+      throw ConfigError(
+          "AppSettings:EnableAuth=true needs Jwt:Secret (HS256) or Jwt:PublicKeyFile "
+          "(RS256/ES256)");
+    }
+    if (!config.jwt.secret.empty() && config.jwt.secret.size() < 32) {
+      throw ConfigError("Jwt:Secret must be at least 32 bytes (256 bits) for HS256, got " +
+                        std::to_string(config.jwt.secret.size()));
+    }
   }
   // A burst not given follows its rate (twice it), so raising a rate alone is enough; one
   // given explicitly must hold at least one token.

@@ -29,8 +29,8 @@ std::map<std::string, std::string> processEnvironment();
 void applyUrls(Config& config, const std::string& urls);
 
 // Final checks and derived defaults (detailed errors follow IsProduction unless set).
-// Throws ConfigError for a setting the server cannot honour (EnableAuth=true, until JWT
-// authentication exists).
+// Throws ConfigError for a setting the server cannot honour (EnableAuth=true without a
+// key, or with a Jwt:Secret shorter than 32 bytes).
 void finalize(Config& config);
 
 // Downloads refuse loopback, private, link-local and metadata addresses: in production,

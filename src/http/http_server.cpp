@@ -580,6 +580,26 @@ struct HttpServer::Impl {
       }
       context.principal = routes.authenticator.authenticate(context.request);
 
+      // With authentication, every request to the hub (negotiate, WebSocket upgrade, SSE,
+      // long polls and sends) needs a valid credential, and one of the same user as the
+      // connection it names; the REST routes check theirs in the router.
+      if (hub != HubPath::None && config.app.enableAuth && req.method() != bhttp::verb::options) {
+        if (auto refusal = hubRefusal(context)) {
+          countRejected(*refusal);
+          for (auto& h : corsHeaders(config.app.allowedOrigins, context.request)) {
+            refusal->headers.push_back(h);
+          }
+          const bool keepAlive =
+              req.keep_alive() && !stopping && !beast::websocket::is_upgrade(req);
+          auto writing =
+              writeResponse(stream, serializeResponse(*refusal, req.version(), keepAlive, false));
+          auto wec = co_await std::move(writing);
+          state->busy = false;
+          if (wec || !keepAlive) break;
+          continue;
+        }
+      }
+
       if (beast::websocket::is_upgrade(req) && hub == HubPath::Hub) {
         // The WebSocket runs in its own coroutine so that this session's frame (parse
         // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
@@ -696,6 +716,23 @@ struct HttpServer::Impl {
       if (auto f = staticFile(routes.webRoot, request.path)) co_return std::move(*f);
     }
     co_return textResponse(404, "Not Found");
+  }
+
+  // With authentication: the answer refusing a hub request, or nullopt to serve it. No
+  // valid credential: 401. A connection id negotiated by another user: 403 (ASP.NET
+  // Core's answer), so a stolen connection id is useless without that user's token.
+  std::optional<core::HttpResponse> hubRefusal(const auth::RequestContext& context) {
+    const auto& principal = context.principal;
+    if (!principal.authenticated) return api::unauthorized(principal.credentialRejected);
+    if (auto id = core::queryValue(context.request.query, "id"); id && !id->empty()) {
+      if (auto c = routes.transport.connections.find(*id);
+          c && c->principal.userId != principal.userId) {
+        auto r = textResponse(403, "Forbidden: the connection belongs to another user");
+        r.rejectReason = "forbidden";
+        return r;
+      }
+    }
+    return std::nullopt;
   }
 
   // Decides a WebSocket upgrade: an Ok attach, or the status and text to refuse with.

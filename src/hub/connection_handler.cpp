@@ -249,6 +249,20 @@ TickResult ConnectionHandler::onTick(TimePoint now) {
     }
     return TickResult::Open;
   }
+  // The credential the connection was opened with has expired: closed with an error and
+  // allowReconnect, as ASP.NET Core's CloseOnAuthenticationExpiration does, so the client
+  // reconnects with a fresh token from its accessTokenFactory. Checked once a tick, so a
+  // connection lives at most a second past its token.
+  if (const auto expiresAt = connection_->principal().expiresAt;
+      expiresAt > 0 && services_.clock.systemNowMillis() >= expiresAt * 1000) {
+    spdlog::info("connection {}: access token expired", connection_->id());
+    protocol::CloseMessage close;
+    close.error = "Connection closed with an error. Unauthorized: the access token expired.";
+    close.allowReconnect = true;
+    connection_->close(close);
+    closingSince_ = now;
+    return TickResult::Ending;
+  }
   if (connection_->statefulReconnect() && latestReceived_ > lastAcked_) {
     // Once a second at most (the tick), as the .NET server and JS client do.
     lastAcked_ = latestReceived_;

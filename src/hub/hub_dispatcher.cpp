@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/policy.h"
 #include "core/strings.h"
 
 namespace herald::hub {
@@ -46,6 +47,9 @@ asio::awaitable<void> HubDispatcher::invoke(HubCallContext& context,
                                                     : std::string()) +
           ".";
     }
+  } else if (enforceAccess_ && auth::decide(it->second.access, context.connection->principal()) !=
+                                   auth::Decision::Allow) {
+    error = "Failed to invoke '" + target + "' because user is unauthorized";
   } else if (!invocation.streamIds.empty()) {
     error = "An unexpected error occurred invoking '" + target + "' on the server.";
     if (detailedErrors) {

@@ -48,12 +48,16 @@ using ConnectedHook = std::function<boost::asio::awaitable<void>(HubCallContext&
 class HubDispatcher {
  public:
   // `access`: who may call it, as the REST routes declare theirs (auth/access.h);
-  // enforced by the authentication work, open until then.
+  // checked before the method runs when enforceAccess(true) (AppSettings:EnableAuth).
   void addMethod(const std::string& name, std::size_t minArgs, std::size_t maxArgs,
                  HubMethod method, auth::Access access = auth::Access::Anonymous);
   // A method's declared access (case-insensitive name); nullopt for an unknown method.
   std::optional<auth::Access> methodAccess(const std::string& name) const;
   void onConnected(ConnectedHook hook) { onConnected_ = std::move(hook); }
+  // With authentication on: a caller without the method's role gets a completion error
+  // ("... because user is unauthorized", ASP.NET Core's words) and the method never runs.
+  void enforceAccess(bool on) { enforceAccess_ = on; }
+  bool accessEnforced() const { return enforceAccess_; }
 
   // Runs the invocation and queues its Completion (if it has an id) on the connection.
   boost::asio::awaitable<void> invoke(HubCallContext& context,
@@ -75,6 +79,7 @@ class HubDispatcher {
   };
   std::unordered_map<std::string, Entry> methods_;  // keyed by lower-case name
   ConnectedHook onConnected_;
+  bool enforceAccess_ = false;
 };
 
 }  // namespace herald::hub

@@ -225,13 +225,20 @@ model::Job ProgressService::createJobNow(NewJob spec) {
 
 ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
                                      const std::function<bool(model::Job&)>& mutate,
-                                     const std::string* fence, std::optional<JobRefused>* refusal) {
+                                     const std::string* fence, std::optional<JobRefused>* refusal,
+                                     const std::string* reporter) {
   ReportResult result;
   JobStatus previous = JobStatus::Pending;
   std::int64_t queuedSince = 0;
   bool leaseLost = false;
   bool refused = false;
+  bool hidden = false;
   auto changed = store().updateJob(jobId, [&](model::Job& job) {
+    // First: a job this worker may not report to is "not found", whatever its state.
+    if (reporter && job.runner != *reporter && job.leaseOwner != *reporter) {
+      hidden = true;
+      return false;
+    }
     const bool rerunnable = job.status == JobStatus::Failed || job.status == JobStatus::Cancelled;
     const bool applies = accepts == Accepts::Open ? !model::isTerminal(job.status) : rerunnable;
     if (!applies) return false;
@@ -253,6 +260,10 @@ ReportResult ProgressService::change(const std::string& jobId, Accepts accepts,
   switch (changed.outcome) {
     case JobChange::Outcome::NotFound: result.outcome = ReportOutcome::NotFound; return result;
     case JobChange::Outcome::Unchanged:
+      if (hidden) {
+        result.outcome = ReportOutcome::NotFound;
+        return result;
+      }
       result.outcome = leaseLost ? ReportOutcome::LeaseLost
                        : refused ? ReportOutcome::Refused
                                  : ReportOutcome::AlreadyFinished;
@@ -340,7 +351,7 @@ ReportResult ProgressService::reportNow(const std::string& jobId, const Progress
         }
         return true;
       },
-      r.fenced ? &r.leaseToken : nullptr, &refusal);
+      r.fenced ? &r.leaseToken : nullptr, &refusal, r.reporter.empty() ? nullptr : &r.reporter);
   if (result.outcome == ReportOutcome::Recorded) metrics::herald().reports.inc();
   return result;
 }

@@ -84,6 +84,10 @@ struct ProgressReport {
   // reports (cancel, the pipeline's own bookkeeping) are an authority above the lease.
   bool fenced = false;
   std::string leaseToken;
+  // Non-empty (an authenticated worker's auth::Principal::actorId): recorded only on a
+  // job this worker created (its runner) or holds the lease of; any other job answers
+  // NotFound, as if it did not exist.
+  std::string reporter;
 };
 
 // Refused: a limit (JobLimits) refused the change; ReportResult::refusal says which.
@@ -375,10 +379,13 @@ class ProgressService {
   // `accepts` takes) or Recorded.
   // `fence`: the token the stored job must hold (nullptr: not fenced); LeaseLost if not.
   // `mutate` returns false to refuse the change (Refused; it says why in `refusal`).
+  // `reporter`: a worker that must have created (runner) or hold (lease owner) the job;
+  // NotFound if not (nullptr: anyone).
   ReportResult change(const std::string& jobId, Accepts accepts,
                       const std::function<bool(model::Job&)>& mutate,
                       const std::string* fence = nullptr,
-                      std::optional<JobRefused>* refusal = nullptr);
+                      std::optional<JobRefused>* refusal = nullptr,
+                      const std::string* reporter = nullptr);
   // recoverInterruptedNow's work on one page; returns how many of its jobs stay Running.
   std::size_t recoverPage(const std::vector<model::Job>& page,
                           const std::function<bool(const model::Job&)>& keepRunning,

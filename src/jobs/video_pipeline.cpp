@@ -151,7 +151,7 @@ int VideoPipeline::customStages(const model::Video& video) {
 void VideoPipeline::checkStageLimitNow(const std::string& videoId, std::string_view jobType) {
   const auto name = stageNameFor(jobType);
   if (jobType == model::kVideoProcessing || pipelineStage(name)) return;
-  auto video = service_.store_.getVideo(videoId);
+  auto video = service_.store().getVideo(videoId);
   if (!video || video->hasStage(name)) return;
   const int limit = service_.limits().maxCustomStagesPerVideo;
   if (customStages(*video) < limit) return;

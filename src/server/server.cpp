@@ -23,6 +23,7 @@
 #include "api/job_progress_hub.h"
 #include "api/rest_api.h"
 #include "auth/authenticator.h"
+#include "auth/jwt_authenticator.h"
 #include "backplane/backplane.h"
 #include "config/load.h"
 #include "core/strings.h"
@@ -180,6 +181,9 @@ int runServer(const config::Config& config) {
   progress.setLimits({config.jobs.maxMetadataBytes, config.jobs.maxCustomStagesPerVideo});
 
   hub::HubDispatcher dispatcher;
+  // With EnableAuth: each hub method's Access is checked, and jobs and videos are
+  // visible to their owner (and admins) only.
+  dispatcher.enforceAccess(config.app.enableAuth);
   api::registerJobProgressHub(dispatcher, progress);
   protocol::JsonHubProtocol json;
   protocol::MessagePackHubProtocol messagePack;
@@ -230,9 +234,33 @@ int runServer(const config::Config& config) {
 
   const auto webRoot = resolveWebRoot(config);
   api::RestApi rest(config, progress, lifetime, engine, webRoot);
-  // The only authenticator until JWT support exists: every caller is anonymous
-  // (config::finalize refuses EnableAuth=true rather than run without it).
-  auth::AnonymousAuthenticator authenticator;
+  // Development: every caller is anonymous. EnableAuth: JWT bearer tokens and worker API
+  // keys; a key that cannot be read or is of a kind Herald refuses stops the server here.
+  std::unique_ptr<auth::Authenticator> authenticatorPtr;
+  if (config.app.enableAuth) {
+    try {
+      auth::JwtKeySet keys;
+      if (!config.jwt.secret.empty()) keys.addSecret(config.jwt.secret);
+      if (!config.jwt.publicKeyFile.empty()) keys.addPemFile(config.jwt.publicKeyFile);
+      auth::JwtVerifier verifier(
+          std::move(keys),
+          auth::JwtOptions{config.jwt.issuer, config.jwt.audience, config.jwt.clockSkew});
+      authenticatorPtr =
+          std::make_unique<auth::JwtAuthenticator>(std::move(verifier), config.workers.apiKeys);
+    } catch (const std::exception& e) {
+      spdlog::critical("authentication: {}", e.what());
+      return 1;
+    }
+    spdlog::info(
+        "authentication: JWT bearer tokens required (HS256 secret: {}, public key "
+        "file: {}, worker API keys: {})",
+        config.jwt.secret.empty() ? "no" : "yes",
+        config.jwt.publicKeyFile.empty() ? "none" : config.jwt.publicKeyFile,
+        config.workers.apiKeys.size());
+  } else {
+    authenticatorPtr = std::make_unique<auth::AnonymousAuthenticator>();
+  }
+  const auth::Authenticator& authenticator = *authenticatorPtr;
   transport::ConnectionManager connections;
   transport::NegotiateOptions negotiateOptions;
   negotiateOptions.webSockets = config.app.enableWebSockets;

@@ -193,3 +193,54 @@ TEST(Router, PathMatchesServesTheHubPaths) {
   EXPECT_TRUE(pathMatches("/a/{id}/b", "/A/Xy/B/", &params));
   EXPECT_EQ(params.get("id"), "Xy");
 }
+
+namespace {
+
+std::optional<core::HttpResponse> runAs(const Router& router, std::string method, std::string path,
+                                        auth::Principal principal) {
+  boost::asio::io_context io;
+  auth::RequestContext context;
+  context.request.method = std::move(method);
+  context.request.path = std::move(path);
+  context.principal = std::move(principal);
+  auto future = boost::asio::co_spawn(io, router.dispatch(context), boost::asio::use_future);
+  io.run();
+  return future.get();
+}
+
+auth::Principal user(std::string id, std::vector<std::string> roles = {}) {
+  auth::Principal p;
+  p.userId = std::move(id);
+  p.roles = std::move(roles);
+  p.authenticated = true;
+  return p;
+}
+
+}  // namespace
+
+TEST(Router, EnforcedAccessAnswers401And403) {
+  auto r = jobsRouter();
+  r.add({"GET", "/api/v1/dashboard/summary", auth::Access::Admin, "summary", answer("summary")});
+  r.add({"GET", "/health", auth::Access::Anonymous, "health", answer("health")});
+  // Not enforced (development): everything runs for an anonymous caller.
+  EXPECT_EQ(runAs(r, "GET", "/api/v1/dashboard/summary", {})->status, 200);
+  r.enforceAccess(true);
+  EXPECT_EQ(runAs(r, "GET", "/health", {})->status, 200);
+  auto none = runAs(r, "GET", "/api/v1/jobs", {});
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(header(*none, "WWW-Authenticate"), "Bearer");
+  auth::Principal refused;
+  refused.credentialRejected = true;
+  auto bad = runAs(r, "GET", "/api/v1/jobs", refused);
+  EXPECT_EQ(bad->status, 401);
+  EXPECT_EQ(header(*bad, "WWW-Authenticate"), R"(Bearer error="invalid_token")");
+  EXPECT_EQ(runAs(r, "GET", "/api/v1/jobs", user("alice"))->status, 200);
+  EXPECT_EQ(runAs(r, "POST", "/api/v1/videos/ingest", user("alice"))->status, 200);
+  EXPECT_EQ(runAs(r, "POST", "/api/v1/jobs", user("alice"))->status, 403);
+  EXPECT_EQ(runAs(r, "POST", "/api/v1/jobs", user("w", {"worker"}))->status, 200);
+  EXPECT_EQ(runAs(r, "POST", "/api/v1/jobs", user("root", {"admin"}))->status, 200);
+  EXPECT_EQ(runAs(r, "GET", "/api/v1/dashboard/summary", user("w", {"worker"}))->status, 403);
+  EXPECT_EQ(runAs(r, "GET", "/api/v1/dashboard/summary", user("root", {"admin"}))->status, 200);
+  // 405 and unknown paths are answered before access is looked at.
+  EXPECT_EQ(runAs(r, "DELETE", "/api/v1/jobs", {})->status, 405);
+}

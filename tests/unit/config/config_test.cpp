@@ -41,24 +41,35 @@ TEST(Config, JsonThenEnvironmentOverrides) {
   EXPECT_EQ(c.server.port, 6000);
 }
 
-TEST(Config, EnableAuthRefusesToStartUntilJwtExists) {
-  // Nothing fails open: without token verification, EnableAuth=true must not start a
-  // server that everyone could use while its operator believes it protected.
+TEST(Config, EnableAuthNeedsAKey) {
+  // Nothing fails open: EnableAuth=true with no key, or with an HS256 secret short enough
+  // to brute-force, must not start.
   Config c;
   applyJson(c, R"({"AppSettings":{"EnableAuth":true}})");
   try {
     finalize(c);
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("EnableAuth=true is not supported yet: JWT authentication "
-                                         "is not built; refusing to start rather than run "
-                                         "without it"),
-              std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("needs Jwt:Secret"), std::string::npos) << e.what();
   }
-  Config fromEnv;
-  applyEnvironment(fromEnv, {{"AppSettings__EnableAuth", "true"}});
-  EXPECT_THROW(finalize(fromEnv), ConfigError);
+  Config shortSecret;
+  applyEnvironment(shortSecret,
+                   {{"AppSettings__EnableAuth", "true"}, {"Jwt__Secret", "0123456789abcdef"}});
+  try {
+    finalize(shortSecret);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("at least 32 bytes"), std::string::npos) << e.what();
+  }
+  Config ok;
+  applyJson(ok, R"({"AppSettings":{"EnableAuth":true},
+                    "Jwt":{"Secret":"0123456789abcdef0123456789abcdef","ClockSkewSeconds":45},
+                    "Workers":{"ApiKeys":["k1-0123456789abcdef","sha256:00ff"]}})");
+  finalize(ok);
+  EXPECT_EQ(ok.jwt.clockSkew.count(), 45);
+  EXPECT_EQ(ok.workers.apiKeys, (std::vector<std::string>{"k1-0123456789abcdef", "sha256:00ff"}));
+  Config skew;
+  EXPECT_THROW(applyJson(skew, R"({"Jwt":{"ClockSkewSeconds":301}})"), ConfigError);
 }
 
 TEST(Config, BadValuesNameTheirKey) {
@@ -110,6 +121,8 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(a.maxGroupsPerConnection, b.maxGroupsPerConnection);
   EXPECT_EQ(a.restRequestsPerUserPerSecond, b.restRequestsPerUserPerSecond);
   EXPECT_EQ(a.restBurstPerUser, b.restBurstPerUser);
+  EXPECT_EQ(fromExample.jwt.clockSkew, defaults.jwt.clockSkew);
+  EXPECT_EQ(fromExample.workers.apiKeys, defaults.workers.apiKeys);
 }
 
 TEST(Config, LimitsLoadFromJsonAndEnvironmentAndBurstsFollowTheirRates) {

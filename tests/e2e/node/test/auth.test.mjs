@@ -1,5 +1,6 @@
-// Nothing fails open until authentication exists: EnableAuth=true stops the server at
-// start with a clear message, and without it every caller is anonymous.
+// Nothing fails open: EnableAuth=true without a key stops the server at start with a
+// clear message, and without EnableAuth every caller is anonymous (jwt.test.mjs tests
+// authentication itself).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { heraldBin, useServer, getJson, request } from '../lib/server.mjs';
 
-const MESSAGE = 'EnableAuth=true is not supported yet: JWT authentication is not built; '
-  + 'refusing to start rather than run without it';
+const MESSAGE = 'AppSettings:EnableAuth=true needs Jwt:Secret (HS256) or Jwt:PublicKeyFile '
+  + '(RS256/ES256)';
 
 /** Runs the server to its exit; resolves {code, signal, output}. */
 function runToExit(env, args = []) {
@@ -34,7 +35,7 @@ function runToExit(env, args = []) {
 }
 
 describe('authentication off', () => {
-  test('AppSettings__EnableAuth=true refuses to start, with the reason', async () => {
+  test('AppSettings__EnableAuth=true without a key refuses to start, with the reason', async () => {
     const r = await runToExit({ AppSettings__EnableAuth: 'true' });
     assert.notEqual(r.code, 0, `exit code ${r.code}; output:\n${r.output}`);
     assert.equal(r.signal, null);
