@@ -211,15 +211,6 @@ struct StorageSettings {
   // while keeping the database's connection count small). SQLite in memory takes 1 only
   // (each connection would be a database of its own).
   std::optional<int> poolSize;
-};
-
-struct LoggingSettings {
-  // text: one human-readable line per event; json: one JSON object per line (timestamp
-  // ISO-8601 UTC, level, logger, thread, message) for log shippers.
-  std::string format = "text";
-};
-
-struct StorageSettings {
   // Storage:Durability, what a 2xx promises about a power cut or OS crash (a process crash,
   // kill -9, loses nothing either way). full: SQLite fsyncs every commit (synchronous=FULL
   // in WAL mode), so an answered report survives a power cut; group commit pays one fsync
@@ -231,9 +222,15 @@ struct StorageSettings {
   std::string durability = "full";
 };
 
+struct LoggingSettings {
+  // text: one human-readable line per event; json: one JSON object per line (timestamp
+  // ISO-8601 UTC, level, logger, thread, message) for log shippers.
+  std::string format = "text";
+};
+
+
 struct Config {
   AppSettings app;
-  StorageSettings storage;
   LoggingSettings logging;
   SignalRSettings signalr;
   JwtSettings jwt;

@@ -280,6 +280,10 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
     return true;
   }
   if (s == "storage") {
+    if (k == "poolsize") {
+      c.storage.poolSize = static_cast<int>(parseInt(full, v, 1, 64));
+      return true;
+    }
     if (k != "durability") return false;
     auto d = core::toLower(v);
     if (d != "full" && d != "normal") {
@@ -295,11 +299,6 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.connectionStrings.redis = v;
     else
       return false;
-    return true;
-  }
-  if (s == "storage") {
-    if (k != "poolsize") return false;
-    c.storage.poolSize = static_cast<int>(parseInt(full, v, 1, 64));
     return true;
   }
   if (s == "server") {

@@ -122,12 +122,6 @@ class VideoProcessingProcessor final : public jobs::Processor {
     try {
       info = probeMedia(mediaPath, ctx_->options.ffprobe);
     } catch (const MediaError& e) {
-      if (room < ctx_->options.maxDownloadBytes) {
-        // Too large for the room the quota left now, not for Pipeline:MaxDownloadBytes:
-        // finished videos' media may be evicted by then.
-        throw jobs::TransientError(std::string("download failed: ") + e.what() +
-                                   " (the room left under Pipeline:MaxMediaBytes); retrying later");
-      }
       throw jobs::PermanentError(e.what());
     }
     spdlog::info("job {}: media '{}' ({:.1f} s)", job.job.id, info.title, info.durationSeconds);
@@ -206,6 +200,12 @@ class VideoProcessingProcessor final : public jobs::Processor {
       spdlog::warn("job {}: {}", job.job.id, e.what());
       throw jobs::PermanentError(std::string("download failed: ") + e.what());
     } catch (const MediaError& e) {
+      if (room < ctx_->options.maxDownloadBytes) {
+        // Too large for the room the quota left now, not for Pipeline:MaxDownloadBytes:
+        // finished videos' media may be evicted by then.
+        throw jobs::TransientError(std::string("download failed: ") + e.what() +
+                                   " (the room left under Pipeline:MaxMediaBytes); retrying later");
+      }
       throw jobs::PermanentError(std::string("download failed: ") + e.what());
     }
   }

@@ -166,10 +166,8 @@ CREATE TABLE IF NOT EXISTS embeddings (
       // kind (0 same as the row before, 1 full, 2 patch); rows written before are full
       // copies. The index finds a row's last full copy and the patches after it.
       {{
-          "ALTER TABLE job_progress ADD COLUMN IF NOT EXISTS metadata_kind TINYINT NOT NULL "
-          "DEFAULT 1",
-          "CREATE INDEX IF NOT EXISTS job_progress_metadata ON job_progress (job_id, "
-          "metadata_kind, sequence)",
+          addColumn("job_progress", "metadata_kind", "TINYINT NOT NULL DEFAULT 1"),
+          addIndex("job_progress", "job_progress_metadata", "(job_id, metadata_kind, sequence)"),
       }},
   };
   return list;
