@@ -146,8 +146,11 @@ describe('WebSocket framing (RFC 6455)', () => {
 
   test('a subscriber that stops reading gets every byte once it reads again (partial writes resume)', async () => {
     // Its own server: a queue bound large enough for the burst, so this measures the
-    // writer's handling of a full socket buffer, not the slow-consumer policy.
-    const server = await startServer({ env: { SignalR__MaxOutboundQueueBytes: String(256 * 1024 * 1024) } });
+    // writer's handling of a full socket buffer, not the slow-consumer policy; and
+    // metadata of 300 KB allowed (Jobs:MaxMetadataBytes), the bulk of each update.
+    const server = await startServer({
+      env: { SignalR__MaxOutboundQueueBytes: String(256 * 1024 * 1024), Jobs__MaxMetadataBytes: String(1024 * 1024) },
+    });
     let c;
     try {
       const job = await createJob(server.url);
