@@ -45,13 +45,17 @@ int main(int argc, char** argv) {
                        .count();
   JwtAuthenticator a(JwtVerifier(std::move(keys), {"herald", "herald", std::chrono::seconds(30)}),
                      {kApiKey});
-  const std::string payload = R"({"sub":"bench-user","role":"admin","iss":"herald","aud":"herald","exp":)" +
-                              std::to_string(now + 3600) + "}";
+  const std::string payload =
+      R"({"sub":"bench-user","role":"admin","iss":"herald","aud":"herald","exp":)" +
+      std::to_string(now + 3600) + "}";
   auto tokenFor = [&](const char* kind) {
     const std::string k = kind;
     if (k == "key") return kApiKey;
     auto in = signingInput(std::string(R"({"alg":")") +
-                               (k == "hs256" ? "HS256" : k == "rs256" ? "RS256" : "ES256") + "\"}",
+                               (k == "hs256"   ? "HS256"
+                                : k == "rs256" ? "RS256"
+                                               : "ES256") +
+                               "\"}",
                            payload);
     return token(in, k == "hs256"   ? hs256(kSecret, in)
                      : k == "rs256" ? rs256(rsa, in)

@@ -226,11 +226,12 @@ RestApi::RestApi(const config::Config& config, jobs::ProgressService& service,
   add("GET", "/api/v1/jobs/{id}/progress", Access::Owner,
       "A job's recorded progress history, oldest first, a page at a time (afterSequence, limit)",
       RouteDoc("getJobProgressHistory", "Jobs")
-          .describe("Pages: at most `limit` entries (up to 1000) with a sequence above "
-                    "afterSequence. A full page carries a Link header (rel=\"next\") to the "
-                    "next one, i.e. afterSequence = the last entry's sequence; a shorter page "
-                    "is the last (for now: later reports make more). The Link is sent on full pages "
-                    "only, so it is described here rather than as an always-present header.")
+          .describe(
+              "Pages: at most `limit` entries (up to 1000) with a sequence above "
+              "afterSequence. A full page carries a Link header (rel=\"next\") to the "
+              "next one, i.e. afterSequence = the last entry's sequence; a shorter page "
+              "is the last (for now: later reports make more). The Link is sent on full pages "
+              "only, so it is described here rather than as an always-present header.")
           .param("id", "The job's id", kJobId)
           .query("afterSequence", "Only entries with a larger sequence",
                  R"({"type": "integer", "minimum": 0, "default": 0})", "3")

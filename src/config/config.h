@@ -228,7 +228,6 @@ struct LoggingSettings {
   std::string format = "text";
 };
 
-
 struct Config {
   AppSettings app;
   LoggingSettings logging;

@@ -120,7 +120,7 @@ int runServer(const config::Config& config) {
     for (int i = 0; i < poolSize; ++i) {
       stores.push_back(storage::openStore(
           location, {.sqliteCheckpointPages = config.server.sqliteCheckpointPages,
-           .sqliteFullSync = config.storage.durability == "full"}));
+                     .sqliteFullSync = config.storage.durability == "full"}));
     }
   } catch (const std::exception& e) {
     spdlog::critical("cannot open the store ({}): {}", storage::describe(location), e.what());
