@@ -1,6 +1,6 @@
 // JWT authentication and per-user isolation (spec section 7, docs/security.md), with the
-// real @microsoft/signalr 7.0.14 client and its accessTokenFactory over WebSockets, SSE
-// and long polling. Tokens are made here with node:crypto (HS256, RS256, ES256), the
+// real @microsoft/signalr clients 7.0.14 and 10 and their accessTokenFactory over WebSockets,
+// SSE and long polling. Tokens are made here with node:crypto (HS256, RS256, ES256), the
 // server gets the secret and a PEM file of the public keys.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,8 @@ import {
   TIME_SCALE,
 } from '../lib/server.mjs';
 
-const VERSION = 7;
+// The client generations the issue names: 7.0.14 and the current 10.
+const VERSIONS = [7, 10];
 const SECRET = 'e2e-secret-that-is-long-enough-0123456789';
 const ISSUER = 'herald-e2e';
 const AUDIENCE = 'herald';
@@ -77,9 +78,9 @@ const call = (method, pathname, t, json, headers = {}) => request(server.url, me
   json, headers: { ...(t ? auth(t) : {}), ...headers },
 });
 
-/** A started hub connection (signalr 7) for `factory` over `transport`. */
-async function hub(factory, transport = 'WebSockets', { reconnect, start = true } = {}) {
-  const signalr = signalrModule(VERSION);
+/** A started hub connection (client `version`) for `factory` over `transport`. */
+async function hub(factory, transport = 'WebSockets', { reconnect, start = true, version = 7 } = {}) {
+  const signalr = signalrModule(version);
   let builder = new signalr.HubConnectionBuilder()
     .withUrl(server.url + HUB_PATH, {
       transport: signalr.HttpTransportType[transport],
@@ -114,7 +115,8 @@ function events(connection, name) {
 
 describe('JWT authentication (EnableAuth)', () => {
   before(async () => {
-    assert.equal(signalrPackageVersion(VERSION), '7.0.14');
+    assert.equal(signalrPackageVersion(7), '7.0.14');
+    assert.match(signalrPackageVersion(10), /^10\./);
     dir = mkdtempSync(path.join(os.tmpdir(), 'herald-e2e-jwt-'));
     const pem = path.join(dir, 'keys.pem');
     writeFileSync(pem, `kid: rsa-1\n${publicPem(rsa)}# kid: ec-1\n${publicPem(ec)}`);
@@ -193,14 +195,14 @@ describe('JWT authentication (EnableAuth)', () => {
     assert.equal((await neg(token())).status, 200);
   });
 
-  test('a user receives their own jobs over every transport, never another user\'s; admin sees all', async () => {
+  for (const version of VERSIONS) test(`a user receives their own jobs over every transport, never another user's; admin sees all (client ${version})`, async () => {
     const aliceJob = await jobOf('alice');
     const bobJob = await jobOf('bob');
     const conns = [];
     for (const transport of TRANSPORTS) {
-      const alice = await hub(() => token({ sub: 'alice' }), transport);
-      const bob = await hub(() => token({ sub: 'bob' }), transport);
-      const admin = await hub(() => token({ sub: 'root', roles: ['admin'] }), transport);
+      const alice = await hub(() => token({ sub: 'alice' }), transport, { version });
+      const bob = await hub(() => token({ sub: 'bob' }), transport, { version });
+      const admin = await hub(() => token({ sub: 'root', roles: ['admin'] }), transport, { version });
       conns.push({ transport, alice, bob, admin,
         aliceUpdates: events(alice, 'JobProgressUpdate'), bobUpdates: events(bob, 'JobProgressUpdate'),
         adminUpdates: events(admin, 'JobProgressUpdate'), bobErrors: events(bob, 'Error') });
@@ -301,8 +303,8 @@ describe('JWT authentication (EnableAuth)', () => {
     assert.equal((await reportAs(job.jobId, { progress: 6 }, auth(admin))).status, 200);
   });
 
-  for (const transport of TRANSPORTS) {
-    test(`a token that expires mid-stream: reconnect with a fresh token, no update lost (${transport})`, async () => {
+  for (const version of VERSIONS) for (const transport of TRANSPORTS) {
+    test(`a token that expires mid-stream: reconnect with a fresh token, no update lost (${transport}, client ${version})`, async () => {
       const job = await jobOf('alice');
       let tokensIssued = 0;
       // Each token lives 3 s: the connection is closed when it runs out and comes back.
@@ -310,7 +312,7 @@ describe('JWT authentication (EnableAuth)', () => {
         tokensIssued++;
         return token({ sub: 'alice', exp: now() + 3 });
       };
-      const c = await hub(factory, transport, { reconnect: [0, 100, 200, 500, 1000, 1000, 1000] });
+      const c = await hub(factory, transport, { reconnect: [0, 100, 200, 500, 1000, 1000, 1000], version });
       const seen = new Map();
       let last = 0;
       c.on('JobProgressUpdate', (u) => {
