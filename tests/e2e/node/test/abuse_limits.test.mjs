@@ -10,7 +10,8 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { startServer, createJob, report, getJson, connect, collect, waitFor, safeStop, HUB_PATH, TIME_SCALE } from '../lib/server.mjs';
+import crypto from 'node:crypto';
+import { startServer, createJob, report, getJson, connect, collect, waitFor, safeStop, signalrModule, HUB_PATH, TIME_SCALE } from '../lib/server.mjs';
 
 const ABUSER = '127.0.0.2';
 const RS = '\x1e';
@@ -74,8 +75,9 @@ async function flood(total, parallel, one) {
 // A raw hub connection (JSON protocol) from the abuser's address that only counts what it
 // receives: completions by outcome, Error events, the Close message.
 class AbuserSocket {
-  static async open(baseUrl, token) {
-    const url = baseUrl.replace(/^http/, 'ws') + HUB_PATH + (token ? `?id=${encodeURIComponent(token)}` : '');
+  static async open(baseUrl, token, accessToken) {
+    const url = baseUrl.replace(/^http/, 'ws') + HUB_PATH + (token ? `?id=${encodeURIComponent(token)}` : '') +
+      (accessToken ? `&access_token=${encodeURIComponent(accessToken)}` : '');
     const s = new AbuserSocket();
     s.ws = new WebSocket(url, { localAddress: ABUSER });
     s.ok = 0;
@@ -349,6 +351,70 @@ describe('abuse limits', () => {
       assert.equal(sockets.length, 1000, 'the freed places were taken again');
       for (const s of sockets) s.terminate();
       abuser.close();
+    });
+  });
+
+  test('1,000 connections from one user: MaxConnectionsPerUser (100) holds, and another user still connects', async () => {
+    // With authentication on, the user is the token's subject, wherever it connects from.
+    const secret = 'abuse-limits-e2e-secret-0123456789abcdef';
+    const apiKey = 'abuse-limits-worker-key-0123456789';
+    const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const tokenOf = (sub) => {
+      const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + 600 })}`;
+      return `${input}.${crypto.createHmac('sha256', secret).update(input).digest('base64url')}`;
+    };
+    await withServer({
+      AppSettings__EnableAuth: 'true', Jwt__Secret: secret, Workers__ApiKeys: apiKey,
+      Limits__NegotiatesPerIpPerSecond: '0',
+    }, async (server) => {
+      const mallory = tokenOf('mallory');
+      const sockets = [];
+      const refusals = {};
+      const t0 = Date.now();
+      const openOne = async () => {
+        const n = await fetch(`${server.url}${HUB_PATH}/negotiate?negotiateVersion=1`, {
+          method: 'POST', headers: { Authorization: `Bearer ${mallory}` },
+        });
+        const body = await n.text();
+        if (n.status !== 200) {
+          refusals[n.status] = (refusals[n.status] ?? 0) + 1;
+          refusals.sample = { body, retryAfter: n.headers.get('retry-after') };
+          return;
+        }
+        sockets.push(await AbuserSocket.open(server.url, JSON.parse(body).connectionToken, mallory));
+      };
+      for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, openOne));
+      const seconds = (Date.now() - t0) / 1000;
+      // Another user, from the same address, connects with the real client and gets updates.
+      const created = await fetch(`${server.url}/api/v1/jobs`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'X-Api-Key': apiKey },
+        body: JSON.stringify({ jobType: 'Transcription', userId: 'alice' }),
+      });
+      assert.equal(created.status, 201);
+      const job = await created.json();
+      const signalr = signalrModule(10);
+      const alice = new signalr.HubConnectionBuilder()
+        .withUrl(server.url + HUB_PATH, { accessTokenFactory: () => tokenOf('alice') })
+        .configureLogging(signalr.LogLevel.None)
+        .build();
+      const updates = collect(alice, 'JobProgressUpdate');
+      await alice.start();
+      await alice.invoke('SubscribeToJob', job.jobId);
+      const reported = await fetch(`${server.url}/api/v1/jobs/${job.jobId}/progress`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'X-Api-Key': apiKey },
+        body: JSON.stringify({ progress: 42 }),
+      });
+      assert.equal(reported.status, 200);
+      await updates.waitFor((u) => u.progress === 42, 5000 * TIME_SCALE);
+      await safeStop(alice);
+      const m = await scrape(server.url);
+      console.log(`  1,000 attempts by one user in ${seconds.toFixed(1)} s: ${sockets.length} connected, ${refusals[429] ?? 0} refused with 429; another user connected and got its update`);
+      assert.equal(sockets.length, 100);
+      assert.equal(refusals[429], 900);
+      assert.match(refusals.sample.body, /MaxConnectionsPerUser/);
+      assert.ok(Number(refusals.sample.retryAfter) >= 1);
+      assert.equal(rejected(m, 'limit_connections_per_user'), 900);
+      for (const s of sockets) s.terminate();
     });
   });
 
