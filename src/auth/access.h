@@ -1,7 +1,7 @@
 #pragma once
 // Who may use a route: the access policy each REST route declares (api/rest_api.cpp).
-// Declared now, enforced by the authentication issue; until then every route is open
-// (and EnableAuth=true refuses to start, so nothing pretends to be protected).
+// Enforced by auth/policy.h when AppSettings:EnableAuth is on; without it (development)
+// every principal is anonymous and every route is open.
 #include <string_view>
 
 namespace herald::auth {

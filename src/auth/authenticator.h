@@ -18,10 +18,9 @@ class Authenticator {
   virtual Principal authenticate(const core::HttpRequest& request) const = 0;
 };
 
-// Development (AppSettings:EnableAuth off, the only mode today): reads nothing from the
-// request and answers an anonymous principal, so a hub connection has no user id and
-// joins no user group, as before. JWT verification comes with the authentication issue;
-// until then EnableAuth=true refuses to start (config/load.cpp) rather than run open.
+// Development (AppSettings:EnableAuth off): reads nothing from the request and answers an
+// anonymous principal, so a hub connection has no user id and joins no user group. With
+// EnableAuth on, JwtAuthenticator (jwt_authenticator.h) is used instead.
 class AnonymousAuthenticator final : public Authenticator {
  public:
   Principal authenticate(const core::HttpRequest& request) const override;
