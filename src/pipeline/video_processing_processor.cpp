@@ -180,8 +180,6 @@ class VideoProcessingProcessor final : public jobs::Processor {
     opts.cancel = &job.cancel;
     opts.refusePrivateAddresses = ctx_->options.urlPolicy.refusePrivateHosts;
     opts.simulatedHosts = ctx_->options.simulatedHosts;
-    auto& service = job.service;
-    const auto videoId = job.job.videoId;
     auto lastReport = std::chrono::steady_clock::now();
     opts.onProgress = [&](double fraction, std::size_t bytes) {
       auto now = std::chrono::steady_clock::now();
@@ -212,8 +210,6 @@ class VideoProcessingProcessor final : public jobs::Processor {
 
   std::string fetchYouTube(JobContext& job, const std::string& url, const fs::path& dir,
                            std::uint64_t room) {
-    auto& service = job.service;
-    const auto videoId = job.job.videoId;
     static const std::regex percent(R"(\[download\]\s+([0-9.]+)%)");
     ProcessOptions opts;
     opts.cancel = &job.cancel;
