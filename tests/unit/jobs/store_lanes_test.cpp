@@ -152,6 +152,9 @@ TEST_P(StoreLanesTest, EachJobsReportsAreStoredAndAnnouncedInTheOrderTheyWereMad
 }
 
 TEST_P(StoreLanesTest, ALaneBlockedOnASlowCallDoesNotDelayAnotherJobsReport) {
+  // The caller's context outlives the lanes: a lane thread still holds (and at the end of
+  // a call releases) a work-tracking executor of it until the lanes are joined.
+  asio::io_context caller;
   Lanes lanes(*db_, 2);
   RecordingEvents events;
   jobs::ProgressService service(lanes.lanes, events);
@@ -166,7 +169,6 @@ TEST_P(StoreLanesTest, ALaneBlockedOnASlowCallDoesNotDelayAnotherJobsReport) {
   std::promise<void> release;
   auto released = release.get_future().share();
   std::promise<void> blocking;
-  asio::io_context caller;
   asio::co_spawn(caller,
                  service.onStore(service.laneOf(a),
                                  [&blocking, released](storage::Store&) {

@@ -294,6 +294,11 @@ class FdLimit {
 };
 
 TEST(Downloader, RunningOutOfDescriptorsIsTransient) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer runtimes need descriptors of their own (UBSan reads /proc/self/maps to
+  // check a vptr) and report false errors without them; the release build runs this.
+  GTEST_SKIP() << "needs a build without sanitizers";
+#endif
   test::TempDir dir;
   CannedServer server;
   server.on("/v.mp4", ok("media"));
