@@ -237,8 +237,12 @@ describe('abuse limits', () => {
       abuser.close();
       console.log(`  VmRSS baseline ${baseline} kB; round 1: ${first.peak} pending, peak ${first.peakRss} kB, after reaping ${first.rss} kB; round 2: peak ${second.peakRss} kB, after ${second.rss} kB`);
       assert.ok(first.peak >= 9_000, `the negotiated connections were held until reaped (${first.peak} at the peak)`);
-      assert.ok(first.rss - baseline <= 16 * 1024, `after reaping, within 16 MB of the baseline (+${first.rss - baseline} kB)`);
-      assert.ok(second.rss - first.rss <= 2 * 1024, `a second round reuses the memory (+${second.rss - first.rss} kB)`);
+      // The sanitized server (TIME_SCALE > 1) keeps freed memory in ASan's quarantine, so
+      // its RSS says nothing there; the release server's run checks it.
+      if (TIME_SCALE === 1) {
+        assert.ok(first.rss - baseline <= 16 * 1024, `after reaping, within 16 MB of the baseline (+${first.rss - baseline} kB)`);
+        assert.ok(second.rss - first.rss <= 2 * 1024, `a second round reuses the memory (+${second.rss - first.rss} kB)`);
+      }
     });
   });
 

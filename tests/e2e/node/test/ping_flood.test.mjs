@@ -36,7 +36,11 @@ describe('WebSocket Ping flood', () => {
     const after = rssKiB(ctx.server.proc.pid);
     const grownMiB = (after - before) / 1024;
     console.log(`# server RSS ${before} KiB -> ${after} KiB after ${count} Pings (+${grownMiB.toFixed(1)} MiB)`);
-    assert.ok(grownMiB < 16, `the server grew by ${grownMiB.toFixed(1)} MiB holding Pongs for a client that never reads`);
+    // The sanitized server (TIME_SCALE > 1) keeps freed memory in ASan's quarantine, so
+    // its RSS says nothing about what it holds; the release server's run checks the bound.
+    if (TIME_SCALE === 1) {
+      assert.ok(grownMiB < 16, `the server grew by ${grownMiB.toFixed(1)} MiB holding Pongs for a client that never reads`);
+    }
 
     // Reading again: the Pongs that made it out, then the one for the latest Ping.
     c.socket.resume();
