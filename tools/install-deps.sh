@@ -13,6 +13,7 @@ BUILD_PKGS=(
   libtcmalloc-minimal4                                          # the server's allocator
   libmsgpuck-dev                                                # MessagePack hub protocol
   libssl-dev                                                    # https downloads, JWT
+  libhiredis-dev                                                # Redis backplane (async client)
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us      # offline speech recognition
   ffmpeg                                                        # audio extraction, probing
 )
@@ -25,6 +26,8 @@ TEST_PKGS=(
   prometheus                                                    # promtool checks the /metrics text
   sqlite3                                                       # e2e: a second process locks the store (readiness 503)
   mariadb-server                                                # throwaway MariaDB for the store tests (tools/mariadb.sh; no service)
+  redis-server                                                  # throwaway Redis for the backplane tests (tools/redis.sh, lib/redis.mjs; no service)
+  nginx                                                         # round-robin balancer of the scale-out tests (lib/nginx.mjs; no service)
 )
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

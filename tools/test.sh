@@ -7,8 +7,9 @@
 #   unit       ctest in build/: unit tests and the media pipeline tests
 #   asan       build-asan/ (preset debug-asan: ASan + UBSan, g++): ctest, unit + pipeline
 #   tsan       build-tsan/ (preset tsan, g++): the unit tests
-#   (the unit, asan, tsan, e2e and e2e-asan stages run against a throwaway MariaDB too:
-#   tools/mariadb.sh starts one before and stops it after, HERALD_TEST_MARIADB names it)
+#   (the unit, asan, tsan, e2e and e2e-asan stages run against a throwaway MariaDB and Redis
+#   too: tools/mariadb.sh and tools/redis.sh start them before and stop them after,
+#   HERALD_TEST_MARIADB and HERALD_TEST_REDIS name them)
 #   fuzz       libFuzzer targets (preset fuzz, clang-14), a fixed number of inputs each
 #   e2e        the Node end-to-end suite against the release server
 #   e2e-asan   the same suite against the ASan + UBSan server
@@ -33,25 +34,34 @@ summary() {
   for t in "${TIMES[@]}"; do echo "   $t"; done
   echo "   total $(($(date +%s) - TOTAL_START))"
 }
-# The throwaway MariaDB of the stages that run unit tests (with_mariadb): stopped on any
-# exit, a failed stage included.
+# The throwaway MariaDB and Redis of the stages that run unit or e2e tests
+# (with_services): stopped on any exit, a failed stage included.
 MARIADB_DIR=""
-stop_mariadb() {
+REDIS_DIR=""
+stop_services() {
   if [[ -n "$MARIADB_DIR" ]]; then
     tools/mariadb.sh stop "$MARIADB_DIR" || true
     MARIADB_DIR=""
   fi
+  if [[ -n "$REDIS_DIR" ]]; then
+    tools/redis.sh stop "$REDIS_DIR" || true
+    REDIS_DIR=""
+  fi
 }
-trap 'stop_mariadb; summary' EXIT
-# with_mariadb COMMAND...: runs COMMAND with HERALD_TEST_MARIADB set to a fresh server.
-with_mariadb() {
+trap 'stop_services; summary' EXIT
+# with_services COMMAND...: runs COMMAND with HERALD_TEST_MARIADB and HERALD_TEST_REDIS
+# naming a fresh server each (tests that kill Redis start their own: lib/redis.mjs).
+with_services() {
   local env status=0
   env=$(tools/mariadb.sh start) || return
   eval "$env"
   MARIADB_DIR=$HERALD_MARIADB_DIR
+  env=$(tools/redis.sh start) || { stop_services; return 1; }
+  eval "$env"
+  REDIS_DIR=$HERALD_REDIS_DIR
   "$@" || status=$?
-  stop_mariadb
-  unset HERALD_TEST_MARIADB HERALD_MARIADB_DIR
+  stop_services
+  unset HERALD_TEST_MARIADB HERALD_MARIADB_DIR HERALD_TEST_REDIS HERALD_REDIS_DIR
   return $status
 }
 # stage NAME COMMAND...: runs one stage and records its wall time.
@@ -143,11 +153,11 @@ bench_smoke() { bench/run --smoke; }
 stage format tools/format.sh --check
 stage release build_release
 stage tidy tools/tidy.sh
-stage unit with_mariadb unit_release
-stage asan with_mariadb asan
-stage tsan with_mariadb tsan
+stage unit with_services unit_release
+stage asan with_services asan
+stage tsan with_services tsan
 stage fuzz fuzz
-stage e2e with_mariadb e2e_release
-stage e2e-asan with_mariadb e2e_asan
+stage e2e with_services e2e_release
+stage e2e-asan with_services e2e_asan
 stage bench bench_smoke
 echo "== all tests passed"
