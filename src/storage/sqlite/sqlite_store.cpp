@@ -56,15 +56,6 @@ constexpr std::size_t kJobCacheBytes = 32ULL << 20;
 // The most history rows one progressHistory call returns (REST pages by afterSequence).
 constexpr int kMaxHistoryPage = 1000;
 
-// What a history row records of a change's metadata (model/metadata_history.h); asks the
-// database for the patches since the last full copy only when the metadata changed.
-model::MetadataRecord historyRecord(const model::Job& stored, const model::Job& job,
-                                    const std::string& fullText, std::string_view op, sqlite3* db) {
-  if (stored.metadata == job.metadata) return {};
-  return model::recordMetadata(stored.metadata, job.metadata, fullText,
-                               patchBytesSinceFull(db, job.id, op));
-}
-
 // Whether a mutator left every column a progress update does not write as stored.
 bool sameIdentity(const model::Job& a, const model::Job& b) {
   return a.videoId == b.videoId && a.userId == b.userId && a.jobType == b.jobType &&
@@ -168,10 +159,24 @@ void SqliteStore::createJob(model::Job& job) {
     forget(job.id);
     throw;
   }
-  remember(job, metadata.size());
+  remember(job, metadata.size(), 0);  // its first history row is a full copy
 }
 
-void SqliteStore::remember(const model::Job& job, std::size_t metadataBytes) {
+std::pair<model::MetadataRecord, std::optional<std::size_t>> SqliteStore::historyRecord(
+    const model::Job& stored, const model::Job& job, const std::string& fullText,
+    std::string_view op) {
+  std::optional<std::size_t> known;
+  if (auto it = jobCache_.find(job.id); it != jobCache_.end()) known = it->second.patchBytes;
+  if (stored.metadata == job.metadata) return {model::MetadataRecord{}, known};
+  const std::size_t before = known ? *known : patchBytesSinceFull(db_, job.id, op);
+  auto record = model::recordMetadata(stored.metadata, job.metadata, fullText, before);
+  const std::size_t after =
+      record.kind == model::MetadataKind::Patch ? before + record.text.size() : 0;
+  return {std::move(record), after};
+}
+
+void SqliteStore::remember(const model::Job& job, std::size_t metadataBytes,
+                           std::optional<std::size_t> patchBytes) {
   // What the entry holds, roughly: the strings and the parsed metadata (a parsed JSON
   // object takes a few times its text; 4x is generous for small values).
   const std::size_t bytes = sizeof(CachedJob) + job.id.size() * 2 + job.videoId.size() +
@@ -184,7 +189,7 @@ void SqliteStore::remember(const model::Job& job, std::size_t metadataBytes) {
     jobCacheBytes_ = 0;
   }
   if (bytes > kJobCacheBytes) return;
-  jobCache_.emplace(job.id, CachedJob{job, bytes});
+  jobCache_.emplace(job.id, CachedJob{job, bytes, patchBytes});
   jobCacheBytes_ += bytes;
 }
 
@@ -349,6 +354,7 @@ JobChange SqliteStore::updateJob(const std::string& jobId, const JobMutator& mut
   constexpr std::string_view op = "updateJob";
   JobChange change;
   std::size_t metadataBytes = 0;
+  std::optional<std::size_t> afterPatchBytes;
   try {
     Transaction tx(db_, op);
     // We hold the write lock now: after this check the cache is the database until commit.
@@ -373,16 +379,18 @@ JobChange SqliteStore::updateJob(const std::string& jobId, const JobMutator& mut
       updateJobRow(db_, job, op);
     }
     change.entry = model::snapshotOf(job);
-    insertEntry(db_, change.entry, historyRecord(*stored, job, metadata, op, db_), op);
+    auto [record, patchBytes] = historyRecord(*stored, job, metadata, op);
+    insertEntry(db_, change.entry, record, op);
     tx.commit();
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);
     metadataBytes = metadata.size();
+    afterPatchBytes = patchBytes;
   } catch (...) {
     forget(jobId);
     throw;
   }
-  remember(change.job, metadataBytes);
+  remember(change.job, metadataBytes, afterPatchBytes);
   return change;
 }
 
@@ -392,6 +400,7 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
   JobChange change;
   std::string claimedId;
   std::size_t metadataBytes = 0;
+  std::optional<std::size_t> afterPatchBytes;
   try {
     Transaction tx(db_, op);
     dropCacheIfChangedElsewhere();
@@ -449,16 +458,18 @@ std::optional<JobChange> SqliteStore::claimNextJob(std::int64_t now, const Claim
     }
     change.entry = model::snapshotOf(job);
     const auto metadata = metadataText(job.metadata);
-    insertEntry(db_, change.entry, historyRecord(*stored, job, metadata, op, db_), op);
+    auto [record, patchBytes] = historyRecord(*stored, job, metadata, op);
+    insertEntry(db_, change.entry, record, op);
     tx.commit();
     change.outcome = JobChange::Outcome::Updated;
     change.job = std::move(job);
     metadataBytes = metadata.size();
+    afterPatchBytes = patchBytes;
   } catch (...) {
     if (!claimedId.empty()) forget(claimedId);
     throw;
   }
-  remember(change.job, metadataBytes);
+  remember(change.job, metadataBytes, afterPatchBytes);
   return change;
 }
 
