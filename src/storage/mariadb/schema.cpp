@@ -19,6 +19,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "storage/mariadb/connection.h"
@@ -234,6 +235,26 @@ class SchemaLock {
 };
 
 }  // namespace
+
+void checkWritable(Connection& conn, std::string_view op) {
+  // Each table with a column to "update" to itself. WHERE 1 = 0 matches nothing; the
+  // privilege and read_only checks come before the rows are looked at.
+  static constexpr std::pair<const char*, const char*> kTables[] = {
+      {"jobs", "id"},
+      {"job_progress", "job_id"},
+      {"videos", "id"},
+      {"video_stages", "video_id"},
+      {"transcript_segments", "video_id"},
+      {"embeddings", "video_id"},
+  };
+  for (const auto& [table, column] : kTables) {
+    const std::string t(table);
+    const std::string c(column);
+    conn.exec("INSERT INTO " + t + " SELECT * FROM " + t + " WHERE 1 = 0", op);
+    conn.exec("UPDATE " + t + " SET " + c + " = " + c + " WHERE 1 = 0", op);
+    conn.exec("DELETE FROM " + t + " WHERE 1 = 0", op);
+  }
+}
 
 int schemaVersion() { return static_cast<int>(migrations().size()); }
 
