@@ -25,6 +25,7 @@ TEST_PKGS=(
   prometheus                                                    # promtool checks the /metrics text
   sqlite3                                                       # e2e: a second process locks the store (readiness 503)
   mariadb-server                                                # throwaway MariaDB for the store tests (tools/mariadb.sh; no service)
+  yt-dlp                                                        # YouTube ingest (e2e: ytdlp.test.mjs, offline through a stand-in extractor)
 )
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi
