@@ -604,16 +604,10 @@ struct HttpServer::Impl {
       // The request context: the request and its principal, worked out here and only here.
       auth::RequestContext context{toCore(req, path, *clientAddress), {}};
       if (auto refusal = refuseCrossSite(context.request, hub, beast::websocket::is_upgrade(req))) {
-        countRejected(*refusal);
-        for (auto& h : corsHeaders(config.app.allowedOrigins, context.request)) {
-          refusal->headers.push_back(h);
-        }
-        const bool keepAlive = req.keep_alive() && !stopping && !beast::websocket::is_upgrade(req);
-        auto writing =
-            writeResponse(stream, serializeResponse(*refusal, req.version(), keepAlive, false));
-        auto wec = co_await std::move(writing);
+        auto sending = sendRefusal(stream, req, context.request, std::move(*refusal));
+        const bool reuse = co_await std::move(sending);
         state->busy = false;
-        if (wec || !keepAlive) break;
+        if (!reuse) break;
         continue;
       }
       context.principal = routes.authenticator.authenticate(context.request);
@@ -623,17 +617,10 @@ struct HttpServer::Impl {
       // connection it names; the REST routes check theirs in the router.
       if (hub != HubPath::None && config.app.enableAuth && req.method() != bhttp::verb::options) {
         if (auto refusal = hubRefusal(context)) {
-          countRejected(*refusal);
-          for (auto& h : corsHeaders(config.app.allowedOrigins, context.request)) {
-            refusal->headers.push_back(h);
-          }
-          const bool keepAlive =
-              req.keep_alive() && !stopping && !beast::websocket::is_upgrade(req);
-          auto writing =
-              writeResponse(stream, serializeResponse(*refusal, req.version(), keepAlive, false));
-          auto wec = co_await std::move(writing);
+          auto sending = sendRefusal(stream, req, context.request, std::move(*refusal));
+          const bool reuse = co_await std::move(sending);
           state->busy = false;
-          if (wec || !keepAlive) break;
+          if (!reuse) break;
           continue;
         }
       }
@@ -701,6 +688,23 @@ struct HttpServer::Impl {
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // Sends a refusal decided before routing (the cross-site checks, the hub's
+  // authentication): counted by its reason, with the CORS headers a page needs to read
+  // it. The connection stays for the next request unless the refused one asked for a
+  // WebSocket upgrade (what follows it on the socket is not HTTP) or the server is
+  // stopping. Returns whether the session may read another request.
+  asio::awaitable<bool> sendRefusal(beast::tcp_stream& stream,
+                                    const bhttp::request<bhttp::string_body>& req,
+                                    const core::HttpRequest& request, core::HttpResponse refusal) {
+    countRejected(refusal);
+    for (auto& h : corsHeaders(config.app.allowedOrigins, request)) refusal.headers.push_back(h);
+    const bool keepAlive = req.keep_alive() && !stopping && !beast::websocket::is_upgrade(req);
+    auto writing =
+        writeResponse(stream, serializeResponse(refusal, req.version(), keepAlive, false));
+    const auto ec = co_await std::move(writing);
+    co_return !ec && keepAlive;
   }
 
   // The cross-site defences (http/cross_site.h), before anything acts on the request: a
