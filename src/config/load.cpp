@@ -271,16 +271,9 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
   if (s == "limits") return setLimit(c.limits, full, k, v);
   if (s == "workers") {
     if (k != "apikeys") return false;
-    c.workers.apiKeys.clear();
-    std::string cur;
-    for (char ch : v + ";") {
-      if (ch == ';') {
-        if (!cur.empty()) c.workers.apiKeys.push_back(cur);
-        cur.clear();
-      } else {
-        cur += ch;
-      }
-    }
+    // ';' only: a key in clear may contain a ','. Spaces around a key are trimmed (a key
+    // is checked for its length and form when the authenticator is built).
+    c.workers.apiKeys = splitList(v);
     return true;
   }
   if (s == "logging") {

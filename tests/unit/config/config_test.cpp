@@ -68,6 +68,10 @@ TEST(Config, EnableAuthNeedsAKey) {
   finalize(ok);
   EXPECT_EQ(ok.jwt.clockSkew.count(), 45);
   EXPECT_EQ(ok.workers.apiKeys, (std::vector<std::string>{"k1-0123456789abcdef", "sha256:00ff"}));
+  // From the environment: ';'-separated, items trimmed, empty ones dropped; a ',' is part
+  // of a key.
+  applyEnvironment(ok, {{"Workers__ApiKeys", " k2-0123,456789abcdef ;; sha256:11ee;"}});
+  EXPECT_EQ(ok.workers.apiKeys, (std::vector<std::string>{"k2-0123,456789abcdef", "sha256:11ee"}));
   Config skew;
   EXPECT_THROW(applyJson(skew, R"({"Jwt":{"ClockSkewSeconds":301}})"), ConfigError);
 }
