@@ -129,9 +129,11 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
         // Refused rather than skipped: a proxy left out makes all its clients one address
         // to the per-address limits, and a typo in a mask could trust far too many peers.
         if (!core::parseIpNetwork(entry)) {
-          throw ConfigError(full + ": '" + entry +
-                            "' is not an IP address or CIDR network (e.g. 10.0.0.5, "
-                            "10.0.0.0/8, fd00::/8; no bits set past the prefix)");
+          std::string message = full;
+          message.append(": '").append(entry).append(
+              "' is not an IP address or CIDR network (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8; no "
+              "bits set past the prefix)");
+          throw ConfigError(message);
         }
       }
     } else if (k == "allowedorigins") {

@@ -248,11 +248,14 @@ void checkWritable(Connection& conn, std::string_view op) {
       {"embeddings", "video_id"},
   };
   for (const auto& [table, column] : kTables) {
-    const std::string t(table);
-    const std::string c(column);
-    conn.exec("INSERT INTO " + t + " SELECT * FROM " + t + " WHERE 1 = 0", op);
-    conn.exec("UPDATE " + t + " SET " + c + " = " + c + " WHERE 1 = 0", op);
-    conn.exec("DELETE FROM " + t + " WHERE 1 = 0", op);
+    std::string insert = "INSERT INTO ";
+    insert.append(table).append(" SELECT * FROM ").append(table).append(" WHERE 1 = 0");
+    conn.exec(insert, op);
+    std::string update = "UPDATE ";
+    update.append(table).append(" SET ").append(column).append(" = ").append(column);
+    conn.exec(update.append(" WHERE 1 = 0"), op);
+    std::string remove = "DELETE FROM ";
+    conn.exec(remove.append(table).append(" WHERE 1 = 0"), op);
   }
 }
 
