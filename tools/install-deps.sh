@@ -28,6 +28,7 @@ TEST_PKGS=(
   mariadb-server                                                # throwaway MariaDB for the store tests (tools/mariadb.sh; no service)
   redis-server                                                  # throwaway Redis for the backplane tests (tools/redis.sh, lib/redis.mjs; no service)
   nginx                                                         # round-robin balancer of the scale-out tests (lib/nginx.mjs; no service)
+  yt-dlp                                                        # YouTube ingest (e2e: ytdlp.test.mjs, offline through a stand-in extractor)
 )
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then pkgs+=("${TEST_PKGS[@]}"); fi

@@ -7,7 +7,9 @@
 #       HERALD_MARIADB_DIR    its directory (data, socket, log)
 #       HERALD_TEST_MARIADB   a connection string for user herald (random password) to
 #                             database herald_test; the user may create databases (the
-#                             store's tests make one per test)
+#                             store's tests make one per test) and users with lesser
+#                             privileges (the read-only store tests), and is exempt from
+#                             the server's read_only (READ ONLY ADMIN)
 #   tools/mariadb.sh env [DIR]         prints those variables again
 #   tools/mariadb.sh stop [DIR]        shuts it down and removes DIR
 # DIR defaults to $HERALD_MARIADB_DIR.
@@ -73,8 +75,8 @@ start() {
   client "$dir" <<SQL
 CREATE USER 'herald'@'127.0.0.1' IDENTIFIED BY '$password';
 CREATE USER 'herald'@'localhost' IDENTIFIED BY '$password';
-GRANT ALL PRIVILEGES ON *.* TO 'herald'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON *.* TO 'herald'@'localhost';
+GRANT ALL PRIVILEGES ON *.* TO 'herald'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO 'herald'@'localhost' WITH GRANT OPTION;
 CREATE DATABASE herald_test CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 SQL
   cat >"$dir/env" <<ENV

@@ -86,34 +86,48 @@ asio::awaitable<bool> drained(const hub::HubConnectionPtr& c) {
   co_return false;
 }
 
-// With authentication, whether the connection may see the job or video `ownerOf` reads
-// (auth::maySee); read before the group is joined, so not a single event of another
-// user's job reaches the connection. Without authentication (or for an admin) nothing is
-// read: true at once.
+// What a caller asks for by id.
+enum class Resource { Job, Video };
+
+// The answer to an id the caller may not see, exactly that of an unknown one (an Error
+// event NOT_FOUND; the method returns null): existence does not leak.
+void sendNotFound(const hub::HubConnectionPtr& c, Resource resource, const std::string& id) {
+  sendError(c, "NOT_FOUND",
+            std::string(resource == Resource::Job ? "Job " : "Video ") + id + " not found");
+}
+
+// Whether the caller may see `found`, a job or video read by id (nullopt: none such):
+// auth::maySee of its owner.
+template <class T>
+bool visible(const HubCallContext& ctx, bool enforced, const std::optional<T>& found) {
+  return found && auth::maySee(enforced, ctx.connection->principal(), found->userId);
+}
+
+// Whether the connection may watch the job or video `id`, checked before the group is
+// joined, so not a single event of another user's job reaches it. An id longer than any
+// issued is unknown. Without authentication (or for an admin) nothing is read.
 asio::awaitable<bool> mayWatch(jobs::ProgressService& service, HubCallContext& ctx, bool enforced,
-                               std::function<std::optional<std::string>(storage::Store&)> ownerOf) {
+                               Resource resource, std::string id) {
+  if (id.size() > kMaxIdLength) co_return false;
   const auto& principal = ctx.connection->principal();
   if (!enforced || principal.isAdmin()) co_return true;
-  auto reading = service.onStore(std::move(ownerOf));
-  auto owner = co_await std::move(reading);
-  co_return owner&& auth::maySee(enforced, principal, *owner);
+  auto reading = service.onStore([resource, id](storage::Store& store) {
+    auto owner = [](const auto& found) {
+      return found ? std::optional<std::string>(found->userId) : std::nullopt;
+    };
+    return resource == Resource::Job ? owner(store.getJob(id)) : owner(store.getVideo(id));
+  });
+  const auto owner = co_await std::move(reading);
+  co_return owner.has_value() && auth::maySee(enforced, principal, *owner);
 }
 
 asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubCallContext& ctx,
                                             std::string jobId, std::optional<std::int64_t> after,
                                             bool enforced) {
   const auto& c = ctx.connection;
-  if (jobId.size() > kMaxIdLength) {
-    sendError(c, "NOT_FOUND", "Job " + jobId + " not found");
-    co_return nullptr;
-  }
-  auto checking = mayWatch(service, ctx, enforced, [jobId](storage::Store& store) {
-    auto job = store.getJob(jobId);
-    return job ? std::optional<std::string>(job->userId) : std::nullopt;
-  });
+  auto checking = mayWatch(service, ctx, enforced, Resource::Job, jobId);
   if (!co_await std::move(checking)) {
-    // Exactly the answer of an unknown id: existence does not leak.
-    sendError(c, "NOT_FOUND", "Job " + jobId + " not found");
+    sendNotFound(c, Resource::Job, jobId);
     co_return nullptr;
   }
   // Join first, read after: every update published from now on, on any node, reaches
@@ -144,7 +158,7 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
   auto job = co_await std::move(reading);
   if (!job) {
     ctx.lifetime.removeFromGroup(c, group);
-    sendError(c, "NOT_FOUND", "Job " + jobId + " not found");
+    sendNotFound(c, Resource::Job, jobId);
     co_return nullptr;
   }
   if (after) {
@@ -178,16 +192,9 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
 asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service, HubCallContext& ctx,
                                               std::string videoId, bool enforced) {
   const auto& c = ctx.connection;
-  if (videoId.size() > kMaxIdLength) {
-    sendError(c, "NOT_FOUND", "Video " + videoId + " not found");
-    co_return nullptr;
-  }
-  auto checking = mayWatch(service, ctx, enforced, [videoId](storage::Store& store) {
-    auto video = store.getVideo(videoId);
-    return video ? std::optional<std::string>(video->userId) : std::nullopt;
-  });
+  auto checking = mayWatch(service, ctx, enforced, Resource::Video, videoId);
   if (!co_await std::move(checking)) {
-    sendError(c, "NOT_FOUND", "Video " + videoId + " not found");
+    sendNotFound(c, Resource::Video, videoId);
     co_return nullptr;
   }
   const auto group = names::videoGroup(videoId);
@@ -197,7 +204,7 @@ asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service, Hu
   auto video = co_await std::move(reading);
   if (!video) {
     ctx.lifetime.removeFromGroup(c, group);
-    sendError(c, "NOT_FOUND", "Video " + videoId + " not found");
+    sendNotFound(c, Resource::Video, videoId);
     co_return nullptr;
   }
   c->send(event(names::kVideoProgressUpdate, model::videoProgressUpdate(*video)));
@@ -258,6 +265,44 @@ asio::awaitable<json::value> subscribeToDashboard(jobs::ProgressService& service
                    std::move(logStop));
   }
   co_return json::value(std::move(snapshot));
+}
+
+// The current state of the job or video `id` as its update's payload, when the caller may
+// see it (runs on the store).
+std::optional<json::value> currentState(storage::Store& store, const HubCallContext& ctx,
+                                        bool enforced, Resource resource, const std::string& id) {
+  if (id.size() > kMaxIdLength) return std::nullopt;
+  if (resource == Resource::Job) {
+    auto job = store.getJob(id);
+    if (!visible(ctx, enforced, job)) return std::nullopt;
+    return json::value(model::jobProgressUpdate(*job));
+  }
+  auto video = store.getVideo(id);
+  if (!visible(ctx, enforced, video)) return std::nullopt;
+  return json::value(model::videoProgressUpdate(*video));
+}
+
+// GetJobProgress and GetVideoProgress: the current state of a job or video the caller may
+// see, sent as its update event and returned; otherwise NOT_FOUND and null.
+auto getProgress(jobs::ProgressService& service, const HubDispatcher* dispatcher, Resource resource,
+                 const char* method) {
+  return [&service, dispatcher, resource, method](HubCallContext& ctx, const json::array& args) {
+    auto id = idArg(args);
+    const bool enforced = dispatcher->accessEnforced();
+    return guarded(ctx, method, [&service, &ctx, id, enforced, resource]() {
+      return service.onStore([&ctx, id, enforced, resource](storage::Store& store) -> json::value {
+        auto payload = currentState(store, ctx, enforced, resource, id);
+        if (!payload) {
+          sendNotFound(ctx.connection, resource, id);
+          return nullptr;
+        }
+        ctx.connection->send(event(
+            resource == Resource::Job ? names::kJobProgressUpdate : names::kVideoProgressUpdate,
+            *payload));
+        return std::move(*payload);
+      });
+    });
+  };
 }
 
 }  // namespace
@@ -322,42 +367,10 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
       },
       auth::Access::Admin);
 
-  d.addMethod(
-      "GetJobProgress", 1, 1, [&service, dispatcher](HubCallContext& ctx, const json::array& args) {
-        auto jobId = idArg(args);
-        const bool enforced = dispatcher->accessEnforced();
-        return guarded(ctx, "GetJobProgress", [&service, &ctx, jobId, enforced]() {
-          return service.onStore([&ctx, jobId, enforced](storage::Store& store) -> json::value {
-            auto job = jobId.size() <= kMaxIdLength ? store.getJob(jobId) : std::nullopt;
-            if (!job || !auth::maySee(enforced, ctx.connection->principal(), job->userId)) {
-              sendError(ctx.connection, "NOT_FOUND", "Job " + jobId + " not found");
-              return nullptr;
-            }
-            auto payload = model::jobProgressUpdate(*job);
-            ctx.connection->send(event(names::kJobProgressUpdate, payload));
-            return payload;
-          });
-        });
-      });
-
-  d.addMethod(
-      "GetVideoProgress", 1, 1,
-      [&service, dispatcher](HubCallContext& ctx, const json::array& args) {
-        auto videoId = idArg(args);
-        const bool enforced = dispatcher->accessEnforced();
-        return guarded(ctx, "GetVideoProgress", [&service, &ctx, videoId, enforced]() {
-          return service.onStore([&ctx, videoId, enforced](storage::Store& store) -> json::value {
-            auto video = videoId.size() <= kMaxIdLength ? store.getVideo(videoId) : std::nullopt;
-            if (!video || !auth::maySee(enforced, ctx.connection->principal(), video->userId)) {
-              sendError(ctx.connection, "NOT_FOUND", "Video " + videoId + " not found");
-              return nullptr;
-            }
-            auto payload = model::videoProgressUpdate(*video);
-            ctx.connection->send(event(names::kVideoProgressUpdate, payload));
-            return payload;
-          });
-        });
-      });
+  d.addMethod("GetJobProgress", 1, 1,
+              getProgress(service, dispatcher, Resource::Job, "GetJobProgress"));
+  d.addMethod("GetVideoProgress", 1, 1,
+              getProgress(service, dispatcher, Resource::Video, "GetVideoProgress"));
 }
 
 }  // namespace herald::api

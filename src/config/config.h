@@ -38,6 +38,12 @@ struct AppSettings {
   // in development (IsProduction=false); in production off, so an ingest URL cannot make
   // the server reach into the network it runs in (docs/security.md "Downloads").
   bool allowPrivateNetworkDownloads = false;
+  // AppSettings:TrustedProxies: the reverse proxies (addresses or CIDR networks) whose
+  // X-Forwarded-For header names the client (http/forwarded_for.h). Empty: none, and the
+  // header is ignored: a client could otherwise claim any address and slip past the
+  // per-address limits. A proxy in front of Herald must be listed for those limits to
+  // see its clients rather than the proxy.
+  std::vector<std::string> trustedProxies;
 };
 
 struct JobSettings {

@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/address_policy.h"
+#include "core/ip_network.h"
 #include "core/strings.h"
 
 extern char** environ;
@@ -41,11 +42,12 @@ long long parseInt(const std::string& key, const std::string& v, long long min, 
 }
 
 // A ';'-separated list (how arrays arrive from JSON and environment alike), items trimmed.
-std::vector<std::string> splitList(const std::string& v) {
+// `separators`: more characters that end an item (",": lists written by hand).
+std::vector<std::string> splitList(const std::string& v, std::string_view separators = ";") {
   std::vector<std::string> items;
   std::string cur;
   for (char ch : v + ";") {
-    if (ch == ';') {
+    if (ch == ';' || separators.find(ch) != std::string_view::npos) {
       while (!cur.empty() && cur.back() == ' ') cur.pop_back();
       if (!cur.empty()) items.push_back(cur);
       cur.clear();
@@ -121,6 +123,19 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
       c.app.allowPrivateNetworkDownloads = parseBool(full, v);
     } else if (k == "localfileroots") {
       c.app.localFileRoots = splitList(v);
+    } else if (k == "trustedproxies") {
+      c.app.trustedProxies = splitList(v, ";,");
+      for (const auto& entry : c.app.trustedProxies) {
+        // Refused rather than skipped: a proxy left out makes all its clients one address
+        // to the per-address limits, and a typo in a mask could trust far too many peers.
+        if (!core::parseIpNetwork(entry)) {
+          std::string message = full;
+          message.append(": '").append(entry).append(
+              "' is not an IP address or CIDR network (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8; no "
+              "bits set past the prefix)");
+          throw ConfigError(message);
+        }
+      }
     } else if (k == "allowedorigins") {
       c.app.allowedOrigins.clear();
       std::string cur;
@@ -258,16 +273,9 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
   if (s == "limits") return setLimit(c.limits, full, k, v);
   if (s == "workers") {
     if (k != "apikeys") return false;
-    c.workers.apiKeys.clear();
-    std::string cur;
-    for (char ch : v + ";") {
-      if (ch == ';') {
-        if (!cur.empty()) c.workers.apiKeys.push_back(cur);
-        cur.clear();
-      } else {
-        cur += ch;
-      }
-    }
+    // ';' only: a key in clear may contain a ','. Spaces around a key are trimmed (a key
+    // is checked for its length and form when the authenticator is built).
+    c.workers.apiKeys = splitList(v);
     return true;
   }
   if (s == "logging") {

@@ -27,6 +27,7 @@
 #include "core/strings.h"
 #include "http/cors.h"
 #include "http/cross_site.h"
+#include "http/forwarded_for.h"
 #include "api/problem.h"
 #include "limits/client_key.h"
 #include "limits/connection_limits.h"
@@ -274,13 +275,36 @@ core::HttpResponse textResponse(int status, std::string text) {
   return r;
 }
 
-// Who a session's requests come from, worked out once per TCP connection: the peer's
-// address as the limits key it (limits::ipKey), and the per-user key of an anonymous
-// caller there.
+// Who a request comes from: the client's address as the limits key it (limits::ipKey),
+// and the per-user key of an anonymous caller there. Worked out once per TCP connection,
+// or per request behind a trusted proxy (forwarded_for.h), whose connection carries
+// requests of many clients.
 struct Peer {
   std::string ipKey;
   std::string anonymousKey;
 };
+
+Peer peerAt(const std::string& address) {
+  Peer peer;
+  peer.ipKey = limits::ipKey(address);
+  peer.anonymousKey = limits::callerKey("", peer.ipKey);
+  return peer;
+}
+
+// Every X-Forwarded-For field of `req`, joined in order (a proxy may add a field of its
+// own rather than append to the one it got), or nullopt when there is none.
+std::optional<std::string> forwardedFor(const bhttp::request<bhttp::string_body>& req) {
+  std::optional<std::string> joined;
+  for (const auto& field : req) {
+    if (!core::iequals(field.name_string(), "x-forwarded-for")) continue;
+    if (joined) {
+      joined->append(",").append(field.value());
+    } else {
+      joined.emplace(field.value());
+    }
+  }
+  return joined;
+}
 
 // A limit's refusal on the hub paths: plain text (what SignalR clients show), 429 (or 503
 // when the whole server is full) with Retry-After.
@@ -400,7 +424,8 @@ struct HttpServer::Impl {
                                               .maxPerIp = config.limits.maxConnectionsPerIp,
                                               .maxPerUser = config.limits.maxConnectionsPerUser})),
         negotiateLimiter(config.limits.negotiatesPerIpPerSecond, config.limits.negotiateBurstPerIp),
-        restLimiter(config.limits.restRequestsPerUserPerSecond, config.limits.restBurstPerUser) {}
+        restLimiter(config.limits.restRequestsPerUserPerSecond, config.limits.restBurstPerUser),
+        trustedProxies(config.app.trustedProxies) {}
 
   // A new hub connection (a negotiate, or a WebSocket that skips it): the negotiate rate
   // of its address, then the connection counts. Admitted: nullopt, and `lease` holds its
@@ -514,9 +539,8 @@ struct HttpServer::Impl {
     auto remote = stream.socket().remote_endpoint(epEc);
     // Once per connection: formatting an address costs more than parsing a small request.
     const auto remoteAddress = remote.address().to_string();
-    Peer peer;
-    peer.ipKey = limits::ipKey(remoteAddress);
-    peer.anonymousKey = limits::callerKey("", peer.ipKey);
+    const Peer peer = peerAt(remoteAddress);
+    const bool fromProxy = !trustedProxies.empty() && trustedProxies.trusts(remote.address());
     // Non-blocking for the immediate answer writes below (Asio's asynchronous operations
     // work the same either way).
     stream.socket().non_blocking(true, epEc);
@@ -563,19 +587,27 @@ struct HttpServer::Impl {
       }
       state->busy = true;
       const auto hub = hubPath(path);
-      // The request context: the request and its principal, worked out here and only here.
-      auth::RequestContext context{toCore(req, path, remoteAddress), {}};
-      if (auto refusal = refuseCrossSite(context.request, hub, beast::websocket::is_upgrade(req))) {
-        countRejected(*refusal);
-        for (auto& h : corsHeaders(config.app.allowedOrigins, context.request)) {
-          refusal->headers.push_back(h);
+      // The client: the peer, or behind a trusted proxy the client it names for this
+      // request. Limits, logs and the request itself see the client.
+      Peer forwardedPeer;
+      std::string forwardedAddress;
+      const Peer* client = &peer;
+      const std::string* clientAddress = &remoteAddress;
+      if (fromProxy) {
+        if (auto header = forwardedFor(req)) {
+          forwardedAddress = trustedProxies.clientAddress(remote.address(), *header).to_string();
+          forwardedPeer = peerAt(forwardedAddress);
+          client = &forwardedPeer;
+          clientAddress = &forwardedAddress;
         }
-        const bool keepAlive = req.keep_alive() && !stopping && !beast::websocket::is_upgrade(req);
-        auto writing =
-            writeResponse(stream, serializeResponse(*refusal, req.version(), keepAlive, false));
-        auto wec = co_await std::move(writing);
+      }
+      // The request context: the request and its principal, worked out here and only here.
+      auth::RequestContext context{toCore(req, path, *clientAddress), {}};
+      if (auto refusal = refuseCrossSite(context.request, hub, beast::websocket::is_upgrade(req))) {
+        auto sending = sendRefusal(stream, req, context.request, std::move(*refusal));
+        const bool reuse = co_await std::move(sending);
         state->busy = false;
-        if (wec || !keepAlive) break;
+        if (!reuse) break;
         continue;
       }
       context.principal = routes.authenticator.authenticate(context.request);
@@ -585,17 +617,10 @@ struct HttpServer::Impl {
       // connection it names; the REST routes check theirs in the router.
       if (hub != HubPath::None && config.app.enableAuth && req.method() != bhttp::verb::options) {
         if (auto refusal = hubRefusal(context)) {
-          countRejected(*refusal);
-          for (auto& h : corsHeaders(config.app.allowedOrigins, context.request)) {
-            refusal->headers.push_back(h);
-          }
-          const bool keepAlive =
-              req.keep_alive() && !stopping && !beast::websocket::is_upgrade(req);
-          auto writing =
-              writeResponse(stream, serializeResponse(*refusal, req.version(), keepAlive, false));
-          auto wec = co_await std::move(writing);
+          auto sending = sendRefusal(stream, req, context.request, std::move(*refusal));
+          const bool reuse = co_await std::move(sending);
           state->busy = false;
-          if (wec || !keepAlive) break;
+          if (!reuse) break;
           continue;
         }
       }
@@ -604,7 +629,8 @@ struct HttpServer::Impl {
         // The WebSocket runs in its own coroutine so that this session's frame (parse
         // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
         core::HttpResponse refusal;
-        auto attach = attachWebSocket(req, context.principal, peer, stream.get_executor(), refusal);
+        auto attach =
+            attachWebSocket(req, context.principal, *client, stream.get_executor(), refusal);
         if (attach.result != transport::AttachResult::Ok) {
           if (refusal.rejectReason) metrics::rejected(refusal.rejectReason);
           auto writing =
@@ -636,10 +662,11 @@ struct HttpServer::Impl {
           if (req.method() == bhttp::verb::options) {
             response = preflight(config.app.allowedOrigins, parsed);
           } else {
-            response = co_await route(context, hub, peer);
+            response = co_await route(context, hub, *client);
           }
         } catch (const std::exception& e) {
-          spdlog::error("{} {} failed: {}", std::string(req.method_string()), path, e.what());
+          spdlog::error("{} {} from {} failed: {}", std::string(req.method_string()), path,
+                        *clientAddress, e.what());
           response = textResponse(500, "Internal Server Error");
         }
       }
@@ -661,6 +688,23 @@ struct HttpServer::Impl {
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // Sends a refusal decided before routing (the cross-site checks, the hub's
+  // authentication): counted by its reason, with the CORS headers a page needs to read
+  // it. The connection stays for the next request unless the refused one asked for a
+  // WebSocket upgrade (what follows it on the socket is not HTTP) or the server is
+  // stopping. Returns whether the session may read another request.
+  asio::awaitable<bool> sendRefusal(beast::tcp_stream& stream,
+                                    const bhttp::request<bhttp::string_body>& req,
+                                    const core::HttpRequest& request, core::HttpResponse refusal) {
+    countRejected(refusal);
+    for (auto& h : corsHeaders(config.app.allowedOrigins, request)) refusal.headers.push_back(h);
+    const bool keepAlive = req.keep_alive() && !stopping && !beast::websocket::is_upgrade(req);
+    auto writing =
+        writeResponse(stream, serializeResponse(refusal, req.version(), keepAlive, false));
+    const auto ec = co_await std::move(writing);
+    co_return !ec && keepAlive;
   }
 
   // The cross-site defences (http/cross_site.h), before anything acts on the request: a
@@ -805,6 +849,7 @@ struct HttpServer::Impl {
   std::shared_ptr<limits::ConnectionLimits> connectionLimits;
   limits::RateLimiter negotiateLimiter;
   limits::RateLimiter restLimiter;
+  TrustedProxies trustedProxies;
 };
 
 HttpServer::HttpServer(std::vector<asio::io_context*> contexts, const config::Config& config,

@@ -327,12 +327,13 @@ CancelOutcome JobEngine::cancelOnStore(const std::string& jobId) {
     auto outcome = cancelOne(store, *job);
     if (outcome != CancelOutcome::AlreadyFinished && job->jobType == model::kVideoProcessing &&
         !job->videoId.empty()) {
+      // Every job on the video, however many: a page of them at a time.
       storage::JobFilter filter;
       filter.videoId = job->videoId;
       filter.limit = 1000;
-      for (const auto& child : store.listJobs(filter)) {
+      storage::forEachJob(store, filter, [&](const model::Job& child) {
         if (child.id != job->id && !model::isTerminal(child.status)) cancelOne(store, child);
-      }
+      });
     }
     return outcome;
   });

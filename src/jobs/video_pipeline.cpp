@@ -285,12 +285,16 @@ void VideoPipeline::changeVideo(const std::string& videoId,
 }
 
 void VideoPipeline::syncPipelineJob(const model::Video& video, const StageNote& note) {
+  // The video's pipeline job (one, unless an older Herald made more), looked for among
+  // all the video's jobs however many they are: a page at a time, by keyset. Reading only
+  // the newest thousand missed a pipeline job with a thousand newer jobs on its video, and
+  // it was never finished.
   storage::JobFilter filter;
   filter.videoId = video.id;
+  filter.jobType = std::string(model::kVideoProcessing);
   filter.limit = 1000;
-  for (const auto& candidate : service_.store().listJobs(filter)) {
-    if (candidate.jobType != model::kVideoProcessing) continue;
-    if (candidate.status != JobStatus::Running) continue;  // not started: its worker reports
+  storage::forEachJob(service_.store(), filter, [&](const model::Job& candidate) {
+    if (candidate.status != JobStatus::Running) return;  // not started: its worker reports
     JobStatus previous = candidate.status;
     auto change = service_.store().updateJob(candidate.id, [&](model::Job& job) {
       if (job.status != JobStatus::Running) return false;
@@ -354,7 +358,7 @@ void VideoPipeline::syncPipelineJob(const model::Video& video, const StageNote& 
     if (change.outcome == storage::JobChange::Outcome::Updated) {
       service_.recorded(change, previous, /*moveVideo=*/false);
     }
-  }
+  });
 }
 
 }  // namespace herald::jobs

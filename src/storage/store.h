@@ -53,6 +53,7 @@
 // safe: that is what the contract above is for.
 // Errors: environment failures (disk full, database locked past the busy timeout,
 // corrupt file) throw StoreError.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -84,8 +85,14 @@ struct JobFilter {
   std::optional<std::string> userId;
   std::optional<std::string> videoId;
   std::optional<std::string> jobType;
-  int limit = 100;
-  int offset = 0;  // rows skipped (paging, newest first)
+  int limit = 100;  // at most 1,000 rows a call
+  int offset = 0;   // rows skipped (paging, newest first)
+  // Keyset paging: only jobs after the job with this id in the list's order (newest
+  // first: created before it, or in the same millisecond but inserted before it). Unlike
+  // `offset`, the next page does not shift when jobs are created, or leave the filter,
+  // between pages: a walk with it sees every job that matched throughout exactly once
+  // (forEachJob). An id that names no job selects nothing.
+  std::optional<std::string> afterId;
 };
 
 // How many jobs share a status, type and priority (the dashboard's queues and totals).
@@ -197,5 +204,23 @@ class Store {
 };
 
 using StorePtr = std::unique_ptr<Store>;
+
+// Calls `visit` with every job `filter` matches, newest first, reading them a page of
+// `filter.limit` (at most 1,000) at a time by keyset (afterId), so a list of any length
+// is walked whole while one page at a time is held. `visit` may change the jobs it is
+// given (one that leaves the filter does not shift the pages). The filter's own afterId
+// and offset are not used.
+inline void forEachJob(Store& store, JobFilter filter,
+                       const std::function<void(const model::Job&)>& visit) {
+  filter.offset = 0;
+  filter.afterId.reset();
+  filter.limit = std::clamp(filter.limit, 1, 1000);
+  for (;;) {
+    const auto page = store.listJobs(filter);
+    for (const auto& job : page) visit(job);
+    if (page.size() < static_cast<std::size_t>(filter.limit)) return;
+    filter.afterId = page.back().id;
+  }
+}
 
 }  // namespace herald::storage

@@ -18,6 +18,22 @@ bool DbError::connectionLost() const {
          code_ == 4031 /* idle timeout */;
 }
 
+bool DbError::writeRefused() const {
+  switch (code_) {
+    case 1044:  // ER_DBACCESS_DENIED_ERROR
+    case 1142:  // ER_TABLEACCESS_DENIED_ERROR (e.g. "UPDATE command denied")
+    case 1143:  // ER_COLUMNACCESS_DENIED_ERROR
+    case 1227:  // ER_SPECIFIC_ACCESS_DENIED_ERROR
+    case 1036:  // ER_OPEN_AS_READONLY
+    case 1290:  // ER_OPTION_PREVENTS_STATEMENT (--read-only)
+    case 1792:  // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    case 1836:  // ER_READ_ONLY_MODE (MySQL)
+    case 1874:  // ER_INNODB_READ_ONLY
+      return true;
+    default: return false;
+  }
+}
+
 void fail(std::string_view op, std::string_view what) {
   throw StoreError("store " + std::string(op) + ": " + std::string(what));
 }

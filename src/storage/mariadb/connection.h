@@ -34,6 +34,9 @@ class DbError : public StoreError {
   bool deadlock() const { return code_ == 1213; }
   // The connection is gone (server restarted, network); a new one is needed.
   bool connectionLost() const;
+  // Nothing may be written: the user lacks the privilege, or the server (or InnoDB) is
+  // read-only.
+  bool writeRefused() const;
 
  private:
   unsigned code_;

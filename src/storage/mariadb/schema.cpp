@@ -19,6 +19,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "storage/mariadb/connection.h"
@@ -234,6 +235,29 @@ class SchemaLock {
 };
 
 }  // namespace
+
+void checkWritable(Connection& conn, std::string_view op) {
+  // Each table with a column to "update" to itself. WHERE 1 = 0 matches nothing; the
+  // privilege and read_only checks come before the rows are looked at.
+  static constexpr std::pair<const char*, const char*> kTables[] = {
+      {"jobs", "id"},
+      {"job_progress", "job_id"},
+      {"videos", "id"},
+      {"video_stages", "video_id"},
+      {"transcript_segments", "video_id"},
+      {"embeddings", "video_id"},
+  };
+  for (const auto& [table, column] : kTables) {
+    std::string insert = "INSERT INTO ";
+    insert.append(table).append(" SELECT * FROM ").append(table).append(" WHERE 1 = 0");
+    conn.exec(insert, op);
+    std::string update = "UPDATE ";
+    update.append(table).append(" SET ").append(column).append(" = ").append(column);
+    conn.exec(update.append(" WHERE 1 = 0"), op);
+    std::string remove = "DELETE FROM ";
+    conn.exec(remove.append(table).append(" WHERE 1 = 0"), op);
+  }
+}
 
 int schemaVersion() { return static_cast<int>(migrations().size()); }
 

@@ -193,27 +193,18 @@ json::object metadataAt(sqlite3* db, const std::string& jobId, std::int64_t sequ
                         std::string_view op) {
   json::object state;
   if (sequence <= 0) return state;
-  std::int64_t fullAt = 0;
-  {
-    Statement st(db,
-                 "SELECT sequence, metadata FROM job_progress WHERE job_id = ?1 AND "
-                 "metadata_kind = 1 AND sequence <= ?2 ORDER BY sequence DESC LIMIT 1",
-                 op);
-    st.bind(1, jobId);
-    st.bind(2, sequence);
-    if (st.step()) {
-      fullAt = st.int64(0);
-      model::applyMetadata(state, model::MetadataKind::Full, st.text(1));
-    }
-  }
+  // The last full copy at or before `sequence` and the patches after it, in order, in one
+  // statement: the subquery and both kinds' ranges are ranges of the job_progress_metadata
+  // index (rows that repeat the metadata, kind 0, are never read).
   Statement st(db,
-               "SELECT metadata FROM job_progress WHERE job_id = ?1 AND metadata_kind = 2 AND "
-               "sequence > ?2 AND sequence <= ?3 ORDER BY sequence",
+               "SELECT metadata_kind, metadata FROM job_progress WHERE job_id = ?1 AND "
+               "metadata_kind IN (1, 2) AND sequence <= ?2 AND sequence >= (SELECT "
+               "COALESCE(MAX(sequence), 0) FROM job_progress WHERE job_id = ?1 AND "
+               "metadata_kind = 1 AND sequence <= ?2) ORDER BY sequence",
                op);
   st.bind(1, jobId);
-  st.bind(2, fullAt);
-  st.bind(3, sequence);
-  while (st.step()) model::applyMetadata(state, model::MetadataKind::Patch, st.text(0));
+  st.bind(2, sequence);
+  while (st.step()) model::applyMetadata(state, model::metadataKindFrom(st.int64(0)), st.text(1));
   return state;
 }
 

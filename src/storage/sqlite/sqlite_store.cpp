@@ -240,7 +240,16 @@ std::vector<model::Job> SqliteStore::listJobs(const JobFilter& filter) {
     sql.append(glue).append("video_id = ?");
     glue = " AND ";
   }
-  if (filter.jobType) sql.append(glue).append("job_type = ?");
+  if (filter.jobType) {
+    sql.append(glue).append("job_type = ?");
+    glue = " AND ";
+  }
+  // The cursor's own position in the order below (no row when the id is unknown: the
+  // comparison is NULL and nothing matches).
+  if (filter.afterId) {
+    sql.append(glue).append(
+        "(created_at, rowid) < (SELECT created_at, rowid FROM jobs WHERE id = ?)");
+  }
   // rowid breaks ties between jobs created in the same millisecond: later insert first.
   sql.append(" ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?");
 
@@ -250,6 +259,7 @@ std::vector<model::Job> SqliteStore::listJobs(const JobFilter& filter) {
   if (filter.userId) st.bind(i++, *filter.userId);
   if (filter.videoId) st.bind(i++, *filter.videoId);
   if (filter.jobType) st.bind(i++, *filter.jobType);
+  if (filter.afterId) st.bind(i++, *filter.afterId);
   st.bind(i++, std::clamp(filter.limit, 1, 1000));
   st.bind(i, std::max(filter.offset, 0));
 

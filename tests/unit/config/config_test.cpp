@@ -68,6 +68,10 @@ TEST(Config, EnableAuthNeedsAKey) {
   finalize(ok);
   EXPECT_EQ(ok.jwt.clockSkew.count(), 45);
   EXPECT_EQ(ok.workers.apiKeys, (std::vector<std::string>{"k1-0123456789abcdef", "sha256:00ff"}));
+  // From the environment: ';'-separated, items trimmed, empty ones dropped; a ',' is part
+  // of a key.
+  applyEnvironment(ok, {{"Workers__ApiKeys", " k2-0123,456789abcdef ;; sha256:11ee;"}});
+  EXPECT_EQ(ok.workers.apiKeys, (std::vector<std::string>{"k2-0123,456789abcdef", "sha256:11ee"}));
   Config skew;
   EXPECT_THROW(applyJson(skew, R"({"Jwt":{"ClockSkewSeconds":301}})"), ConfigError);
 }
@@ -123,6 +127,7 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(a.restBurstPerUser, b.restBurstPerUser);
   EXPECT_EQ(fromExample.jwt.clockSkew, defaults.jwt.clockSkew);
   EXPECT_EQ(fromExample.workers.apiKeys, defaults.workers.apiKeys);
+  EXPECT_EQ(fromExample.app.trustedProxies, defaults.app.trustedProxies);
 }
 
 TEST(Config, LimitsLoadFromJsonAndEnvironmentAndBurstsFollowTheirRates) {
@@ -209,6 +214,26 @@ TEST(Config, AllowedHostsThatCanNeverMatchAreRefused) {
   for (const char* bad : {"http://a.example", "a.example:8080", "a.example/x", "a*.example", ";"}) {
     Config c;
     EXPECT_THROW(applyEnvironment(c, {{"AppSettings__AllowedHosts", bad}}), ConfigError) << bad;
+  }
+}
+
+TEST(Config, TrustedProxiesAreAddressesOrNetworksAndNoneByDefault) {
+  Config defaults;
+  finalize(defaults);
+  EXPECT_TRUE(defaults.app.trustedProxies.empty());
+  Config c;
+  applyJson(c, R"({"AppSettings":{"TrustedProxies":["10.0.0.5","fd00::/8"]}})");
+  EXPECT_EQ(c.app.trustedProxies, (std::vector<std::string>{"10.0.0.5", "fd00::/8"}));
+  applyEnvironment(c, {{"AppSettings__TrustedProxies", "127.0.0.1, 192.168.0.0/16"}});
+  EXPECT_EQ(c.app.trustedProxies, (std::vector<std::string>{"127.0.0.1", "192.168.0.0/16"}));
+  for (const char* bad : {"proxy.example", "10.0.0.1/8", "10.0.0.0/33", "127.0.0.1;nginx"}) {
+    Config b;
+    try {
+      applyEnvironment(b, {{"AppSettings__TrustedProxies", bad}});
+      FAIL() << "expected ConfigError for " << bad;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("AppSettings:TrustedProxies"), std::string::npos);
+    }
   }
 }
 

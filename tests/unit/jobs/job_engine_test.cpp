@@ -54,7 +54,10 @@ class JobEngineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   void open() {
-    store_ = std::make_unique<storage::SqliteStore>((dir_ / "h.db").string());
+    // No fsync per commit: durability is not under test here, and some tests write
+    // thousands of jobs.
+    store_ = std::make_unique<storage::SqliteStore>((dir_ / "h.db").string(), 1000,
+                                                    /*fullSync=*/false);
     guard_.emplace(ctx_.get_executor());
     thread_ = std::thread([this] { ctx_.run(); });
     service_ = std::make_unique<jobs::ProgressService>(*store_, ctx_.get_executor(), events_);
@@ -268,4 +271,38 @@ TEST_F(JobEngineTest, ExternalJobsAreNeverClaimedAndDisabledEnginesRunNothing) {
   std::this_thread::sleep_for(100ms);
   EXPECT_EQ(get(ext.id).status, model::JobStatus::Pending);
   EXPECT_EQ(rec->runs(), std::vector<std::string>{"mine"});
+}
+
+// Cancelling a pipeline job cancels every unfinished job on its video, also when the video
+// has more jobs than one page of the store's list holds (1,000), most of them newer than
+// the pipeline job: the engine pages through them all.
+TEST_F(JobEngineTest, CancellingAPipelineCancelsEveryJobOfItsVideoHoweverMany) {
+  constexpr int kChildren = 1100;
+  auto create = [&](const std::string& type, const std::string& runner) {
+    jobs::NewJob spec;
+    spec.jobType = type;
+    spec.videoId = "video-with-many-jobs";
+    spec.runner = runner;
+    return service_->onStoreSync(0, [&](storage::Store&) { return service_->createJobNow(spec); });
+  };
+  auto pipeline = create(std::string(model::kVideoProcessing), std::string(model::kRunnerHerald));
+  for (int i = 0; i < kChildren; ++i) create("Transcription", "");  // external workers' jobs
+  auto options = oneWorker();
+  options.enabled = false;  // nothing runs: every job stays Pending until cancelled
+  auto& e = engine(options);
+  e.start();
+  EXPECT_EQ(service_->onStoreSync(0, [&](storage::Store&) { return e.cancelOnStore(pipeline.id); }),
+            jobs::CancelOutcome::Cancelled);
+  int cancelled = 0;
+  int other = 0;
+  service_->onStoreSync(0, [&](storage::Store& store) {
+    storage::JobFilter filter;
+    filter.videoId = "video-with-many-jobs";
+    storage::forEachJob(store, filter, [&](const model::Job& job) {
+      ++(job.status == model::JobStatus::Cancelled ? cancelled : other);
+    });
+    return 0;
+  });
+  EXPECT_EQ(cancelled, kChildren + 1);
+  EXPECT_EQ(other, 0);
 }

@@ -193,6 +193,35 @@ TEST_F(ProgressServiceTest, AChildJobMovesItsVideoStageAndThePipelineJobFollows)
             (std::vector<jobs::VideoTransition>{jobs::VideoTransition::Failed}));
 }
 
+// The pipeline job follows its video also behind more jobs on the video than one page of
+// the store's list holds (1,000), all newer than it and created in one millisecond.
+TEST_F(ProgressServiceTest, ThePipelineJobFollowsItsVideoBehindAThousandNewerJobs) {
+  jobs::NewVideo spec;
+  spec.url = "file:///tmp/v.mp4";
+  spec.userId = "alice";
+  spec.embed = false;
+  auto pipelineJob = now([&] { return service.videos().createNow(spec); });
+  const auto videoId = pipelineJob.videoId;
+  ASSERT_TRUE(now([&] { return service.claimNextNow(); }));  // the pipeline job runs
+  clock.advance(1s);
+  std::vector<model::Job> transcriptions;
+  for (int i = 0; i < 1100; ++i) {
+    jobs::NewJob job;
+    job.jobType = "Transcription";
+    job.videoId = videoId;  // an external worker's (no runner)
+    transcriptions.push_back(now([&] { return service.createJobNow(job); }));
+  }
+  now([&] {
+    service.videos().updateIngestionNow(videoId, model::StageStatus::Completed, 100, "done");
+    return 0;
+  });
+  report(transcriptions.front().id, 50, std::nullopt, "Transcribing audio");
+  EXPECT_EQ(store.getVideo(videoId)->overallProgress, 75);  // (100 + 50) / 2
+  auto pipeline = store.getJob(pipelineJob.id);
+  EXPECT_EQ(pipeline->progress, 75);
+  EXPECT_EQ(pipeline->statusMessage, "Transcription: Transcribing audio");
+}
+
 }  // namespace
 
 // Leases: a claim leases the job; fenced reports need its token and renew it; an expired

@@ -2,6 +2,8 @@
 // refusing a newer schema, and connection errors that name the server but never the
 // password. The contract itself is tested for every backend (store_conformance_test.cpp,
 // job_change_test.cpp, concurrent_writers_test.cpp).
+#include <unistd.h>
+
 #include <latch>
 #include <memory>
 #include <string>
@@ -145,6 +147,111 @@ TEST_F(MariaDbStoreTest, OptionsAreHonouredOrRefusedNeverIgnored) {
   EXPECT_NE(openError(location).find("unsupported option 'frobnicate'"), std::string::npos);
   location.options = {{"charset", "latin1"}};
   EXPECT_NE(openError(location).find("charset must be utf8mb4"), std::string::npos);
+}
+
+// A user of the throwaway server with `privileges` on the test's database only (so no
+// READ ONLY ADMIN: the server's read_only applies to it), dropped at the end.
+class TestUser {
+ public:
+  TestUser(const StoreLocation& database, const std::string& privileges)
+      : admin_(*testing::testMariaDb()), location_(database) {
+    location_.user = "herald_u_" + std::to_string(::getpid()) + "_" + std::to_string(++serial_);
+    location_.password = "pw-" + location_.user;
+    for (const char* host : {"127.0.0.1", "localhost"}) {
+      const std::string who = "'" + location_.user + "'@'" + host + "'";
+      admin_.exec("CREATE USER " + who + " IDENTIFIED BY '" + location_.password + "'", "test");
+      admin_.exec("GRANT " + privileges + " ON `" + database.database + "`.* TO " + who, "test");
+    }
+  }
+  ~TestUser() {
+    try {
+      for (const char* host : {"127.0.0.1", "localhost"}) {
+        admin_.exec("DROP USER IF EXISTS '" + location_.user + "'@'" + host + "'", "test");
+      }
+    } catch (...) {
+      // A leftover user on a throwaway server is harmless.
+    }
+  }
+  TestUser(const TestUser&) = delete;
+  TestUser& operator=(const TestUser&) = delete;
+  const StoreLocation& location() const { return location_; }
+
+ private:
+  static inline int serial_ = 0;
+  mariadb::Connection admin_;
+  StoreLocation location_;
+};
+
+// SET GLOBAL read_only for the guard's scope. The throwaway server's own user has every
+// privilege (READ ONLY ADMIN included), so tests running meanwhile are not affected.
+class ReadOnlyServer {
+ public:
+  ReadOnlyServer() : admin_(*testing::testMariaDb()) {
+    admin_.exec("SET GLOBAL read_only = 1", "test");
+  }
+  ~ReadOnlyServer() {
+    try {
+      admin_.exec("SET GLOBAL read_only = 0", "test");
+    } catch (...) {
+    }
+  }
+  ReadOnlyServer(const ReadOnlyServer&) = delete;
+  ReadOnlyServer& operator=(const ReadOnlyServer&) = delete;
+
+ private:
+  mariadb::Connection admin_;
+};
+
+// The SQLite store refuses a file it cannot write at open (sqlite_store.cpp); the MariaDB
+// store the same for a user that may only read, before and after the schema exists.
+TEST_F(MariaDbStoreTest, AReadOnlyUserIsRefusedAtOpenWithAClearMessage) {
+  TestUser reader(db_->location(), "SELECT");
+  auto error = openError(reader.location());  // no schema yet: its CREATE is refused
+  EXPECT_NE(error.find("cannot be written: a read-only user, or a server in read_only mode"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find(reader.location().user + "@"), std::string::npos) << error;
+  EXPECT_EQ(error.find(reader.location().password), std::string::npos) << error;
+  db_->open();  // the schema, made by a user who may
+  error = openError(reader.location());
+  EXPECT_NE(error.find("cannot be written"), std::string::npos) << error;
+  // May insert but not delete: still refused (every write the store makes is probed).
+  TestUser noDelete(db_->location(), "SELECT, INSERT, UPDATE, CREATE, ALTER, INDEX");
+  error = openError(noDelete.location());
+  EXPECT_NE(error.find("cannot be written"), std::string::npos) << error;
+  EXPECT_NE(error.find("DELETE command denied"), std::string::npos) << error;
+  // With the privileges it needs, it opens.
+  TestUser writer(db_->location(), "ALL PRIVILEGES");
+  EXPECT_EQ(openError(writer.location()), "");
+}
+
+// A server switched to read_only: refused at open, and a store already open fails its
+// readiness probe (GET /health answers 503) until the server is writable again.
+TEST_F(MariaDbStoreTest, AServerInReadOnlyModeIsRefusedAtOpenAndFailsThePing) {
+  db_->open();
+  TestUser writer(db_->location(), "ALL PRIVILEGES");
+  auto store = openStore(writer.location());
+  store->ping();
+  {
+    ReadOnlyServer readOnly;
+    auto error = openError(writer.location());
+    EXPECT_NE(error.find("cannot be written"), std::string::npos) << error;
+    EXPECT_NE(error.find("read-only"), std::string::npos) << error;
+    try {
+      store->ping();
+      ADD_FAILURE() << "ping passed on a read-only server";
+    } catch (const StoreError& e) {
+      EXPECT_NE(std::string(e.what()).find("store ping: the database"), std::string::npos)
+          << e.what();
+      EXPECT_NE(std::string(e.what()).find("cannot be written"), std::string::npos) << e.what();
+    }
+  }
+  store->ping();
+  model::Job job;
+  job.id = "after-read-only";
+  job.jobType = "External";
+  store->createJob(job);
+  EXPECT_EQ(db_->count("jobs"), 1);
 }
 
 TEST_F(MariaDbStoreTest, ANewConnectionAfterTheOldOneWasKilled) {

@@ -555,6 +555,56 @@ TEST_P(StoreConformanceTest, ListJobsFiltersByTypeAndPagesWithOffset) {
   EXPECT_EQ(store->listJobs(all).size(), 2u);
 }
 
+// Keyset paging (JobFilter::afterId, forEachJob): pages continue after a job, ties in one
+// millisecond broken by insertion order as in the list itself; jobs leaving the filter
+// between pages shift nothing.
+TEST_P(StoreConformanceTest, ListJobsPagesByKeysetThroughTiesAndChanges) {
+  auto store = open();
+  std::vector<std::string> expected;  // newest first
+  for (int i = 0; i < 7; ++i) {
+    // Pairs of jobs in one millisecond: 0 and 1, 2 and 3, ...
+    Job job = makeJob("k-" + std::to_string(i), 1'700'000'000'000 + i / 2);
+    job.videoId = "v-keyset";
+    store->createJob(job);
+    expected.insert(expected.begin(), job.id);
+  }
+  Job other = makeJob("elsewhere", 1'700'000'000'000);
+  store->createJob(other);
+  auto ids = [](const std::vector<Job>& jobs) {
+    std::vector<std::string> out;
+    for (const auto& j : jobs) out.push_back(j.id);
+    return out;
+  };
+  JobFilter filter;
+  filter.videoId = "v-keyset";
+  filter.limit = 3;
+  EXPECT_EQ(ids(store->listJobs(filter)), (std::vector<std::string>{"k-6", "k-5", "k-4"}));
+  filter.afterId = "k-4";
+  EXPECT_EQ(ids(store->listJobs(filter)), (std::vector<std::string>{"k-3", "k-2", "k-1"}));
+  filter.afterId = "k-1";
+  EXPECT_EQ(ids(store->listJobs(filter)), (std::vector<std::string>{"k-0"}));
+  filter.afterId = "no-such-job";
+  EXPECT_TRUE(store->listJobs(filter).empty());
+
+  // A walk that completes every job it visits, each leaving the Pending filter: every one
+  // is seen once (offset paging would skip a page's worth each time).
+  JobFilter pending;
+  pending.videoId = "v-keyset";
+  pending.status = JobStatus::Pending;
+  pending.limit = 2;
+  std::vector<std::string> seen;
+  forEachJob(*store, pending, [&](const Job& job) {
+    seen.push_back(job.id);
+    store->updateJob(job.id, [](Job& j) {
+      j.status = JobStatus::Completed;
+      return true;
+    });
+  });
+  EXPECT_EQ(seen, expected);
+  EXPECT_TRUE(store->listJobs(pending).empty());
+  EXPECT_EQ(store->getJob("elsewhere")->status, JobStatus::Pending);
+}
+
 TEST_P(StoreConformanceTest, CountJobsGroupsByStatusTypeAndPriority) {
   auto store = open();
   EXPECT_TRUE(store->countJobs().empty());

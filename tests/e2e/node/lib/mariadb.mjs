@@ -27,9 +27,19 @@ async function sql(parts, statement, database) {
 }
 
 /**
+ * Switches the whole server of `connectionString` to read_only (`on`) or back. The
+ * throwaway server's own user keeps writing (READ ONLY ADMIN); users made by
+ * freshDatabase().user() do not.
+ */
+export async function setServerReadOnly(connectionString, on) {
+  await sql(parseConnectionString(connectionString), `SET GLOBAL read_only = ${on ? 1 : 0}`);
+}
+
+/**
  * Creates an empty database named `<prefix>_<random>` next to the one `connectionString`
  * names. Returns {name, connectionString (the same string, that database), query(sql) (its
- * rows as arrays of strings), drop()}.
+ * rows as arrays of strings), user(privileges) (a new user with `privileges` on this
+ * database only: {name, connectionString, drop()}), drop()}.
  */
 export async function freshDatabase(connectionString, prefix = 'herald_e2e') {
   const parts = parseConnectionString(connectionString);
@@ -40,5 +50,24 @@ export async function freshDatabase(connectionString, prefix = 'herald_e2e') {
     connectionString: connectionString.replace(/(^|;)\s*Database=[^;]*/i, `$1Database=${name}`),
     query: async (statement) => (await sql(parts, statement, name)).split('\n').filter(Boolean).map((l) => l.split('\t')),
     drop: () => sql(parts, `DROP DATABASE IF EXISTS \`${name}\``),
+    async user(privileges) {
+      const user = `herald_u_${randomBytes(6).toString('hex')}`;
+      const password = randomBytes(12).toString('hex');
+      const hosts = ['127.0.0.1', 'localhost'];
+      for (const host of hosts) {
+        await sql(parts, `CREATE USER '${user}'@'${host}' IDENTIFIED BY '${password}'`);
+        await sql(parts, `GRANT ${privileges} ON \`${name}\`.* TO '${user}'@'${host}'`);
+      }
+      return {
+        name: user,
+        connectionString: connectionString
+          .replace(/(^|;)\s*Database=[^;]*/i, `$1Database=${name}`)
+          .replace(/(^|;)\s*User=[^;]*/i, `$1User=${user}`)
+          .replace(/(^|;)\s*Password=[^;]*/i, `$1Password=${password}`),
+        drop: async () => {
+          for (const host of hosts) await sql(parts, `DROP USER IF EXISTS '${user}'@'${host}'`);
+        },
+      };
+    },
   };
 }

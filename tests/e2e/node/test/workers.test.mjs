@@ -13,6 +13,7 @@ import {
 } from '../lib/server.mjs';
 import { prepareMedia } from '../lib/media.mjs';
 import { ingest, waitForChildJob, waitForJob, PipelineWatcher } from '../lib/media_pipeline.mjs';
+import { killNodeMidTranscription } from '../lib/lease_takeover.mjs';
 
 const examples = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../examples');
 const { runWorker, claim } = await import(path.join(examples, 'worker.mjs'));
@@ -185,53 +186,13 @@ describe('nodes sharing one store: kill -9 mid-transcription', () => {
   });
 
   test('another node finishes the job after the lease expires, the attempt counted; the dead attempt\'s late report is refused', async () => {
-    const env = { Jobs__LeaseSeconds: String(Math.ceil(3 * TIME_SCALE)) };
-    const first = await startServer({ env: { ...env, Herald__NodeId: 'node-a' } });
-    const dataDir = first.dataDir;
-    let second;
-    let c;
-    try {
-      const job = await ingest(first.url, { url: media.speech.url });
-      const transcriptionId = await waitForChildJob(first.url, job.videoId, 'Transcription');
-      await waitForJob(first.url, transcriptionId, (j) => j.status === 'Running' && j.progress >= 30, 30_000, 'mid-transcription');
-      // The second node starts on the same database while the first runs the job: it
-      // must leave node-a's live lease alone.
-      second = await startServer({ dataDir, env: { ...env, Herald__NodeId: 'node-b' } });
-      c = await connect(10, second.url, { logLevel: 'None' });
-      const watcher = new PipelineWatcher(c);
-      await c.invoke('SubscribeToJob', transcriptionId, 0);
-      const db = path.join(dataDir, 'herald.db');
-      const leaseOf = () => execFileSync('sqlite3', [db, `SELECT lease_owner || ' ' || lease_token FROM jobs WHERE id = '${transcriptionId}'`]).toString().trim().split(' ');
-      const [ownerBefore, oldToken] = leaseOf();
-      assert.equal(ownerBefore, 'node-a');
-      assert.equal((await getJob(second.url, transcriptionId)).status, 'Running');
-      assert.equal((await getJob(second.url, transcriptionId)).attempts, 1);
-
-      assert.equal((await first.kill9()).signal, 'SIGKILL');
-      const done = await waitForJob(second.url, transcriptionId, (j) => j.status === 'Completed', 90_000, 'completed on node-b');
-      assert.equal(done.attempts, 2, 'the dead attempt counted');
-      const takeover = watcher.updates(transcriptionId).find((u) => /lease of node-a expired/.test(u.statusMessage));
-      assert.ok(takeover, watcher.describe());
-      await waitForJob(second.url, job.jobId, (j) => j.status === 'Completed', 90_000, 'pipeline completed');
-
-      // node-a's late report, replayed with its old token: refused, stored nowhere.
-      const history = await getHistory(second.url, transcriptionId);
-      const late = await reportRaw(second.url, transcriptionId, { progress: 60, leaseToken: oldToken });
-      assert.equal(late.status, 409);
-      assert.deepEqual(await getHistory(second.url, transcriptionId), history);
-      // Progress never went backwards after the takeover, whoever reported it.
-      const after = history.slice(history.findIndex((h) => /lease of node-a expired/.test(h.statusMessage)));
-      for (let i = 1; i < after.length; i++) {
-        if (after[i].currentStage === after[i - 1].currentStage) {
-          assert.ok(after[i].progress >= after[i - 1].progress, `#${after[i].sequence} went back`);
-        }
-      }
-    } finally {
-      await safeStop(c);
-      if (second) await second.stop('SIGTERM', { keepDataDir: true });
-      await first.stop('SIGTERM', { keepDataDir: true });
-      removeDir(dataDir);
-    }
+    await killNodeMidTranscription({
+      media,
+      leaseOf: (jobId, dataDir) => execFileSync('sqlite3', [path.join(dataDir, 'herald.db'),
+        `SELECT lease_owner || ' ' || lease_token FROM jobs WHERE id = '${jobId}'`]).toString().trim().split(' '),
+      midwayMs: 30_000,
+      doneMs: 90_000,
+    });
   });
 
   test('SIGTERM gives a running job back at once: the other node takes it without waiting for the lease', async () => {
