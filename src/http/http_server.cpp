@@ -27,11 +27,12 @@
 #include "core/strings.h"
 #include "http/cors.h"
 #include "http/cross_site.h"
-#include "api/problem.h"
+#include "http/forwarder.h"
 #include "limits/client_key.h"
 #include "limits/connection_limits.h"
 #include "limits/rate_limiter.h"
 #include "protocol/websocket/accept_key.h"
+#include "transport/cluster_keys.h"
 #include "transport/websocket_transport.h"
 
 namespace herald::http {
@@ -413,6 +414,13 @@ struct HttpServer::Impl {
                            "Too many connection attempts from this address "
                            "(Limits:NegotiatesPerIpPerSecond). Retry later.");
     }
+    return admitCounts(peer, principal, lease);
+  }
+
+  // The connection counts alone: a connection negotiated on another node that connects
+  // here takes a place on this node (its negotiate was rate-limited where it happened).
+  std::optional<core::HttpResponse> admitCounts(const Peer& peer, const auth::Principal& principal,
+                                                limits::ConnectionLease& lease) {
     auto admission = connectionLimits->admit(peer.ipKey, principal.userId);
     switch (admission.refusal) {
       case limits::ConnectionRefusal::None: lease = std::move(admission.lease); return std::nullopt;
@@ -620,8 +628,34 @@ struct HttpServer::Impl {
 
       const auto& parsed = context.request;
       auto cors = corsHeaders(config.app.allowedOrigins, parsed);
+      const auto* cluster = routes.transport.connections.cluster();
+      // Which node answered: balancer logs and tests tell the nodes apart by it.
+      if (cluster) cors.emplace_back("X-Herald-Node", cluster->nodeId());
       if (hub == HubPath::Hub && req.method() != bhttp::verb::options) {
         Counter inflight(owner.activeRequests_);
+        if (cluster) {
+          // Only a node can make a request look forwarded; one forwarded already is served
+          // here whatever happens.
+          const auto guard =
+              cluster->checkForwardHeader(parsed.header("x-herald-forward"), req.method_string(),
+                                          req.target(), transport::ClusterKeys::unixNow());
+          if (guard == transport::ForwardGuard::Invalid) {
+            auto refusal = textResponse(403, "Forbidden: invalid X-Herald-Forward header");
+            refusal.rejectReason = "invalid_forward_guard";
+            countRejected(refusal);
+            auto writing =
+                writeResponse(stream, serializeResponse(refusal, req.version(), false, false));
+            co_await std::move(writing);
+            break;
+          }
+          if (guard == transport::ForwardGuard::Absent) {
+            if (auto ownerUrl = forwardTarget(context)) {
+              auto forwarding = relayToOwner(stream, req, parsed, *ownerUrl, cors);
+              co_await std::move(forwarding);
+              break;
+            }
+          }
+        }
         bool reuse =
             co_await transport::serveTransportRequest(stream, req, parsed, routes.transport, cors);
         state->busy = false;
@@ -769,6 +803,10 @@ struct HttpServer::Impl {
     std::string token;
     if (auto id = core::queryValue(query, "id"); id && !id->empty()) {
       token = *id;
+      if (auto limited = connectFromPeer(token, principal, peer)) {
+        refusal = std::move(*limited);
+        return attach;
+      }
     } else {
       // skipNegotiation: a version-0 connection made on the spot, never stateful. It is
       // a new connection as a negotiate's is, and admitted the same way.
@@ -789,6 +827,74 @@ struct HttpServer::Impl {
         return refuse(400, "Cannot change transports mid-connection");
     }
     return attach;
+  }
+
+  // A WebSocket whose token was negotiated on another node of the cluster: the connection is
+  // made here, under the token's ids, with the upgrade request's principal (the token's MAC
+  // covers the negotiating user, so another user's request does not verify). Only while the
+  // token is fresh (SignalR:DisconnectTimeout): later the negotiate is as stale as an
+  // unconnected one is on its own node. Nothing happens for a connection this node has, a
+  // token that does not verify, or one of this node's own (it is gone: 404 follows). A
+  // refusal by the connection counts, or nullopt.
+  std::optional<core::HttpResponse> connectFromPeer(const std::string& token,
+                                                    const auth::Principal& principal,
+                                                    const Peer& peer) {
+    auto& connections = routes.transport.connections;
+    const auto* cluster = connections.cluster();
+    if (!cluster || connections.find(token)) return std::nullopt;
+    auto claims = cluster->verifyToken(token, principal.userId);
+    if (!claims || claims->nodeUrl == cluster->nodeUrl() ||
+        transport::ClusterKeys::expired(*claims, transport::ClusterKeys::unixNow())) {
+      return std::nullopt;
+    }
+    limits::ConnectionLease lease;
+    if (auto refusal = admitCounts(peer, principal, lease)) return refusal;
+    connections.createFromPeer(*claims, token, principal, std::move(lease));
+    metrics::clusterEvent("websocket_from_peer");
+    return std::nullopt;
+  }
+
+  // A hub request (not an upgrade) of a connection this node does not hold, in a cluster: the
+  // owner's URL when the request should be forwarded there, else nullopt (served here, where
+  // an unknown connection gets 404). A request that was forwarded already is never forwarded
+  // again.
+  std::optional<std::string> forwardTarget(const auth::RequestContext& context) const {
+    const auto* cluster = routes.transport.connections.cluster();
+    if (!cluster) return std::nullopt;
+    auto id = core::queryValue(context.request.query, "id");
+    if (!id || id->empty() || routes.transport.connections.find(*id)) return std::nullopt;
+    auto claims = cluster->verifyToken(*id, context.principal.userId);
+    if (!claims || !cluster->forwardable(*claims)) return std::nullopt;
+    return std::move(claims->nodeUrl);
+  }
+
+  // Relays a hub request to its connection's owner (http/forwarder.h); 404 when the owner
+  // is gone, so the client renegotiates. The client connection closes afterwards.
+  asio::awaitable<void> relayToOwner(
+      beast::tcp_stream& stream, const bhttp::request<bhttp::string_body>& req,
+      const core::HttpRequest& parsed, const std::string& ownerUrl,
+      const std::vector<std::pair<std::string, std::string>>& extra) {
+    const auto* cluster = routes.transport.connections.cluster();
+    const auto idle = std::max(config.signalr.longPollTimeout, config.signalr.keepAliveInterval) +
+                      std::chrono::seconds(30);
+    ForwardRequest request{req, parsed.body, ownerUrl,
+                           cluster->forwardHeader(req.method_string(), req.target(),
+                                                  transport::ClusterKeys::unixNow()),
+                           idle};
+    auto relaying = forwardToOwner(stream, std::move(request));
+    const auto outcome = co_await std::move(relaying);
+    if (outcome != ForwardOutcome::OwnerUnreachable) {
+      metrics::clusterEvent("forwarded");
+      co_return;
+    }
+    metrics::clusterEvent("owner_unreachable");
+    spdlog::debug("{} {}: the connection's owner {} is unreachable", parsed.method, parsed.path,
+                  ownerUrl);
+    auto gone = textResponse(404, "No Connection with that ID");
+    for (const auto& h : extra) gone.headers.push_back(h);
+    countRejected(gone);
+    auto writing = writeResponse(stream, serializeResponse(gone, req.version(), false, false));
+    co_await std::move(writing);
   }
 
   HttpServer& owner;
