@@ -172,8 +172,11 @@ bool setCluster(ClusterSettings& cl, const std::string& full, const std::string&
   } else if (k == "nodes") {
     cl.nodes = splitList(v);
     for (const auto& n : cl.nodes) {
-      if (!nodeUrlValid(n))
-        throw ConfigError(full + ": expected http://HOST:PORT, got '" + n + "'");
+      if (!nodeUrlValid(n)) {
+        std::string message = full;
+        message.append(": expected http://HOST:PORT, got '").append(n).append("'");
+        throw ConfigError(message);
+      }
     }
   } else {
     return false;

@@ -94,8 +94,8 @@ asio::awaitable<void> pumpAnswer(beast::tcp_stream& upstream, beast::tcp_stream&
     if (n > 0) {
       relayed = true;
       client.expires_after(kWriteTimeout);
-      auto [wec, wn] = co_await asio::async_write(client, asio::buffer(chunk.data(), n),
-                                                  use_nothrow);
+      auto [wec, wn] =
+          co_await asio::async_write(client, asio::buffer(chunk.data(), n), use_nothrow);
       if (wec) break;
     }
     if (rec) break;

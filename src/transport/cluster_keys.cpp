@@ -148,7 +148,7 @@ ForwardGuard ClusterKeys::checkForwardHeader(std::optional<std::string_view> val
   std::string request(method);
   request.append(1, ' ').append(target);
   return equalMacs(*tag, macOf(forwardKey_, time, request)) ? ForwardGuard::Valid
-                                                          : ForwardGuard::Invalid;
+                                                            : ForwardGuard::Invalid;
 }
 
 }  // namespace herald::transport

@@ -24,13 +24,14 @@ TEST(Forwarder, PassesEndToEndHeadersAndSetsItsOwnFraming) {
   req.set("X-Requested-With", "XMLHttpRequest");
   const auto head = herald::http::forwardedHead(req, 12, "1800000000.mac");
   EXPECT_EQ(head.rfind("POST /hubs/job-progress?id=t.k&_=1 HTTP/1.1\r\n", 0), 0u);
-  for (const char* kept : {"Host: herald.example\r\n", "Authorization: Bearer abc\r\n",
-                           "Origin: http://app.example\r\n",
-                           "Content-Type: text/plain;charset=UTF-8\r\n",
-                           "X-Requested-With: XMLHttpRequest\r\n"}) {
+  for (const char* kept :
+       {"Host: herald.example\r\n", "Authorization: Bearer abc\r\n",
+        "Origin: http://app.example\r\n", "Content-Type: text/plain;charset=UTF-8\r\n",
+        "X-Requested-With: XMLHttpRequest\r\n"}) {
     EXPECT_NE(head.find(kept), std::string::npos) << kept;
   }
-  for (const char* dropped : {"keep-alive", "Keep-Alive", "chunked", "999", "websocket", "forged"}) {
+  for (const char* dropped :
+       {"keep-alive", "Keep-Alive", "chunked", "999", "websocket", "forged"}) {
     EXPECT_EQ(head.find(dropped), std::string::npos) << dropped;
   }
   EXPECT_NE(head.find("X-Herald-Forward: 1800000000.mac\r\n"), std::string::npos);

@@ -35,9 +35,9 @@ TEST(ClusterTokens, RoundTripCarriesTheClaims) {
   auto a = keys();
   auto token = a.issueToken("conn-id-1234567890ab", 1, true, "alice", kNow);
   // URL-safe: the clients append it to URLs without encoding.
-  EXPECT_EQ(token.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
-            std::string::npos);
+  EXPECT_EQ(
+      token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
+      std::string::npos);
   auto claims = a.verifyToken(token, "alice");
   ASSERT_TRUE(claims);
   EXPECT_EQ(claims->connectionId, "conn-id-1234567890ab");
