@@ -613,6 +613,12 @@ struct HttpServer::Impl {
         // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
         core::HttpResponse refusal;
         auto attach = attachWebSocket(req, context.principal, peer, stream.get_executor(), refusal);
+        if (attach.result == transport::AttachResult::NotFound && refusal.status == 404 &&
+            routes.transport.options.webSockets && !stopping) {
+          // A valid upgrade whose token is unknown here (the only 404 left once WebSockets are
+          // on): in a cluster, one negotiated on another node.
+          attach = attachFromPeer(req, context.principal, peer, stream.get_executor(), refusal);
+        }
         if (attach.result != transport::AttachResult::Ok) {
           if (refusal.rejectReason) metrics::rejected(refusal.rejectReason);
           auto writing =
@@ -803,10 +809,6 @@ struct HttpServer::Impl {
     std::string token;
     if (auto id = core::queryValue(query, "id"); id && !id->empty()) {
       token = *id;
-      if (auto limited = connectFromPeer(token, principal, peer)) {
-        refusal = std::move(*limited);
-        return attach;
-      }
     } else {
       // skipNegotiation: a version-0 connection made on the spot, never stateful. It is
       // a new connection as a negotiate's is, and admitted the same way.
@@ -829,29 +831,43 @@ struct HttpServer::Impl {
     return attach;
   }
 
-  // A WebSocket whose token was negotiated on another node of the cluster: the connection is
-  // made here, under the token's ids, with the upgrade request's principal (the token's MAC
-  // covers the negotiating user, so another user's request does not verify). Only while the
-  // token is fresh (SignalR:DisconnectTimeout): later the negotiate is as stale as an
-  // unconnected one is on its own node. Nothing happens for a connection this node has, a
-  // token that does not verify, or one of this node's own (it is gone: 404 follows). A
-  // refusal by the connection counts, or nullopt.
-  std::optional<core::HttpResponse> connectFromPeer(const std::string& token,
-                                                    const auth::Principal& principal,
-                                                    const Peer& peer) {
+  // A checked upgrade (attachWebSocket) whose token this node does not know. In a cluster, a
+  // token negotiated on another node: the connection is made here, under the token's ids, with
+  // the upgrade request's principal (the token's MAC covers the negotiating user, so another
+  // user's request does not verify), and attached. Only while the token is fresh
+  // (SignalR:DisconnectTimeout): later the negotiate is as stale as an unconnected one is on
+  // its own node. A token that does not verify, or one of this node's own (it is gone), keeps
+  // the 404 `refusal` already holds; the connection counts may refuse too.
+  transport::Attach attachFromPeer(const bhttp::request<bhttp::string_body>& req,
+                                   const auth::Principal& principal, const Peer& peer,
+                                   const asio::any_io_executor& executor,
+                                   core::HttpResponse& refusal) {
     auto& connections = routes.transport.connections;
     const auto* cluster = connections.cluster();
-    if (!cluster || connections.find(token)) return std::nullopt;
-    auto claims = cluster->verifyToken(token, principal.userId);
+    transport::Attach attach;
+    if (!cluster) return attach;
+    auto target = std::string(req.target());
+    auto q = target.find('?');
+    if (q == std::string::npos) return attach;
+    auto token = core::queryValue(core::parseQuery(std::string_view(target).substr(q + 1)), "id");
+    if (!token || token->empty()) return attach;
+    auto claims = cluster->verifyToken(*token, principal.userId);
     if (!claims || claims->nodeUrl == cluster->nodeUrl() ||
         transport::ClusterKeys::expired(*claims, transport::ClusterKeys::unixNow())) {
-      return std::nullopt;
+      return attach;
     }
     limits::ConnectionLease lease;
-    if (auto refusal = admitCounts(peer, principal, lease)) return refusal;
-    connections.createFromPeer(*claims, token, principal, std::move(lease));
+    if (auto limited = admitCounts(peer, principal, lease)) {
+      refusal = std::move(*limited);
+      return attach;
+    }
+    connections.createFromPeer(*claims, *token, principal, std::move(lease));
     metrics::clusterEvent("websocket_from_peer");
-    return std::nullopt;
+    attach = connections.attach(*token, transport::TransportKind::WebSockets, executor);
+    if (attach.result == transport::AttachResult::Conflict) {
+      refusal = textResponse(409, "Connection already has an active WebSocket");
+    }
+    return attach;
   }
 
   // A hub request (not an upgrade) of a connection this node does not hold, in a cluster: the
