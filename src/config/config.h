@@ -234,6 +234,25 @@ struct LoggingSettings {
   std::string format = "text";
 };
 
+// Several nodes behind a balancer with no affinity (docs/deploy.md). A cluster member needs
+// Cluster:Secret, or it stops at start.
+struct ClusterSettings {
+  // Cluster:Enabled; unset, any other non-empty Cluster:* key implies it (config::finalize).
+  bool enabled = false;
+  bool enabledSet = false;
+  // Cluster:Secret, decoded: the key every node signs connection tokens and forwarded
+  // requests with. At least 32 random bytes, given as base64 (standard or URL-safe):
+  // `openssl rand -base64 32`. Shared by every node and only by them.
+  std::string secret;
+  // Cluster:NodeUrl: http://HOST:PORT where peers reach this node (forwarded long polls,
+  // SSE streams and sends). Unset: http://Server:Host:PORT with the bound port, which only
+  // works when Server:Host is an address peers can reach (a wildcard stops the start).
+  std::string nodeUrl;
+  // Cluster:Nodes: the peers' NodeUrls. When set, a request is forwarded only to a node in
+  // this list (defence in depth; connection tokens are signed anyway). Empty: any.
+  std::vector<std::string> nodes;
+};
+
 struct Config {
   AppSettings app;
   LoggingSettings logging;
@@ -246,6 +265,7 @@ struct Config {
   JobSettings jobs;
   PipelineSettings pipeline;
   LimitsSettings limits;
+  ClusterSettings cluster;
 };
 
 }  // namespace herald::config

@@ -1,8 +1,10 @@
 #include "config/load.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 
 #include <boost/json/parse.hpp>
@@ -92,6 +94,95 @@ bool setLimit(LimitsSettings& l, const std::string& full, const std::string& k,
     l.restBurstSet = true;
   } else
     return false;
+  return true;
+}
+
+// Standard or URL-safe base64, padding optional; nullopt for anything else (whitespace
+// included): a secret pasted wrongly must stop the start, not become a weaker key.
+std::optional<std::string> decodeBase64(std::string v) {
+  while (!v.empty() && v.back() == '=') v.pop_back();
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char ch : v) {
+    int d = -1;
+    if (ch >= 'A' && ch <= 'Z')
+      d = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z')
+      d = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9')
+      d = ch - '0' + 52;
+    else if (ch == '+' || ch == '-')
+      d = 62;
+    else if (ch == '/' || ch == '_')
+      d = 63;
+    if (d < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  if (bits >= 6) return std::nullopt;  // a lone trailing character carries no byte
+  return out;
+}
+
+// Whether `url` is http://HOST:PORT (a name, IPv4 or [IPv6], an explicit port, no path):
+// the only form a node forwards to.
+bool nodeUrlValid(const std::string& url) {
+  const std::string prefix = "http://";
+  if (url.rfind(prefix, 0) != 0) return false;
+  auto rest = url.substr(prefix.size());
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return false;
+  auto host = rest.substr(0, colon);
+  auto port = rest.substr(colon + 1);
+  if (port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    return false;
+  }
+  if (std::stoi(port) < 1 || std::stoi(port) > 65535) return false;
+  if (host.front() == '[') return host.back() == ']' && host.size() > 2;
+  return std::all_of(host.begin(), host.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '-';
+  });
+}
+
+// Sets one Cluster:* setting. Returns false for an unknown key.
+bool setCluster(ClusterSettings& cl, const std::string& full, const std::string& k,
+                const std::string& v) {
+  if (k == "enabled") {
+    cl.enabled = parseBool(full, v);
+    cl.enabledSet = true;
+  } else if (v.empty()) {
+    // An empty value (config/example.json lists every key) sets nothing.
+    if (k != "secret" && k != "nodeurl" && k != "nodes") return false;
+  } else if (k == "secret") {
+    auto bytes = decodeBase64(v);
+    if (!bytes)
+      throw ConfigError(full + ": not base64 (generate one with openssl rand -base64 32)");
+    if (bytes->size() < 32) {
+      throw ConfigError(full + ": at least 32 random bytes are required, got " +
+                        std::to_string(bytes->size()) + " (openssl rand -base64 32)");
+    }
+    cl.secret = std::move(*bytes);
+  } else if (k == "nodeurl") {
+    if (!nodeUrlValid(v)) throw ConfigError(full + ": expected http://HOST:PORT, got '" + v + "'");
+    cl.nodeUrl = v;
+  } else if (k == "nodes") {
+    cl.nodes = splitList(v);
+    for (const auto& n : cl.nodes) {
+      if (!nodeUrlValid(n)) {
+        std::string message = full;
+        message.append(": expected http://HOST:PORT, got '").append(n).append("'");
+        throw ConfigError(message);
+      }
+    }
+  } else {
+    return false;
+  }
   return true;
 }
 
@@ -271,6 +362,7 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
     return true;
   }
   if (s == "limits") return setLimit(c.limits, full, k, v);
+  if (s == "cluster") return setCluster(c.cluster, full, k, v);
   if (s == "workers") {
     if (k != "apikeys") return false;
     // ';' only: a key in clear may contain a ','. Spaces around a key are trimmed (a key
@@ -476,6 +568,37 @@ void checkDownloadSettings(const Config& config) {
   }
 }
 
+// A cluster member signs connection tokens and forwarded requests with Cluster:Secret: one
+// without it cannot be part of a cluster, and must not quietly run as a lone node behind a
+// balancer that spreads its clients' requests (every request off the owner would 404).
+// Peers reach it at Cluster:NodeUrl, which can be derived only from a concrete address.
+void checkClusterSettings(Config& config) {
+  auto& cl = config.cluster;
+  if (!cl.enabledSet) cl.enabled = !cl.secret.empty() || !cl.nodeUrl.empty() || !cl.nodes.empty();
+  if (!cl.enabled) return;
+  if (cl.secret.empty()) {
+    throw ConfigError(
+        "Cluster: a cluster node needs Cluster:Secret, at least 32 random bytes as base64, the "
+        "same on every node (openssl rand -base64 32)");
+  }
+  const auto host = core::toLower(config.server.host);
+  const bool wildcard = host == "0.0.0.0" || host == "::" || host == "*" || host == "+" ||
+                        host == "[::]" || host.empty();
+  if (cl.nodeUrl.empty() && wildcard) {
+    throw ConfigError("Cluster:NodeUrl is required when Server:Host is a wildcard (" +
+                      config.server.host + "): the http://HOST:PORT peers reach this node at");
+  }
+  const auto& id = config.jobs.nodeId;
+  if (!std::all_of(id.begin(), id.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '.' || ch == '-' || ch == '_' || ch == ':';
+      })) {
+    // It is sent in the X-Herald-Node header of every answer.
+    throw ConfigError(
+        "Herald:NodeId: a cluster node's id may hold letters, digits and . - _ : only");
+  }
+}
+
 }  // namespace
 
 void finalize(Config& config) {
@@ -520,6 +643,7 @@ void finalize(Config& config) {
     }
   }
   checkDownloadSettings(config);
+  checkClusterSettings(config);
   if (!config.signalr.detailedErrorsSet) {
     config.signalr.enableDetailedErrors = !config.app.isProduction;
   }

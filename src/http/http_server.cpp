@@ -28,11 +28,12 @@
 #include "http/cors.h"
 #include "http/cross_site.h"
 #include "http/forwarded_for.h"
-#include "api/problem.h"
+#include "http/forwarder.h"
 #include "limits/client_key.h"
 #include "limits/connection_limits.h"
 #include "limits/rate_limiter.h"
 #include "protocol/websocket/accept_key.h"
+#include "transport/cluster_keys.h"
 #include "transport/websocket_transport.h"
 
 namespace herald::http {
@@ -438,6 +439,13 @@ struct HttpServer::Impl {
                            "Too many connection attempts from this address "
                            "(Limits:NegotiatesPerIpPerSecond). Retry later.");
     }
+    return admitCounts(peer, principal, lease);
+  }
+
+  // The connection counts alone: a connection negotiated on another node that connects
+  // here takes a place on this node (its negotiate was rate-limited where it happened).
+  std::optional<core::HttpResponse> admitCounts(const Peer& peer, const auth::Principal& principal,
+                                                limits::ConnectionLease& lease) {
     auto admission = connectionLimits->admit(peer.ipKey, principal.userId);
     switch (admission.refusal) {
       case limits::ConnectionRefusal::None: lease = std::move(admission.lease); return std::nullopt;
@@ -629,8 +637,13 @@ struct HttpServer::Impl {
         // The WebSocket runs in its own coroutine so that this session's frame (parse
         // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
         core::HttpResponse refusal;
-        auto attach =
-            attachWebSocket(req, context.principal, *client, stream.get_executor(), refusal);
+        auto attach = attachWebSocket(req, context.principal, *client, stream.get_executor(), refusal);
+        if (attach.result == transport::AttachResult::NotFound && refusal.status == 404 &&
+            routes.transport.options.webSockets && !stopping) {
+          // A valid upgrade whose token is unknown here (the only 404 left once WebSockets are
+          // on): in a cluster, one negotiated on another node.
+          attach = attachFromPeer(req, context.principal, *client, stream.get_executor(), refusal);
+        }
         if (attach.result != transport::AttachResult::Ok) {
           if (refusal.rejectReason) metrics::rejected(refusal.rejectReason);
           auto writing =
@@ -646,8 +659,34 @@ struct HttpServer::Impl {
 
       const auto& parsed = context.request;
       auto cors = corsHeaders(config.app.allowedOrigins, parsed);
+      const auto* cluster = routes.transport.connections.cluster();
+      // Which node answered: balancer logs and tests tell the nodes apart by it.
+      if (cluster) cors.emplace_back("X-Herald-Node", cluster->nodeId());
       if (hub == HubPath::Hub && req.method() != bhttp::verb::options) {
         Counter inflight(owner.activeRequests_);
+        if (cluster) {
+          // Only a node can make a request look forwarded; one forwarded already is served
+          // here whatever happens.
+          const auto guard =
+              cluster->checkForwardHeader(parsed.header("x-herald-forward"), req.method_string(),
+                                          req.target(), transport::ClusterKeys::unixNow());
+          if (guard == transport::ForwardGuard::Invalid) {
+            auto refusal = textResponse(403, "Forbidden: invalid X-Herald-Forward header");
+            refusal.rejectReason = "invalid_forward_guard";
+            countRejected(refusal);
+            auto writing =
+                writeResponse(stream, serializeResponse(refusal, req.version(), false, false));
+            co_await std::move(writing);
+            break;
+          }
+          if (guard == transport::ForwardGuard::Absent) {
+            if (auto ownerUrl = forwardTarget(context)) {
+              auto forwarding = relayToOwner(stream, req, parsed, *ownerUrl, cors);
+              co_await std::move(forwarding);
+              break;
+            }
+          }
+        }
         bool reuse =
             co_await transport::serveTransportRequest(stream, req, parsed, routes.transport, cors);
         state->busy = false;
@@ -833,6 +872,88 @@ struct HttpServer::Impl {
         return refuse(400, "Cannot change transports mid-connection");
     }
     return attach;
+  }
+
+  // A checked upgrade (attachWebSocket) whose token this node does not know. In a cluster, a
+  // token negotiated on another node: the connection is made here, under the token's ids, with
+  // the upgrade request's principal (the token's MAC covers the negotiating user, so another
+  // user's request does not verify), and attached. Only while the token is fresh
+  // (SignalR:DisconnectTimeout): later the negotiate is as stale as an unconnected one is on
+  // its own node. A token that does not verify, or one of this node's own (it is gone), keeps
+  // the 404 `refusal` already holds; the connection counts may refuse too.
+  transport::Attach attachFromPeer(const bhttp::request<bhttp::string_body>& req,
+                                   const auth::Principal& principal, const Peer& peer,
+                                   const asio::any_io_executor& executor,
+                                   core::HttpResponse& refusal) {
+    auto& connections = routes.transport.connections;
+    const auto* cluster = connections.cluster();
+    transport::Attach attach;
+    if (!cluster) return attach;
+    auto target = std::string(req.target());
+    auto q = target.find('?');
+    if (q == std::string::npos) return attach;
+    auto token = core::queryValue(core::parseQuery(std::string_view(target).substr(q + 1)), "id");
+    if (!token || token->empty()) return attach;
+    auto claims = cluster->verifyToken(*token, principal.userId);
+    if (!claims || claims->nodeUrl == cluster->nodeUrl() ||
+        transport::ClusterKeys::expired(*claims, transport::ClusterKeys::unixNow())) {
+      return attach;
+    }
+    limits::ConnectionLease lease;
+    if (auto limited = admitCounts(peer, principal, lease)) {
+      refusal = std::move(*limited);
+      return attach;
+    }
+    connections.createFromPeer(*claims, *token, principal, std::move(lease));
+    metrics::clusterEvent("websocket_from_peer");
+    attach = connections.attach(*token, transport::TransportKind::WebSockets, executor);
+    if (attach.result == transport::AttachResult::Conflict) {
+      refusal = textResponse(409, "Connection already has an active WebSocket");
+    }
+    return attach;
+  }
+
+  // A hub request (not an upgrade) of a connection this node does not hold, in a cluster: the
+  // owner's URL when the request should be forwarded there, else nullopt (served here, where
+  // an unknown connection gets 404). A request that was forwarded already is never forwarded
+  // again.
+  std::optional<std::string> forwardTarget(const auth::RequestContext& context) const {
+    const auto* cluster = routes.transport.connections.cluster();
+    if (!cluster) return std::nullopt;
+    auto id = core::queryValue(context.request.query, "id");
+    if (!id || id->empty() || routes.transport.connections.find(*id)) return std::nullopt;
+    auto claims = cluster->verifyToken(*id, context.principal.userId);
+    if (!claims || !cluster->forwardable(*claims)) return std::nullopt;
+    return std::move(claims->nodeUrl);
+  }
+
+  // Relays a hub request to its connection's owner (http/forwarder.h); 404 when the owner
+  // is gone, so the client renegotiates. The client connection closes afterwards.
+  asio::awaitable<void> relayToOwner(
+      beast::tcp_stream& stream, const bhttp::request<bhttp::string_body>& req,
+      const core::HttpRequest& parsed, const std::string& ownerUrl,
+      const std::vector<std::pair<std::string, std::string>>& extra) {
+    const auto* cluster = routes.transport.connections.cluster();
+    const auto idle = std::max(config.signalr.longPollTimeout, config.signalr.keepAliveInterval) +
+                      std::chrono::seconds(30);
+    ForwardRequest request{req, parsed.body, ownerUrl,
+                           cluster->forwardHeader(req.method_string(), req.target(),
+                                                  transport::ClusterKeys::unixNow()),
+                           idle};
+    auto relaying = forwardToOwner(stream, std::move(request));
+    const auto outcome = co_await std::move(relaying);
+    if (outcome != ForwardOutcome::OwnerUnreachable) {
+      metrics::clusterEvent("forwarded");
+      co_return;
+    }
+    metrics::clusterEvent("owner_unreachable");
+    spdlog::debug("{} {}: the connection's owner {} is unreachable", parsed.method, parsed.path,
+                  ownerUrl);
+    auto gone = textResponse(404, "No Connection with that ID");
+    for (const auto& h : extra) gone.headers.push_back(h);
+    countRejected(gone);
+    auto writing = writeResponse(stream, serializeResponse(gone, req.version(), false, false));
+    co_await std::move(writing);
   }
 
   HttpServer& owner;

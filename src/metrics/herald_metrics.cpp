@@ -42,7 +42,12 @@ HeraldMetrics::HeraldMetrics()
       connectionsOpen(registry.gauge(
           "herald_connections_open",
           "Hub connections counted by the connection limits (Limits:MaxConnections): "
-          "negotiated, connected or not, until disposed.")) {}
+          "negotiated, connected or not, until disposed.")),
+      cluster(registry.counterFamily(
+          "herald_cluster_requests_total",
+          "Hub requests of connections held by another node: forwarded to their owner, "
+          "owner_unreachable (answered 404), websocket_from_peer (connection made here).",
+          {"event"})) {}
 
 HeraldMetrics& herald() {
   static HeraldMetrics instance;
@@ -58,5 +63,7 @@ void batchWritten(std::size_t frames, std::int64_t oldestStamp) {
 }
 
 void rejected(const std::string& reason) { herald().rejected.with({reason}).inc(); }
+
+void clusterEvent(const std::string& event) { herald().cluster.with({event}).inc(); }
 
 }  // namespace herald::metrics

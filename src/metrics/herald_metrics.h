@@ -27,6 +27,10 @@ struct HeraldMetrics {
   // Hub connections holding a place in the connection limits: from negotiate (or a
   // WebSocket that skips it) until disposed, so negotiated but never connected ones too.
   Gauge& connectionsOpen;
+  // Requests of a cluster node for connections it does not hold, by event: forwarded (to
+  // the owner), owner_unreachable (answered 404), websocket_from_peer (made here from
+  // another node's token).
+  Family<Counter>& cluster;
 
   HeraldMetrics();
 };
@@ -46,5 +50,8 @@ void batchWritten(std::size_t frames, std::int64_t oldestStamp);
 
 // A request refused before any handler ran or by one (oversize body, bad JSON, ...).
 void rejected(const std::string& reason);
+
+// A cluster node's event (HeraldMetrics::cluster).
+void clusterEvent(const std::string& event);
 
 }  // namespace herald::metrics

@@ -261,7 +261,16 @@ int runServer(const config::Config& config) {
     authenticatorPtr = std::make_unique<auth::AnonymousAuthenticator>();
   }
   const auth::Authenticator& authenticator = *authenticatorPtr;
+  // A cluster node signs its connection tokens so any node can route them (docs/deploy.md).
+  // Declared first: the connection manager points to it.
+  std::unique_ptr<transport::ClusterKeys> cluster;
   transport::ConnectionManager connections;
+  if (config.cluster.enabled) {
+    cluster = std::make_unique<transport::ClusterKeys>(config.cluster.secret, engineOptions.nodeId,
+                                                       config.cluster.nodes,
+                                                       config.signalr.disconnectTimeout);
+    connections.setCluster(cluster.get());
+  }
   transport::NegotiateOptions negotiateOptions;
   negotiateOptions.webSockets = config.app.enableWebSockets;
   negotiateOptions.statefulReconnect = config.signalr.allowStatefulReconnects;
@@ -280,6 +289,24 @@ int runServer(const config::Config& config) {
   }
   spdlog::info("Herald listening on http://{}:{} ({} I/O thread{})", config.server.host,
                httpServer.boundPort(), ioThreads, ioThreads == 1 ? "" : "s");
+  if (cluster) {
+    // Known only now (the port may have been 0), and before any request is served: the
+    // I/O threads start below.
+    auto url = config.cluster.nodeUrl;
+    if (url.empty()) {
+      const auto& host = config.server.host;
+      const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+      url =
+          "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(httpServer.boundPort());
+    }
+    cluster->setNodeUrl(url);
+    if (!config.cluster.nodes.empty() &&
+        std::find(config.cluster.nodes.begin(), config.cluster.nodes.end(), url) ==
+            config.cluster.nodes.end()) {
+      spdlog::warn("Cluster:NodeUrl {} is not in Cluster:Nodes: peers will not forward to it", url);
+    }
+    spdlog::info("cluster node {} at {}: any node serves any connection", cluster->nodeId(), url);
+  }
 
   if (!dedicatedStore) storeGuards.clear();  // storeContexts stay unused
   std::vector<std::thread> storeThreads;

@@ -12,13 +12,37 @@ HttpConnectionPtr ConnectionManager::create(int negotiateVersion, auth::Principa
   auto c = std::make_shared<HttpConnection>();
   c->lease = std::move(lease);
   c->connectionId = core::newConnectionId();
-  c->token = negotiateVersion >= 1 ? core::newConnectionId() : c->connectionId;
+  if (cluster_) {
+    // A signed token names this node as the owner; version 0 clients use the id as the
+    // token, so there the token is the id.
+    c->token = cluster_->issueToken(c->connectionId, negotiateVersion, statefulReconnect,
+                                    principal.userId, ClusterKeys::unixNow());
+    if (negotiateVersion < 1) c->connectionId = c->token;
+  } else {
+    c->token = negotiateVersion >= 1 ? core::newConnectionId() : c->connectionId;
+  }
   c->negotiateVersion = negotiateVersion;
   c->principal = std::move(principal);
   c->statefulReconnect = statefulReconnect;
   std::lock_guard lock(mutex_);
   byToken_[c->token] = c;
   return c;
+}
+
+HttpConnectionPtr ConnectionManager::createFromPeer(const TokenClaims& claims,
+                                                    const std::string& token,
+                                                    auth::Principal principal,
+                                                    limits::ConnectionLease lease) {
+  auto c = std::make_shared<HttpConnection>();
+  c->connectionId = claims.negotiateVersion >= 1 ? claims.connectionId : token;
+  c->token = token;
+  c->negotiateVersion = claims.negotiateVersion;
+  c->statefulReconnect = claims.statefulReconnect;
+  c->principal = std::move(principal);
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = byToken_.try_emplace(token, c);
+  if (inserted) c->lease = std::move(lease);
+  return it->second;
 }
 
 HttpConnectionPtr ConnectionManager::find(const std::string& token) const {

@@ -24,6 +24,7 @@
 #include "auth/principal.h"
 #include "hub/connection_handler.h"
 #include "limits/connection_limits.h"
+#include "transport/cluster_keys.h"
 
 namespace herald::transport {
 
@@ -97,9 +98,19 @@ struct Attach {
 
 class ConnectionManager {
  public:
+  // A cluster node's connections get tokens any node can check (cluster_keys.h); `keys`
+  // outlives the manager. Null (the default): a lone node, random tokens.
+  void setCluster(const ClusterKeys* keys) { cluster_ = keys; }
+  const ClusterKeys* cluster() const { return cluster_; }
+
   // `lease`: the connection's place in the connection limits (held until dispose).
   HttpConnectionPtr create(int negotiateVersion, auth::Principal principal, bool statefulReconnect,
                            limits::ConnectionLease lease = {});
+  // A connection negotiated on another node, whose verified token reached this one (a
+  // WebSocket connects here): made under the same ids, unless it exists already (two
+  // requests raced), in which case that one is returned and `lease` given back.
+  HttpConnectionPtr createFromPeer(const TokenClaims& claims, const std::string& token,
+                                   auth::Principal principal, limits::ConnectionLease lease);
   HttpConnectionPtr find(const std::string& token) const;
 
   // A transport request for `token`. `executor` becomes the home executor on the
@@ -120,6 +131,7 @@ class ConnectionManager {
  private:
   mutable std::mutex mutex_;
   std::unordered_map<std::string, HttpConnectionPtr> byToken_;
+  const ClusterKeys* cluster_ = nullptr;
 };
 
 }  // namespace herald::transport

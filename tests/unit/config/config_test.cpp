@@ -313,3 +313,59 @@ TEST(Config, DurabilityAndJobLimitsAreNamedSettingsWithCheckedValues) {
   EXPECT_THROW(applyEnvironment(c, {{"Jobs__MaxMetadataBytes", "100"}}), ConfigError);
   EXPECT_THROW(applyEnvironment(c, {{"Pipeline__MaxMediaBytes", "1000"}}), ConfigError);
 }
+
+TEST(Config, ClusterNeedsASecretOfThirtyTwoBytes) {
+  // 32 bytes of base64, standard and URL-safe alphabets alike.
+  const std::string secret = "q83vEjRWeJq8/+7/ABEiM0RVZneImaq7zN3u/wARIjM=";
+  Config c;
+  applyEnvironment(c, {{"Cluster__Secret", secret},
+                       {"Cluster__NodeUrl", "http://10.1.2.3:5000"},
+                       {"Cluster__Nodes__0", "http://10.1.2.3:5000"},
+                       {"Cluster__Nodes__1", "http://[fd00::2]:5000"}});
+  finalize(c);
+  EXPECT_TRUE(c.cluster.enabled);
+  EXPECT_EQ(c.cluster.secret.size(), 32u);
+  EXPECT_EQ(c.cluster.nodeUrl, "http://10.1.2.3:5000");
+  EXPECT_EQ(c.cluster.nodes.size(), 2u);
+  Config urlSafe;
+  applyEnvironment(urlSafe, {{"Cluster__Secret", "q83vEjRWeJq8_-7_ABEiM0RVZneImaq7zN3u_wARIjM"}});
+  finalize(urlSafe);
+  EXPECT_EQ(urlSafe.cluster.secret, c.cluster.secret);
+
+  // No Cluster key, or empty ones (config/example.json): a lone node.
+  Config lone;
+  applyJson(lone, R"({"Cluster":{"Secret":"","NodeUrl":"","Nodes":[]}})");
+  finalize(lone);
+  EXPECT_FALSE(lone.cluster.enabled);
+
+  // A member without a secret, or with a short or malformed one, stops at start.
+  auto fails = [](std::map<std::string, std::string> env) {
+    Config x;
+    try {
+      applyEnvironment(x, env);
+      finalize(x);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_THAT(fails({{"Cluster__Enabled", "true"}}), testing::HasSubstr("Cluster:Secret"));
+  EXPECT_THAT(fails({{"Cluster__NodeUrl", "http://10.1.2.3:5000"}}),
+              testing::HasSubstr("Cluster:Secret"));
+  EXPECT_THAT(fails({{"Cluster__Secret", "c2hvcnQ="}}), testing::HasSubstr("at least 32"));
+  EXPECT_THAT(fails({{"Cluster__Secret", "not base64!"}}), testing::HasSubstr("not base64"));
+  // Peers need an address they can reach, without path, with a port.
+  for (const char* url :
+       {"https://10.1.2.3:5000", "http://10.1.2.3", "http://a/b:1", "http://10.1.2.3:5000/",
+        "http://h:0", "http://h:99999", "10.1.2.3:5000"}) {
+    EXPECT_THAT(fails({{"Cluster__Secret", secret}, {"Cluster__NodeUrl", url}}),
+                testing::HasSubstr("Cluster:NodeUrl"))
+        << url;
+  }
+  EXPECT_THAT(fails({{"Cluster__Secret", secret}, {"URLS", "http://0.0.0.0:5000"}}),
+              testing::HasSubstr("Cluster:NodeUrl is required"));
+  EXPECT_THAT(fails({{"Cluster__Secret", secret}, {"Herald__NodeId", "a b"}}),
+              testing::HasSubstr("Herald:NodeId"));
+  // Enabled=false wins over the other keys.
+  EXPECT_EQ(fails({{"Cluster__Enabled", "false"}, {"Cluster__NodeUrl", "http://h:1"}}), "");
+}
