@@ -84,6 +84,8 @@ class Backplane {
   // update another node publishes meanwhile ("join first, read after" across nodes). A
   // networked backplane that is down calls it at once: what it misses is filled in when
   // it comes back.
+  // (By value: a sink that networked backplanes keep until Redis answers.)
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   virtual void whenSubscribed(const std::string& /*group*/, std::function<void()> ready) {
     ready();
   }
@@ -96,6 +98,7 @@ class Backplane {
   // already knows.
   virtual void signalJobCancelled(const std::string& /*jobId*/) {}
   // Where another node's signal lands (set once, before start).
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): a sink (kept by networked ones)
   virtual void onJobCancelled(std::function<void(const std::string&)> /*handler*/) {}
 
   virtual BackplaneHealth health() const { return {}; }

@@ -78,7 +78,14 @@ RedisBackplane::RedisBackplane(RedisBackplaneOptions options)
   subscriber_->subscribe(prefix_ + "control");
 }
 
-RedisBackplane::~RedisBackplane() { stop(); }
+RedisBackplane::~RedisBackplane() {
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    // Only a failed thread join or allocation could get here; nothing is left to save.
+    spdlog::error("redis backplane: stopping failed: {}", e.what());
+  }
+}
 
 void RedisBackplane::start() {
   work_.emplace(context_.get_executor());

@@ -226,7 +226,7 @@ void RedisClient::handshake() {
   auto remaining = std::make_shared<std::size_t>(steps.size());
   const auto generation = generation_;
   for (auto& [what, argv] : steps) {
-    send(argv, [this, generation, remaining, what = what](RedisReply r) {
+    send(argv, [this, generation, remaining, what = what](const RedisReply& r) {
       if (closed_ || generation != generation_) return;
       if (r.type == RedisReply::Type::Disconnected) return;  // the disconnect reports it
       if (r.type == RedisReply::Type::Error) {
