@@ -74,6 +74,15 @@ jobs::Delivery JobProgressEvents::jobChanged(const model::Job& job,
   }
   const bool ended = statusChanged && (job.status == model::JobStatus::Completed ||
                                        job.status == model::JobStatus::Failed);
+  if (statusChanged && job.status == model::JobStatus::Cancelled) {
+    // Other nodes: the one running it stops it now, not at its next lease check.
+    return [this, update = std::move(update), dashboard = std::move(dashboard),
+            jobId = job.id]() mutable {
+      publish(std::move(update));
+      if (dashboard) publish(std::move(*dashboard));
+      backplane_.signalJobCancelled(jobId);
+    };
+  }
   if (!ended && !dashboard) {
     return [this, update = std::move(update)]() mutable { publish(std::move(update)); };
   }

@@ -1,7 +1,10 @@
 #include "api/job_progress_hub.h"
 
+#include <atomic>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -121,6 +124,32 @@ asio::awaitable<bool> mayWatch(jobs::ProgressService& service, HubCallContext& c
   co_return owner.has_value() && auth::maySee(enforced, principal, *owner);
 }
 
+// Waits until this node's subscription to `group` is in effect on the backplane (with
+// Redis: its SUBSCRIBE confirmed), so that a read made after it cannot miss an update
+// another node publishes meanwhile. In-process it is in effect at once.
+asio::awaitable<void> subscribed(HubCallContext& ctx, const std::string& group) {
+  auto executor = co_await asio::this_coro::executor;
+  struct State {
+    explicit State(const asio::any_io_executor& e)
+        : timer(e, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    bool done = false;               // on `executor` only
+    std::atomic<bool> fired{false};  // set by whichever thread calls back
+  };
+  auto state = std::make_shared<State>(executor);
+  ctx.backplane.whenSubscribed(group, [state, executor] {
+    state->fired = true;
+    asio::post(executor, [state] {
+      state->done = true;
+      state->timer.cancel();
+    });
+  });
+  // Called back before returning (the in-process backplane): nothing to wait for. Else
+  // the posted cancel runs on this connection's thread, after the wait below has begun.
+  if (state->fired || state->done) co_return;
+  co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
 asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubCallContext& ctx,
                                             std::string jobId, std::optional<std::int64_t> after,
                                             bool enforced) {
@@ -153,6 +182,8 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
       if (active) c->endReplay(jobId);
     }
   } endReplay{c, jobId, after.has_value()};
+  auto inEffect = subscribed(ctx, group);
+  co_await std::move(inEffect);
 
   auto reading = service.onStore([jobId](storage::Store& store) { return store.getJob(jobId); });
   auto job = co_await std::move(reading);
@@ -199,6 +230,8 @@ asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service, Hu
   }
   const auto group = names::videoGroup(videoId);
   join(ctx, group);  // join first, as for jobs
+  auto inEffect = subscribed(ctx, group);
+  co_await std::move(inEffect);
   auto reading =
       service.onStore([videoId](storage::Store& store) { return store.getVideo(videoId); });
   auto video = co_await std::move(reading);

@@ -232,18 +232,35 @@ HttpResponse RestApi::connectionInfo(const auth::RequestContext& context) const 
 
 HttpResponse RestApi::health() const {
   json::object o;
-  o["status"] = "Healthy";
+  // Degraded (ASP.NET Core's health status): still serving, with 200, but a part is
+  // impaired; today only the backplane can be (Redis unreachable: local delivery goes on,
+  // other nodes' updates are filled in from the store when it is back).
+  const auto bp = backplane_ ? backplane_->health() : backplane::BackplaneHealth{};
+  o["status"] = bp.degraded ? "Degraded" : "Healthy";
   o["connections"] = lifetime_.connectionCount();
   o["updatesRecorded"] = service_.stats().updatesRecorded.load();
+  if (backplane_) {
+    json::object check;
+    check["status"] = bp.degraded ? "Degraded" : "Healthy";
+    if (bp.degraded) check["description"] = bp.reason;
+    json::object checks;
+    checks["backplane"] = std::move(check);
+    o["checks"] = std::move(checks);
+  }
   return jsonResponse(200, o);
 }
 
 asio::awaitable<HttpResponse> RestApi::readiness() {
   // Each check answers within its timeout or fails; the first failure is the reason.
-  // (A Redis check joins this list when the networked backplane exists.)
   auto store = co_await checkStore();
   if (!store.empty()) {
     co_return problem(503, "Not ready: " + store);
+  }
+  // An unreachable Redis leaves the node ready (it serves its own clients and fills in
+  // the rest later) but Degraded, as /health says.
+  if (backplane_ && backplane_->health().degraded) {
+    co_return jsonTextResponse(
+        200, R"({"status":"Degraded","checks":{"store":"Healthy","backplane":"Degraded"}})");
   }
   co_return jsonTextResponse(200, R"({"status":"Healthy","checks":{"store":"Healthy"}})");
 }

@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/router.h"
+#include "backplane/backplane.h"
 #include "auth/request_context.h"
 #include "config/config.h"
 #include "core/http_types.h"
@@ -34,6 +35,10 @@ class RestApi {
   // other path under /api/v1/; nullopt for other paths (static files are tried next).
   boost::asio::awaitable<std::optional<core::HttpResponse>> handle(
       const auth::RequestContext& context);
+
+  // The backplane /health and /health/ready report on (a networked one can be degraded).
+  // Set before serving; none: nothing to report.
+  void setBackplane(const backplane::Backplane* backplane) { backplane_ = backplane; }
 
   // The route table, for the OpenAPI description and tests.
   const Router& router() const { return router_; }
@@ -73,6 +78,7 @@ class RestApi {
   jobs::ProgressService& service_;
   hub::HubLifetimeManager& lifetime_;
   jobs::JobEngine& engine_;
+  const backplane::Backplane* backplane_ = nullptr;
   std::string webRoot_;
   Router router_;
   std::string openApiJson_;           // generated once the table is complete

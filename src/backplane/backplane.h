@@ -17,6 +17,7 @@
 // are called with the hub's registry lock held: they must not block nor call back into
 // the hub.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,9 @@ struct Envelope {
   // process only; 0 when none): the delivery-latency metric's start. Not carried between
   // nodes (steady clocks are per machine).
   std::int64_t recordedAt = 0;
+  // The node that published it (a networked backplane sets it, so that a node skips its
+  // own sends coming back: it delivered them locally at publish). Empty in-process.
+  std::string origin;
 };
 
 // What a node does with a send that reached it: deliver to its own connections.
@@ -60,6 +64,13 @@ class LocalSink {
   virtual void deliverLocal(Envelope envelope) = 0;
 };
 
+// What /health says of the backplane: degraded while a networked one cannot reach its
+// broker (local delivery goes on; what other nodes publish meanwhile is filled in later).
+struct BackplaneHealth {
+  bool degraded = false;
+  std::string reason;  // why, for /health and logs; empty when healthy
+};
+
 class Backplane {
  public:
   virtual ~Backplane() = default;
@@ -67,6 +78,30 @@ class Backplane {
   virtual void publish(Envelope envelope) = 0;
   virtual void subscribe(const std::string& group) = 0;
   virtual void unsubscribe(const std::string& group) = 0;
+
+  // Runs `ready` (once, on any thread) when this node's subscription to `group` (already
+  // asked for by subscribe) is in effect, so that a read made after it cannot miss an
+  // update another node publishes meanwhile ("join first, read after" across nodes). A
+  // networked backplane that is down calls it at once: what it misses is filled in when
+  // it comes back.
+  // (By value: a sink that networked backplanes keep until Redis answers.)
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
+  virtual void whenSubscribed(const std::string& /*group*/, std::function<void()> ready) {
+    ready();
+  }
+  // Whether a node other than this one has a member in `group` (for sends that are made
+  // only while someone watches, such as the dashboard's). In-process: no other node.
+  virtual bool watchedElsewhere(const std::string& /*group*/) const { return false; }
+
+  // Node-level signal, not a hub send: `jobId` was cancelled here, so the node running it
+  // stops it now rather than at its next lease check. In-process: this node's engine
+  // already knows.
+  virtual void signalJobCancelled(const std::string& /*jobId*/) {}
+  // Where another node's signal lands (set once, before start).
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): a sink (kept by networked ones)
+  virtual void onJobCancelled(std::function<void(const std::string&)> /*handler*/) {}
+
+  virtual BackplaneHealth health() const { return {}; }
 };
 
 // Delivers every publish synchronously to the local sink: one process, no network, so

@@ -7,7 +7,8 @@ namespace herald::backplane {
 
 namespace {
 
-constexpr std::string_view kMagic = "HB1";
+// HB2 added the origin node (HB1 never crossed a process: it had no networked backplane).
+constexpr std::string_view kMagic = "HB2";
 
 void putU32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
@@ -64,9 +65,10 @@ char kindByte(TargetKind k) {
 
 std::string encodeEnvelope(const Envelope& e) {
   std::string out;
-  out.reserve(32 + e.target.name.size() + e.event.size() + e.argumentsJson.size() +
-              (e.ordering ? e.ordering->jobId.size() : 0));
+  out.reserve(36 + e.origin.size() + e.target.name.size() + e.event.size() +
+              e.argumentsJson.size() + (e.ordering ? e.ordering->jobId.size() : 0));
   out.append(kMagic);
+  putString(out, e.origin);
   out.push_back(kindByte(e.target.kind));
   putString(out, e.target.name);
   putString(out, e.event);
@@ -82,8 +84,8 @@ std::string encodeEnvelope(const Envelope& e) {
 std::optional<Envelope> decodeEnvelope(std::string_view in) {
   if (in.substr(0, kMagic.size()) != kMagic) return std::nullopt;
   in.remove_prefix(kMagic.size());
-  if (in.empty()) return std::nullopt;
   Envelope e;
+  if (!getString(in, e.origin) || in.empty()) return std::nullopt;
   switch (in[0]) {
     case 'A': e.target.kind = TargetKind::All; break;
     case 'G': e.target.kind = TargetKind::Group; break;

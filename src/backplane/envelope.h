@@ -3,8 +3,8 @@
 // A small, versioned, length-prefixed layout (not JSON: the arguments are JSON text
 // already and would be escaped a second time):
 //
-//   "HB1" kind(1 byte: A|G|C) name-length(u32 LE) name event-length(u32 LE) event
-//   has-ordering(1 byte: 0|1) [job-length(u32 LE) job sequence(i64 LE)]
+//   "HB2" origin-length(u32 LE) origin kind(1 byte: A|G|C) name-length(u32 LE) name
+//   event-length(u32 LE) event has-ordering(1 byte: 0|1) [job-length(u32 LE) job sequence(i64 LE)]
 //   arguments-length(u32 LE) arguments
 //
 // decode() never trusts the bytes: every length is checked against what is left.

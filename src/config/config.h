@@ -143,7 +143,18 @@ struct WorkerSettings {
 
 struct ConnectionStrings {
   std::string defaultConnection;  // storage::parseConnectionString; empty: <dataDir>/herald.db
+  // The Redis backplane (backplane/redis/redis_options.h: StackExchange.Redis's
+  // "host:port,password=…" or redis://…). Empty: one node, the in-process backplane.
   std::string redis;
+};
+
+// The networked backplane (docs/config.md).
+struct BackplaneSettings {
+  // Backplane:MaxQueuedPublishBytes: what this node's publishes may hold in memory while
+  // Redis is unreachable (sent when it is back, the oldest dropped first past it). 8 MiB is
+  // about 10,000 progress updates: a Redis restart's worth of a busy node; a job's updates
+  // dropped here are filled in from the store by the receivers anyway.
+  std::size_t maxQueuedPublishBytes = 8ULL * 1024 * 1024;
 };
 
 struct ServerSettings {
@@ -260,6 +271,7 @@ struct Config {
   JwtSettings jwt;
   WorkerSettings workers;
   ConnectionStrings connectionStrings;
+  BackplaneSettings backplane;
   ServerSettings server;
   StorageSettings storage;
   JobSettings jobs;

@@ -392,6 +392,12 @@ bool setScalar(Config& c, const std::string& section, const std::string& key,
     c.storage.durability = d;
     return true;
   }
+  if (s == "backplane") {
+    if (k != "maxqueuedpublishbytes") return false;
+    c.backplane.maxQueuedPublishBytes =
+        static_cast<std::size_t>(parseInt(full, v, 64LL * 1024, 1LL << 32));
+    return true;
+  }
   if (s == "connectionstrings") {
     if (k == "default")
       c.connectionStrings.defaultConnection = v;

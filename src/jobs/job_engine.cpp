@@ -99,7 +99,9 @@ void JobEngine::keeperLoop() {
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      if (keeperWakeup_.wait_for(lock, options_.leaseCheck, [this] { return stopping_; })) return;
+      keeperWakeup_.wait_for(lock, options_.leaseCheck, [this] { return stopping_ || checkNow_; });
+      if (stopping_) return;
+      checkNow_ = false;
     }
     try {
       checkLeases();
@@ -142,6 +144,16 @@ void JobEngine::checkLeases() {
 }
 
 void JobEngine::wake() { wakeup_.notify_one(); }
+
+void JobEngine::checkSoon(const std::string& jobId) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!runningFlags_.count(jobId)) return;
+    checkNow_ = true;
+  }
+  spdlog::info("job {}: another node signalled a change; checking its lease now", jobId);
+  keeperWakeup_.notify_one();
+}
 
 bool JobEngine::running(const std::string& jobId) const {
   std::lock_guard lock(mutex_);

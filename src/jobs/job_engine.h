@@ -55,6 +55,10 @@ class JobEngine {
   // leave Running are re-queued at the next start.
   void stop();
   void wake();  // a job was queued
+  // Another node says `jobId` changed under us (cancelled there): when this node runs it,
+  // its lease is checked now rather than at the next check (the store decides; a wrong
+  // or forged signal costs one read).
+  void checkSoon(const std::string& jobId);
 
   // Storage executor only. A running job is signalled (its worker records Cancelled);
   // a pending or waiting one is recorded Cancelled at once. A pipeline job takes its
@@ -87,6 +91,7 @@ class JobEngine {
   std::condition_variable wakeup_;
   std::condition_variable keeperWakeup_;  // its own: wake() must reach a worker
   bool stopping_ = false;
+  bool checkNow_ = false;  // checkSoon asked the keeper to check before its next tick
   std::map<std::string, std::shared_ptr<RunningJob>> runningFlags_;
   std::vector<std::thread> workers_;
   std::thread keeper_;

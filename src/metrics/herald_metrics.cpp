@@ -39,6 +39,14 @@ HeraldMetrics::HeraldMetrics()
                                       "HTTP requests refused, by reason.", {"reason"})),
       backplane(registry.counterFamily("herald_backplane_envelopes_total",
                                        "Backplane envelopes by direction.", {"direction"})),
+      redis(registry.counterFamily(
+          "herald_backplane_redis_events_total",
+          "Redis backplane events: reconnect, gap_fill_reconnect, gap_fill_gap, filled, "
+          "publish_dropped, publish_failed, malformed.",
+          {"event"})),
+      redisConnected(registry.gauge("herald_backplane_redis_connected",
+                                    "1 while both Redis connections (commands, subscriber) "
+                                    "are up; 0 otherwise (and without Redis).")),
       connectionsOpen(registry.gauge(
           "herald_connections_open",
           "Hub connections counted by the connection limits (Limits:MaxConnections): "

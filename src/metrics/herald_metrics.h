@@ -24,6 +24,11 @@ struct HeraldMetrics {
   Counter& coalesced;
   Family<Counter>& rejected;   // reason
   Family<Counter>& backplane;  // direction: published | received
+  // The Redis backplane's events (docs/operations.md): reconnect, gap_fill (reason:
+  // reconnect | gap), filled (updates delivered from the store), publish_dropped (queue
+  // full while Redis was away), publish_failed, malformed (bytes that were no envelope).
+  Family<Counter>& redis;  // event
+  Gauge& redisConnected;   // 1 while both Redis connections are up
   // Hub connections holding a place in the connection limits: from negotiate (or a
   // WebSocket that skips it) until disposed, so negotiated but never connected ones too.
   Gauge& connectionsOpen;

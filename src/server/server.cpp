@@ -24,7 +24,10 @@
 #include "api/rest_api.h"
 #include "auth/authenticator.h"
 #include "auth/jwt_authenticator.h"
+#include "api/job_history_source.h"
 #include "backplane/backplane.h"
+#include "backplane/redis/redis_backplane.h"
+#include "backplane/redis/redis_options.h"
 #include "config/load.h"
 #include "core/strings.h"
 #include "http/http_server.h"
@@ -107,6 +110,17 @@ int runServer(const config::Config& config) {
     spdlog::critical("ConnectionStrings:Default: {}", e.what());
     return 1;
   }
+  // The Redis connection string too: a malformed one, or an option Herald cannot honour
+  // (ssl=true, rediss://, sentinel), stops the start before anything is opened.
+  std::optional<backplane::redis::RedisOptions> redisOptions;
+  if (!config.connectionStrings.redis.empty()) {
+    try {
+      redisOptions = backplane::redis::parseRedisConnectionString(config.connectionStrings.redis);
+    } catch (const std::exception& e) {
+      spdlog::critical("{}", e.what());
+      return 1;
+    }
+  }
   const bool sqlite = location.kind == storage::StoreLocation::Kind::Sqlite;
   const int poolSize = config.storage.poolSize.value_or(sqlite ? 1 : 4);
   if (sqlite && location.sqlitePath == ":memory:" && poolSize > 1) {
@@ -150,14 +164,32 @@ int runServer(const config::Config& config) {
     guards.push_back(asio::make_work_guard(*ioContexts.back()));
   }
 
-  backplane::InProcessBackplane backplane;
+  // The backplane: in-process on one node; Redis when ConnectionStrings:Redis is set. Its
+  // origin id is unique per process (not Jobs:NodeId, which two nodes could share by
+  // mistake and then skip each other's sends as their own).
+  std::unique_ptr<backplane::Backplane> backplanePtr;
+  backplane::redis::RedisBackplane* redis = nullptr;
+  if (redisOptions) {
+    auto r =
+        std::make_unique<backplane::redis::RedisBackplane>(backplane::redis::RedisBackplaneOptions{
+            *redisOptions, defaultNodeId(), config.backplane.maxQueuedPublishBytes});
+    redis = r.get();
+    backplanePtr = std::move(r);
+  } else {
+    backplanePtr = std::make_unique<backplane::InProcessBackplane>();
+  }
+  auto& backplane = *backplanePtr;
   hub::HubLifetimeManager lifetime(&backplane);
   backplane.setLocalSink(&lifetime);
   // The jobs layer's changes, as hub events through the backplane.
   api::JobProgressEvents jobEvents(backplane);
-  // One process: this node's hub knows whether anyone watches the dashboard.
-  jobEvents.setDashboardInterest(
-      [&lifetime] { return lifetime.hasGroup(api::names::kDashboardGroup); });
+  // Whether anyone watches the dashboard: on this node (its hub knows) or, with Redis, on
+  // another one (polled once a second).
+  if (redis) redis->pollInterest(api::names::kDashboardGroup);
+  jobEvents.setDashboardInterest([&lifetime, &backplane] {
+    return lifetime.hasGroup(api::names::kDashboardGroup) ||
+           backplane.watchedElsewhere(api::names::kDashboardGroup);
+  });
   // Store work runs on a thread of its own, or on the first I/O thread
   // (Server:DedicatedStoreThread; by default the former only when there is more than one
   // CPU to run it on): see docs/config.md for the trade-off. Several lanes (a pool of
@@ -179,6 +211,9 @@ int runServer(const config::Config& config) {
   }
   jobs::ProgressService progress(lanes, jobEvents);
   progress.setLimits({config.jobs.maxMetadataBytes, config.jobs.maxCustomStagesPerVideo});
+  // Where the Redis backplane fills what it missed: the store's history of a job.
+  api::JobHistorySource history(progress, ioContexts.front()->get_executor());
+  if (redis) redis->setHistory(&history);
 
   hub::HubDispatcher dispatcher;
   // With EnableAuth: each hub method's Access is checked, and jobs and videos are
@@ -199,6 +234,18 @@ int runServer(const config::Config& config) {
   engineOptions.nodeId = config.jobs.nodeId.empty() ? defaultNodeId() : config.jobs.nodeId;
   engineOptions.leaseLength = std::chrono::seconds(config.jobs.leaseSeconds);
   jobs::JobEngine engine(progress, engineOptions);
+  // A cancel on another node reaches this one's engine at once (the lease check, once a
+  // second, stays the fallback).
+  if (redis) {
+    redis->onJobCancelled([&engine](const std::string& jobId) { engine.checkSoon(jobId); });
+  }
+  // The backplane's thread stops before the engine it calls into is gone (on every path).
+  struct StopBackplane {
+    herald::backplane::redis::RedisBackplane* redis;
+    ~StopBackplane() {
+      if (redis) redis->stop();
+    }
+  } stopBackplane{redis};
   pipeline::PipelineOptions pipelineOptions;
   pipelineOptions.dataDir = config.server.dataDir;
   pipelineOptions.ffmpeg = config.pipeline.ffmpeg;
@@ -234,6 +281,24 @@ int runServer(const config::Config& config) {
 
   const auto webRoot = resolveWebRoot(config);
   api::RestApi rest(config, progress, lifetime, engine, webRoot);
+  rest.setBackplane(&backplane);
+  if (redis) {
+    redis->start();
+    if (redisOptions->abortConnect) {
+      // StackExchange.Redis's default: no Redis, no start (abortConnect=false starts
+      // degraded and keeps trying).
+      const auto wait = std::chrono::milliseconds(redisOptions->connectTimeoutMs) *
+                        std::max(1, redisOptions->connectRetry);
+      if (auto failure = redis->waitUntilConnected(wait)) {
+        spdlog::critical(
+            "ConnectionStrings:Redis: cannot reach {}: {} (abortConnect=true; with "
+            "abortConnect=false the server starts without it and keeps trying)",
+            herald::backplane::redis::describe(*redisOptions), *failure);
+        return 1;
+      }
+    }
+    spdlog::info("backplane: {}", herald::backplane::redis::describe(*redisOptions));
+  }
   // Development: every caller is anonymous. EnableAuth: JWT bearer tokens and worker API
   // keys; a key that cannot be read or is of a kind Herald refuses stops the server here.
   std::unique_ptr<auth::Authenticator> authenticatorPtr;

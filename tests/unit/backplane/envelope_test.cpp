@@ -14,6 +14,7 @@ Envelope sample() {
   e.event = "JobProgressUpdate";
   e.argumentsJson = R"([{"jobId":"42","progress":12.5,"note":"a\u0000b"}])";
   e.ordering = Ordering{"42", 7};
+  e.origin = "node-a";
   return e;
 }
 
@@ -21,6 +22,7 @@ void expectSame(const Envelope& a, const Envelope& b) {
   EXPECT_EQ(a.target.kind, b.target.kind);
   EXPECT_EQ(a.target.name, b.target.name);
   EXPECT_EQ(a.event, b.event);
+  EXPECT_EQ(a.origin, b.origin);
   EXPECT_EQ(a.argumentsJson, b.argumentsJson);
   ASSERT_EQ(a.ordering.has_value(), b.ordering.has_value());
   if (a.ordering) {
@@ -68,9 +70,13 @@ TEST(Envelope, ForeignBytesAreRefused) {
   EXPECT_FALSE(decodeEnvelope("HB2G"));
   EXPECT_FALSE(decodeEnvelope(R"({"target":"job-1"})"));
   auto bytes = encodeEnvelope(sample());
-  bytes[3] = 'X';  // an unknown target kind
+  bytes[3 + 4 + 6] = 'X';  // an unknown target kind (after the magic and the origin)
   EXPECT_FALSE(decodeEnvelope(bytes));
   // A length that claims more than is there.
-  auto huge = std::string("HB1G") + std::string("\xff\xff\xff\x7f", 4) + "abc";
+  auto huge = std::string("HB2") + std::string("\xff\xff\xff\x7f", 4) + "abc";
   EXPECT_FALSE(decodeEnvelope(huge));
+  // The previous version (no origin) is another format, refused whole.
+  auto old = encodeEnvelope(sample());
+  old[2] = '1';
+  EXPECT_FALSE(decodeEnvelope(old));
 }

@@ -128,6 +128,17 @@ TEST(Config, TheDocumentedExampleLoadsAndMatchesTheDefaults) {
   EXPECT_EQ(fromExample.jwt.clockSkew, defaults.jwt.clockSkew);
   EXPECT_EQ(fromExample.workers.apiKeys, defaults.workers.apiKeys);
   EXPECT_EQ(fromExample.app.trustedProxies, defaults.app.trustedProxies);
+  EXPECT_EQ(fromExample.backplane.maxQueuedPublishBytes, defaults.backplane.maxQueuedPublishBytes);
+  EXPECT_EQ(fromExample.connectionStrings.redis, defaults.connectionStrings.redis);
+}
+
+TEST(Config, BackplaneQueueBoundLoadsAndIsChecked) {
+  Config c;
+  applyEnvironment(c, {{"Backplane__MaxQueuedPublishBytes", "1048576"},
+                       {"ConnectionStrings__Redis", "127.0.0.1:6379,password=x"}});
+  EXPECT_EQ(c.backplane.maxQueuedPublishBytes, 1048576u);
+  EXPECT_EQ(c.connectionStrings.redis, "127.0.0.1:6379,password=x");
+  EXPECT_THROW(applyEnvironment(c, {{"Backplane__MaxQueuedPublishBytes", "10"}}), ConfigError);
 }
 
 TEST(Config, LimitsLoadFromJsonAndEnvironmentAndBurstsFollowTheirRates) {
