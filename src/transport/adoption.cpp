@@ -57,7 +57,7 @@ asio::awaitable<bool> stillOwned(const HttpConnectionPtr& connection) {
 }
 
 asio::awaitable<Attach> adoptConnection(const std::string& token, const auth::Principal& principal,
-                                        bool sameUserOnly, const asio::any_io_executor& executor,
+                                        bool sameUserOnly, asio::any_io_executor executor,
                                         ConnectionManager& connections,
                                         const hub::HubServices& services) {
   Attach attach;

@@ -12,12 +12,13 @@
 
 namespace herald::transport {
 
+// (A coroutine: `executor` is taken by value, the references must outlive it.)
 // `token`: the reattaching socket's ?id=. `principal`: the upgrade request's; with
 // `sameUserOnly` (authentication on), a session of another user is not taken. Runs on
 // `executor`, which becomes the connection's home. An Ok attach (reattach) or NotFound.
 boost::asio::awaitable<Attach> adoptConnection(const std::string& token,
                                                const auth::Principal& principal, bool sameUserOnly,
-                                               const boost::asio::any_io_executor& executor,
+                                               boost::asio::any_io_executor executor,
                                                ConnectionManager& connections,
                                                const hub::HubServices& services);
 

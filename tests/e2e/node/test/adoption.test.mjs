@@ -185,7 +185,7 @@ describe('adoption: a node dies, its stateful clients carry on elsewhere', { ski
           ConnectionStrings__Default: db.connectionString,
           ConnectionStrings__Redis: redis.connectionString,
         },
-        logLevel: 'info',
+        logLevel: process.env.HERALD_E2E_SERVER_LOG ?? 'info',
       }));
     }
     nginx = await startNginx([`127.0.0.1:${nodes[0].port}`], { backups: nodes.slice(1).map((n) => `127.0.0.1:${n.port}`) });
@@ -254,6 +254,11 @@ describe('adoption: a node dies, its stateful clients carry on elsewhere', { ski
       assert.deepEqual(lifecycle, []);
       assert.equal(connection.connectionId, id);
       await connection.stop();
+    } catch (e) {
+      e.message += `\n--- exits: A ${JSON.stringify(a.exitInfo)} B ${JSON.stringify(b.exitInfo)}`;
+      e.message += `\n--- proxy: ${JSON.stringify(proxy.connections.map((c) => ({ id: c.id, status: c.firstResponse?.status, closed: c.closed, reqs: c.requests.map((r) => r.path) })))}`;
+      e.message += `\n--- node A ---\n${a.logs().slice(-3000)}\n--- node B ---\n${b.logs().slice(-3000)}`;
+      throw e;
     } finally {
       await proxy.close();
     }
@@ -279,7 +284,7 @@ describe('adoption: a node shut down gracefully hands its stateful clients over'
     for (let i = 0; i < 2; i++) {
       nodes.push(await startServer({
         env: { ConnectionStrings__Default: db.connectionString, ConnectionStrings__Redis: redis.connectionString },
-        logLevel: 'info',
+        logLevel: process.env.HERALD_E2E_SERVER_LOG ?? 'info',
       }));
     }
     nginx = await startNginx([`127.0.0.1:${nodes[0].port}`], { backups: [`127.0.0.1:${nodes[1].port}`] });
