@@ -169,8 +169,14 @@ TEST_F(RedisSessionMirrorTest, AnotherNodeAdoptsTheWholeSessionAndFencesTheOldOw
   EXPECT_EQ(again->session->epoch, 3);
   EXPECT_EQ(appendAndWait(b, adopted->session, {}, 4), MirrorWrite::Fenced);
 
-  // The connection ends on its owner: nothing is left to adopt.
+  // The connection ends on its owner: nothing is left to adopt. (Each node's writes keep
+  // their order on its own connection to Redis, not across nodes: wait for a's.)
   a.close(again->session);
+  {
+    std::promise<MirrorWrite> p;
+    a.verify(again->session, [&p](MirrorWrite r) { p.set_value(r); });
+    EXPECT_EQ(p.get_future().get(), MirrorWrite::Failed);  // the record is gone
+  }
   EXPECT_FALSE(adoptAndWait(b, token));
   a.stop();
   b.stop();
