@@ -20,7 +20,7 @@ using Adopted = std::optional<hub::SessionMirror::Adopted>;
 template <class Token>
 auto asyncAdopt(hub::SessionMirror& mirror, const std::string& token, Token&& completion) {
   return asio::async_initiate<Token, void(Adopted)>(
-      [&mirror](auto handler, std::string token) {
+      [&mirror](auto handler, const std::string& token) {
         using Handler = decltype(handler);
         auto shared = std::make_shared<Handler>(std::move(handler));
         mirror.adopt(token, [shared](Adopted adopted) {

@@ -218,6 +218,12 @@ describe('adoption: a node dies, its stateful clients carry on elsewhere', { ski
       const id = connection.connectionId;
       const job = (await createJob(a.url, { jobType: 'External' })).jobId;
       await connection.invoke('SubscribeToJob', job);
+      // The server acknowledges the client's messages once a second. A message not yet
+      // acknowledged when the connection moves is replayed by the client and run again by
+      // the adopter (the old node's receive count is not mirrored): a SubscribeToJob run
+      // twice sends its snapshot twice. Wait for the Ack, as an app whose subscriptions are
+      // older than a second would have it (architecture.md, "Adoption").
+      await delay(1500);
       let k = 0;
       const reportTo = async (node, n) => {
         for (let i = 0; i < n; i++) await reportThrough(node.url, job, { progress: ++k, statusMessage: `update ${k}` });
