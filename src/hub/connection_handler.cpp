@@ -11,7 +11,7 @@ namespace asio = boost::asio;
 
 ConnectionHandler::ConnectionHandler(HubConnectionPtr connection, HubServices services,
                                      TransportFeatures features)
-    : connection_(std::move(connection)), services_(services), features_(features) {
+    : connection_(std::move(connection)), services_(std::move(services)), features_(features) {
   started_ = lastReceived_ = lastSent_ = services_.clock.steadyNow();
   if (const auto* l = services_.limits; l && l->invocationsPerConnectionPerSecond > 0) {
     invocations_.emplace(l->invocationsPerConnectionPerSecond, l->invocationBurstPerConnection,
