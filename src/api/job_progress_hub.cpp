@@ -150,6 +150,61 @@ asio::awaitable<void> subscribed(HubCallContext& ctx, const std::string& group) 
   co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
+// After the caller joined the job's group (and began a replay when `after` is set):
+// sends the job's history after `after` (SendMode::Replay), then its current state, and
+// releases the live updates held meanwhile. With `announceEnd` (adoption), a job that
+// ended after `after` also gets its JobCompleted/JobFailed, which the history does not
+// hold. False when the job does not exist.
+asio::awaitable<bool> catchUp(jobs::ProgressService& service, const hub::HubConnectionPtr& c,
+                              const std::string& jobId, std::optional<std::int64_t> after,
+                              bool announceEnd = false) {
+  struct EndReplay {  // live updates held during the replay are released on every path
+    const hub::HubConnectionPtr& c;
+    const std::string& jobId;
+    bool active;
+    ~EndReplay() {
+      if (active) c->endReplay(jobId);
+    }
+  } endReplay{c, jobId, after.has_value()};
+
+  auto reading = service.onStore([jobId](storage::Store& store) { return store.getJob(jobId); });
+  auto job = co_await std::move(reading);
+  if (!job) co_return false;
+  if (after) {
+    auto cursor = *after;
+    while (true) {
+      auto paging = service.onStore([jobId, cursor](storage::Store& store) {
+        return store.progressHistory(jobId, cursor, kReplayPage);
+      });
+      auto page = co_await std::move(paging);
+      for (const auto& e : page) {
+        hub::SerializedMessage m(
+            event(names::kJobProgressUpdate, model::jobProgressUpdate(*job, e)),
+            hub::OrderKey{jobId, e.sequence});
+        c->send(m, hub::SendMode::Replay);
+        if (c->queuedBytes() > c->maxQueueBytes() / 2) {
+          auto waiting = drained(c);
+          if (!co_await std::move(waiting)) co_return true;
+        }
+      }
+      if (page.size() < static_cast<std::size_t>(kReplayPage)) break;
+      cursor = page.back().sequence;
+    }
+  }
+  // The current state; dropped when the replay or a live update already gave it.
+  hub::SerializedMessage snapshot(event(names::kJobProgressUpdate, model::jobProgressUpdate(*job)),
+                                  hub::OrderKey{jobId, job->sequence});
+  c->send(snapshot, after ? hub::SendMode::Replay : hub::SendMode::Live);
+  if (announceEnd && after && job->sequence > *after) {
+    if (job->status == model::JobStatus::Completed) {
+      c->send(event(names::kJobCompleted, model::jobCompleted(*job)));
+    } else if (job->status == model::JobStatus::Failed) {
+      c->send(event(names::kJobFailed, model::jobFailed(*job)));
+    }
+  }
+  co_return true;
+}
+
 asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubCallContext& ctx,
                                             std::string jobId, std::optional<std::int64_t> after,
                                             bool enforced) {
@@ -174,50 +229,30 @@ asio::awaitable<json::value> subscribeToJob(jobs::ProgressService& service, HubC
     if (after) c->endReplay(jobId);
     throw;
   }
-  struct EndReplay {  // live updates held during the replay are released on every path
-    const hub::HubConnectionPtr& c;
-    const std::string& jobId;
-    bool active;
-    ~EndReplay() {
-      if (active) c->endReplay(jobId);
-    }
-  } endReplay{c, jobId, after.has_value()};
+  // With Redis, the node's subscription to the group is in effect before the read.
   auto inEffect = subscribed(ctx, group);
   co_await std::move(inEffect);
-
-  auto reading = service.onStore([jobId](storage::Store& store) { return store.getJob(jobId); });
-  auto job = co_await std::move(reading);
-  if (!job) {
+  auto catching = catchUp(service, c, jobId, after);
+  if (!co_await std::move(catching)) {
     ctx.lifetime.removeFromGroup(c, group);
     sendNotFound(c, Resource::Job, jobId);
-    co_return nullptr;
   }
-  if (after) {
-    auto cursor = *after;
-    while (true) {
-      auto paging = service.onStore([jobId, cursor](storage::Store& store) {
-        return store.progressHistory(jobId, cursor, kReplayPage);
-      });
-      auto page = co_await std::move(paging);
-      for (const auto& e : page) {
-        hub::SerializedMessage m(
-            event(names::kJobProgressUpdate, model::jobProgressUpdate(*job, e)),
-            hub::OrderKey{jobId, e.sequence});
-        c->send(m, hub::SendMode::Replay);
-        if (c->queuedBytes() > c->maxQueueBytes() / 2) {
-          auto waiting = drained(c);
-          if (!co_await std::move(waiting)) co_return nullptr;
-        }
-      }
-      if (page.size() < static_cast<std::size_t>(kReplayPage)) break;
-      cursor = page.back().sequence;
-    }
-  }
-  // The current state; dropped when the replay or a live update already gave it.
-  hub::SerializedMessage snapshot(event(names::kJobProgressUpdate, model::jobProgressUpdate(*job)),
-                                  hub::OrderKey{jobId, job->sequence});
-  c->send(snapshot, after ? hub::SendMode::Replay : hub::SendMode::Live);
   co_return nullptr;
+}
+
+// An adopted connection (hub/session_mirror.h) catches each of its jobs up, one after
+// the other: whatever was published after the last update its previous node numbered.
+asio::awaitable<void> catchUpAdopted(
+    jobs::ProgressService& service, hub::HubConnectionPtr c,
+    std::vector<std::pair<std::string, std::optional<std::int64_t>>> jobs) {
+  for (const auto& [jobId, after] : jobs) {
+    if (c->closing()) {
+      if (after) c->endReplay(jobId);
+      continue;
+    }
+    auto catching = catchUp(service, c, jobId, after, true);
+    co_await std::move(catching);
+  }
 }
 
 asio::awaitable<json::value> subscribeToVideo(jobs::ProgressService& service, HubCallContext& ctx,
@@ -348,6 +383,46 @@ void registerJobProgressHub(HubDispatcher& d, jobs::ProgressService& service) {
     }
     co_return;
   });
+
+  // Adoption: the connection rejoins the groups its previous node mirrored. Each job
+  // group is joined with its replay begun at the last update numbered there, then caught
+  // up from the store after the socket starts (Sequence and the mirrored frames go first).
+  d.onAdopted(
+      [&service](HubCallContext& ctx, const hub::SessionState& state) -> asio::awaitable<void> {
+        const auto& c = ctx.connection;
+        std::vector<std::pair<std::string, std::optional<std::int64_t>>> jobs;
+        constexpr std::string_view kJobPrefix = "job-";  // names::jobGroup
+        for (const auto& g : state.groups) {
+          if (g.rfind(kJobPrefix, 0) == 0) {
+            auto jobId = g.substr(kJobPrefix.size());
+            std::optional<std::int64_t> after;
+            if (auto mark = state.jobMarks.find(jobId); mark != state.jobMarks.end()) {
+              after = mark->second;
+              c->beginReplay(jobId, *after);
+            } else {
+              c->restartSequence(jobId);  // nothing of it was numbered: a fresh subscription
+            }
+            jobs.emplace_back(std::move(jobId), after);
+          }
+          ctx.lifetime.addToGroup(c, g);
+        }
+        auto executor = co_await asio::this_coro::executor;
+        auto logStop = [id = c->id()](const std::exception_ptr& e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::warn("connection {}: after its adoption: {}", id, ex.what());
+          }
+        };
+        if (state.groups.count(names::kDashboardGroup)) {
+          // The counts the dashboard gets every second come from a loop of the node serving it.
+          asio::co_spawn(
+              executor, dashboardStatsLoop(service, std::weak_ptr<hub::HubConnection>(c)), logStop);
+        }
+        if (jobs.empty()) co_return;
+        asio::co_spawn(executor, catchUpAdopted(service, c, std::move(jobs)), std::move(logStop));
+      });
 
   // Read at each call: the server turns enforcement on with AppSettings:EnableAuth.
   const auto* dispatcher = &d;

@@ -33,6 +33,7 @@
 #include "limits/connection_limits.h"
 #include "limits/rate_limiter.h"
 #include "protocol/websocket/accept_key.h"
+#include "transport/adoption.h"
 #include "transport/cluster_keys.h"
 #include "transport/websocket_transport.h"
 
@@ -637,11 +638,34 @@ struct HttpServer::Impl {
         // The WebSocket runs in its own coroutine so that this session's frame (parse
         // buffer, stream wrapper) is freed: it would otherwise live as long as the socket.
         core::HttpResponse refusal;
-        auto attach = attachWebSocket(req, context.principal, *client, stream.get_executor(), refusal);
+        std::string token;
+        auto attach =
+            attachWebSocket(req, context.principal, *client, stream.get_executor(), refusal, token);
+        if (attach.result == transport::AttachResult::Ok && attach.reattach &&
+            routes.transport.services.mirror) {
+          // Mirrored: another node may have adopted the connection since its last socket
+          // here. Then this copy is stale: it goes, and the session is adopted afresh.
+          auto checking = transport::stillOwned(attach.connection);
+          if (!co_await std::move(checking)) {
+            spdlog::info("connection {}: adopted elsewhere since; taking it back",
+                         attach.connection->connectionId);
+            routes.transport.connections.dispose(attach.connection);
+            attach = transport::Attach{};
+          }
+        }
+        if (attach.result == transport::AttachResult::NotFound && !token.empty() &&
+            routes.transport.services.mirror && !stopping) {
+          // Unknown here: a stateful connection whose node died may be reattaching.
+          auto adopting = transport::adoptConnection(
+              token, context.principal, config.app.enableAuth, stream.get_executor(),
+              routes.transport.connections, routes.transport.services);
+          auto adopted = co_await std::move(adopting);
+          if (adopted.result == transport::AttachResult::Ok) attach = std::move(adopted);
+        }
         if (attach.result == transport::AttachResult::NotFound && refusal.status == 404 &&
             routes.transport.options.webSockets && !stopping) {
-          // A valid upgrade whose token is unknown here (the only 404 left once WebSockets are
-          // on): in a cluster, one negotiated on another node.
+          // A valid upgrade whose token is unknown here and not adoptable (the only 404 left
+          // once WebSockets are on): in a cluster, one negotiated on another node.
           attach = attachFromPeer(req, context.principal, *client, stream.get_executor(), refusal);
         }
         if (attach.result != transport::AttachResult::Ok) {
@@ -826,7 +850,7 @@ struct HttpServer::Impl {
   transport::Attach attachWebSocket(const bhttp::request<bhttp::string_body>& req,
                                     const auth::Principal& principal, const Peer& peer,
                                     const asio::any_io_executor& executor,
-                                    core::HttpResponse& refusal) {
+                                    core::HttpResponse& refusal, std::string& reattachToken) {
     auto& connections = routes.transport.connections;
     transport::Attach attach;
     auto refuse = [&](int status, std::string text) {
@@ -852,6 +876,7 @@ struct HttpServer::Impl {
     std::string token;
     if (auto id = core::queryValue(query, "id"); id && !id->empty()) {
       token = *id;
+      reattachToken = token;
     } else {
       // skipNegotiation: a version-0 connection made on the spot, never stateful. It is
       // a new connection as a negotiate's is, and admitted the same way.

@@ -11,7 +11,7 @@ namespace asio = boost::asio;
 
 ConnectionHandler::ConnectionHandler(HubConnectionPtr connection, HubServices services,
                                      TransportFeatures features)
-    : connection_(std::move(connection)), services_(services), features_(features) {
+    : connection_(std::move(connection)), services_(std::move(services)), features_(features) {
   started_ = lastReceived_ = lastSent_ = services_.clock.steadyNow();
   if (const auto* l = services_.limits; l && l->invocationsPerConnectionPerSecond > 0) {
     invocations_.emplace(l->invocationsPerConnectionPerSecond, l->invocationBurstPerConnection,
@@ -136,6 +136,15 @@ asio::awaitable<bool> ConnectionHandler::onHandshake() {
   // transfer format (Binary for MessagePack). Nothing else can be queued before the
   // response: the connection is in no registry yet.
   connection_->setProtocol(chosen);
+  if (services_.mirror && connection_->statefulReconnect() && !connection_->token().empty()) {
+    // Mirrored from before the first frame: the record exists before any group or frame.
+    SessionState initial;
+    initial.connectionId = connection_->id();
+    initial.protocol = chosen->name();
+    initial.principal = connection_->principal();
+    connection_->attachMirror(services_.mirror,
+                              services_.mirror->open(connection_->token(), initial));
+  }
   connection_->sendRaw(std::make_shared<Frame>(protocol::handshakeSuccess()));
   services_.lifetime.add(connection_);
   registered_ = true;
@@ -207,6 +216,15 @@ asio::awaitable<bool> ConnectionHandler::onData(std::string_view bytes) {
       connection_->acknowledge(ack->sequenceId);
     } else if (auto* seq = std::get_if<protocol::SequenceMessage>(&message)) {
       if (connection_->statefulReconnect()) {
+        if (awaitingAdoptedSequence_) {
+          // Adopted: the old node may have received (and run) some of the messages the
+          // client replays now; what it received was not mirrored, so they run here
+          // (at least once; the hub's methods are idempotent subscriptions).
+          awaitingAdoptedSequence_ = false;
+          nextExpected_ = seq->sequenceId;
+          latestReceived_ = lastAcked_ = seq->sequenceId - 1;
+          continue;
+        }
         if (seq->sequenceId > nextExpected_) {
           spdlog::warn("connection {}: Sequence {} beyond the {} expected: messages were lost",
                        connection_->id(), seq->sequenceId, nextExpected_);
@@ -289,6 +307,31 @@ void ConnectionHandler::onClosed() {
   closed_ = true;
   if (registered_) services_.lifetime.remove(connection_);
   connection_->close(std::nullopt);
+  connection_->detachMirror();
+}
+
+asio::awaitable<bool> ConnectionHandler::adopt(const SessionState& state) {
+  const protocol::HubProtocol* chosen = nullptr;
+  if (state.protocol == services_.json.name()) chosen = &services_.json;
+  if (state.protocol == services_.messagePack.name()) chosen = &services_.messagePack;
+  if (!chosen) co_return false;
+  connection_->setProtocol(chosen);
+  handshakeDone_ = true;
+  awaitingAdoptedSequence_ = true;
+  clientPinged_ = true;  // it pinged the old node; its timeout runs here from now
+  services_.lifetime.add(connection_);
+  registered_ = true;
+  HubCallContext context{connection_, services_.lifetime, services_.backplane};
+  try {
+    co_await services_.dispatcher.adopted(context, state);
+  } catch (const std::exception& e) {
+    spdlog::error("connection {}: rejoining its groups after adoption failed: {}",
+                  connection_->id(), e.what());
+    co_return false;
+  }
+  lastReceived_ = lastSent_ = services_.clock.steadyNow();
+  noteSent(lastSent_);
+  co_return true;
 }
 
 }  // namespace herald::hub

@@ -38,6 +38,9 @@ struct HubServices {
   const core::Clock& clock = core::systemClock();
   // The invocation rate limit (Limits:*); null: none (tests that do not test it).
   const config::LimitsSettings* limits = nullptr;
+  // Where stateful connections are mirrored for adoption by another node (a cluster
+  // with Redis); null: none, and nothing of adoption costs anything.
+  std::shared_ptr<SessionMirror> mirror{};
 };
 
 // What the transport under a connection can do.
@@ -83,6 +86,11 @@ class ConnectionHandler {
   // A new socket took over a stateful connection: drop any partial inbound message.
   void onReattached();
 
+  // Adoption: the connection continues one another node mirrored (the handshake was done
+  // there). Sets the protocol, registers the connection and lets the app rejoin its
+  // groups. False when the mirrored protocol is unknown here.
+  boost::asio::awaitable<bool> adopt(const SessionState& state);
+
   bool handshakeDone() const { return handshakeDone_; }
   const HubConnectionPtr& connection() const { return connection_; }
 
@@ -111,6 +119,9 @@ class ConnectionHandler {
   bool closed_ = false;
   bool clientPinged_ = false;  // ASP.NET arms the client timeout after the first ping
   bool dispatching_ = false;
+  // Adopted, and the client's Sequence not seen yet: how many of its messages the old
+  // node received is unknown, so its first Sequence is taken as the truth.
+  bool awaitingAdoptedSequence_ = false;
   TimePoint started_;
   TimePoint lastReceived_;
   TimePoint lastSent_;

@@ -126,6 +126,10 @@ EnqueueResult HubConnection::send(const SerializedMessage& message, SendMode mod
   auto frame = message.frameFor(*protocol);
   lock.lock();
   OutFrame out{std::move(frame), protocol::isTrackable(message.message()), message.recordedAt()};
+  if (key && mirroredLocked()) {
+    out.jobId = key->jobId;
+    out.jobSequence = key->sequence;
+  }
   if (hold) {
     auto it = held_.find(key->jobId);
     if (it != held_.end() && !closing_) {
@@ -180,6 +184,10 @@ bool HubConnection::takeQueued(std::vector<FramePtr>& out, bool& binary, std::si
       // Counted where bytes leave for the socket, so backplane traffic is numbered too.
       replay_->push_back(Buffered{++totalSent_, f.bytes});
       replayBytes_ += f.bytes->size();
+      if (mirroredLocked()) {
+        link_->unmirrored.push_back(
+            MirroredFrame{totalSent_, std::move(f.jobId), f.jobSequence, f.bytes});
+      }
     }
     bytes += f.bytes->size();
     if (f.recordedAt != 0 && (oldest == 0 || f.recordedAt < oldest)) oldest = f.recordedAt;
@@ -243,12 +251,18 @@ bool HubConnection::statefulReconnect() const {
 }
 
 void HubConnection::acknowledge(std::int64_t sequenceId) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (!replay_) return;
+  bool trimmed = false;
   while (!replay_->empty() && replay_->front().sequence <= sequenceId) {
     replayBytes_ -= replay_->front().bytes->size();
     replay_->pop_front();
+    trimmed = true;
   }
+  auto mirror = trimmed && mirroredLocked() ? link_->mirror : nullptr;
+  auto session = mirror ? link_->session : nullptr;
+  lock.unlock();
+  if (mirror) mirror->acknowledge(session, sequenceId);
 }
 
 void HubConnection::prepareReplay() {
@@ -283,9 +297,13 @@ std::uint64_t HubConnection::enqueuedCount() const {
 }
 
 bool HubConnection::addGroup(const std::string& group, std::size_t maxGroups) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (maxGroups != 0 && groups_.size() >= maxGroups && !groups_.count(group)) return false;
-  groups_.insert(group);
+  const bool added = groups_.insert(group).second;
+  auto mirror = added && mirroredLocked() ? link_->mirror : nullptr;
+  auto session = mirror ? link_->session : nullptr;
+  lock.unlock();
+  if (mirror) mirror->joined(session, group);
   return true;
 }
 
@@ -295,8 +313,104 @@ std::size_t HubConnection::groupCount() const {
 }
 
 void HubConnection::removeGroup(const std::string& group) {
+  std::unique_lock lock(mutex_);
+  const bool removed = groups_.erase(group) > 0;
+  auto mirror = removed && mirroredLocked() ? link_->mirror : nullptr;
+  auto session = mirror ? link_->session : nullptr;
+  lock.unlock();
+  if (mirror) mirror->left(session, group);
+}
+
+void HubConnection::setToken(std::string token) {
   std::lock_guard lock(mutex_);
-  groups_.erase(group);
+  if (!link_) link_ = std::make_unique<MirrorLink>();
+  link_->token = std::move(token);
+}
+
+const std::string& HubConnection::token() const {
+  static const std::string kNone;
+  std::lock_guard lock(mutex_);
+  return link_ ? link_->token : kNone;  // fixed once set (before the handshake)
+}
+
+void HubConnection::attachMirror(std::shared_ptr<SessionMirror> mirror, MirrorSessionPtr session) {
+  std::lock_guard lock(mutex_);
+  if (!link_) link_ = std::make_unique<MirrorLink>();
+  link_->mirror = std::move(mirror);
+  link_->session = std::move(session);
+  mirrored_.store(link_->mirror != nullptr, std::memory_order_release);
+}
+
+bool HubConnection::mirrorTaken(std::function<void(MirrorWrite)> done) {
+  std::unique_lock lock(mutex_);
+  if (!mirroredLocked() || link_->unmirrored.empty()) return false;
+  auto frames = std::move(link_->unmirrored);
+  link_->unmirrored.clear();
+  auto mirror = link_->mirror;
+  auto session = link_->session;
+  const auto total = totalSent_;
+  lock.unlock();
+  mirror->append(session, std::move(frames), total, std::move(done));
+  return true;
+}
+
+bool HubConnection::checkMirror(std::function<void(MirrorWrite)> done) {
+  std::unique_lock lock(mutex_);
+  if (!mirroredLocked()) return false;
+  auto mirror = link_->mirror;
+  auto session = link_->session;
+  lock.unlock();
+  mirror->verify(session, std::move(done));
+  return true;
+}
+
+bool HubConnection::handOver() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!mirroredLocked() || !stateful_ || closing_) return false;
+    handingOver_ = true;
+  }
+  close(std::nullopt);  // the writer flushes the queue, then closes the socket
+  return true;
+}
+
+bool HubConnection::handingOver() const {
+  std::lock_guard lock(mutex_);
+  return handingOver_;
+}
+
+void HubConnection::detachMirror() {
+  std::unique_lock lock(mutex_);
+  if (!mirroredLocked()) return;
+  mirrored_.store(false, std::memory_order_release);
+  if (handingOver_) {
+    // Handed over: the record stays for the node that adopts the connection.
+    link_->mirror = nullptr;
+    link_->session = nullptr;
+    return;
+  }
+  auto mirror = std::move(link_->mirror);
+  auto session = std::move(link_->session);
+  link_->mirror = nullptr;
+  link_->session = nullptr;
+  link_->unmirrored.clear();
+  lock.unlock();
+  if (mirror) mirror->close(session);
+}
+
+void HubConnection::restore(const SessionState& state) {
+  std::lock_guard lock(mutex_);
+  stateful_ = true;
+  if (!replay_) replay_ = std::make_unique<std::deque<Buffered>>();
+  replay_->clear();
+  replayBytes_ = 0;
+  for (const auto& f : state.frames) {
+    if (!f.bytes) continue;
+    replay_->push_back(Buffered{f.sequence, f.bytes});
+    replayBytes_ += f.bytes->size();
+  }
+  totalSent_ = std::max(state.totalSent, replay_->empty() ? 0 : replay_->back().sequence);
+  for (const auto& [job, mark] : state.jobMarks) lastSequence_[job] = mark;
 }
 
 std::set<std::string> HubConnection::groups() const {

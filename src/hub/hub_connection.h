@@ -10,6 +10,7 @@
 // Thread safety: every public member may be called from any thread (the state is
 // guarded by a mutex that is never held across I/O or a callback). Owned by
 // shared_ptr: the transport connection holds it; registries hold weak_ptrs.
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -24,6 +25,7 @@
 
 #include "auth/principal.h"
 #include "hub/serialized_message.h"
+#include "hub/session_mirror.h"
 #include "protocol/signalr/hub_protocol.h"
 
 namespace herald::hub {
@@ -106,6 +108,35 @@ class HubConnection {
   // unacknowledged frames at the front of the queue, before anything still queued.
   void prepareReplay();
 
+  // Adoption (hub/session_mirror.h). From now on every frame the writer numbers is
+  // mirrored before it is written, and Acks and group changes are mirrored too.
+  void attachMirror(std::shared_ptr<SessionMirror> mirror, MirrorSessionPtr session);
+  // Writer side, after takeQueued: hands the frames numbered since the last call to the
+  // mirror. True: `done` runs (any thread) once they are stored or refused, and the
+  // writer must not write them before. False: nothing to wait for.
+  bool mirrorTaken(std::function<void(MirrorWrite)> done);
+  // Whether a mirror is attached; lock-free, so the writer of an unmirrored connection
+  // pays one load per batch and builds no callback.
+  bool mirrored() const { return mirrored_.load(std::memory_order_acquire); }
+  // The connection ended on this node: its record goes (unless another node adopted it).
+  void detachMirror();
+  // Graceful shutdown of this node: a mirrored stateful connection is not closed with a
+  // Close message (the client would make a new connection) but handed over: its queue is
+  // written out (numbered and mirrored as always), then its socket closes bare, so the
+  // client reattaches through the balancer and another node adopts it; the record is
+  // kept. False (nothing done) when the connection is not mirrored.
+  bool handOver();
+  bool handingOver() const;
+  // Whether this node still owns the mirrored session: `done` gets Stored when it does,
+  // Fenced when another node adopted it. False (nothing called): not mirrored.
+  bool checkMirror(std::function<void(MirrorWrite)> done);
+  // An adopted connection takes over what its previous node mirrored: stateful reconnect
+  // on, the unacknowledged frames as its replay buffer, the sequence ids given so far.
+  void restore(const SessionState& state);
+  // The connection token its client reattaches with (set only when a mirror exists).
+  void setToken(std::string token);
+  const std::string& token() const;
+
   // Frames queued so far. The connection handler compares it between its ticks to know
   // whether anything was sent (keep-alive): a counter rather than a timestamp, so the
   // fan-out reads no clock per recipient and the handler's injected clock alone decides.
@@ -124,6 +155,10 @@ class HubConnection {
     bool trackable;
     std::int64_t recordedAt = 0;  // SerializedMessage::recordedAt
     bool requeued = false;        // a replay buffer entry put back by prepareReplay
+    // A job's ordered event, kept only when the connection is mirrored (the adopter's
+    // per-job marks); other connections pay nothing for it.
+    std::string jobId{};
+    std::int64_t jobSequence = 0;
   };
   struct Buffered {
     std::int64_t sequence;
@@ -172,6 +207,19 @@ class HubConnection {
   // Bytes of replay buffer entries that prepareReplay put back in queue_ and the writer
   // has not taken yet: counted in both queuedBytes_ and replayBytes_.
   std::size_t requeuedBytes_ = 0;
+
+  // Adoption: made only on a node with a mirror, so other connections carry one null
+  // pointer for it.
+  struct MirrorLink {
+    std::string token;
+    std::shared_ptr<SessionMirror> mirror;  // null until the handshake (or the adoption)
+    MirrorSessionPtr session;
+    std::vector<MirroredFrame> unmirrored;  // numbered by takeQueued, not handed over yet
+  };
+  bool mirroredLocked() const { return link_ && link_->mirror; }
+  bool handingOver_ = false;
+  std::atomic<bool> mirrored_{false};
+  std::unique_ptr<MirrorLink> link_;
 };
 
 using HubConnectionPtr = std::shared_ptr<HubConnection>;

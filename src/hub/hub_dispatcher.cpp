@@ -87,6 +87,15 @@ asio::awaitable<void> HubDispatcher::connected(HubCallContext& context) const {
   if (onConnected_) co_await onConnected_(context);
 }
 
+asio::awaitable<void> HubDispatcher::adopted(HubCallContext& context,
+                                             const SessionState& state) const {
+  if (onAdopted_) {
+    co_await onAdopted_(context, state);
+    co_return;
+  }
+  for (const auto& g : state.groups) context.lifetime.addToGroup(context.connection, g);
+}
+
 std::string HubDispatcher::stringArg(const json::array& args, std::size_t index) {
   const auto& v = args.at(index);
   if (v.is_string()) return std::string(v.as_string());

@@ -19,6 +19,7 @@
 #include "backplane/backplane.h"
 #include "hub/hub_connection.h"
 #include "hub/hub_lifetime_manager.h"
+#include "hub/session_mirror.h"
 
 namespace herald::hub {
 
@@ -44,6 +45,10 @@ struct HubCallContext {
 using HubMethod = std::function<boost::asio::awaitable<boost::json::value>(
     HubCallContext&, const boost::json::array&)>;
 using ConnectedHook = std::function<boost::asio::awaitable<void>(HubCallContext&)>;
+// An adopted connection (hub/session_mirror.h) rejoins its groups; the app also catches
+// each group up on what was published while no node held the connection.
+using AdoptedHook =
+    std::function<boost::asio::awaitable<void>(HubCallContext&, const SessionState&)>;
 
 class HubDispatcher {
  public:
@@ -54,6 +59,7 @@ class HubDispatcher {
   // A method's declared access (case-insensitive name); nullopt for an unknown method.
   std::optional<auth::Access> methodAccess(const std::string& name) const;
   void onConnected(ConnectedHook hook) { onConnected_ = std::move(hook); }
+  void onAdopted(AdoptedHook hook) { onAdopted_ = std::move(hook); }
   // With authentication on: a caller without the method's role gets a completion error
   // ("... because user is unauthorized", ASP.NET Core's words) and the method never runs.
   void enforceAccess(bool on) { enforceAccess_ = on; }
@@ -64,6 +70,8 @@ class HubDispatcher {
                                       const protocol::InvocationMessage& invocation,
                                       bool detailedErrors) const;
   boost::asio::awaitable<void> connected(HubCallContext& context) const;
+  // Without a hook: rejoins the mirrored groups, nothing more.
+  boost::asio::awaitable<void> adopted(HubCallContext& context, const SessionState& state) const;
 
   // Argument helpers for methods: throw BindingError on a type mismatch.
   static std::string stringArg(const boost::json::array& args, std::size_t index);
@@ -79,6 +87,7 @@ class HubDispatcher {
   };
   std::unordered_map<std::string, Entry> methods_;  // keyed by lower-case name
   ConnectedHook onConnected_;
+  AdoptedHook onAdopted_;
   bool enforceAccess_ = false;
 };
 

@@ -9,19 +9,35 @@ void HubLifetimeManager::add(const HubConnectionPtr& c) {
   connections_[c->id()] = c;
 }
 
+namespace {
+
+// Whether a registry entry is `c` itself. Not always: an adopted connection (hub/session_mirror.h)
+// may replace a stale copy of the same id on this node, whose removal comes after and must
+// leave the new one in place. An expired entry is nobody's: removable.
+bool isEntryOf(const std::weak_ptr<HubConnection>& entry, const HubConnectionPtr& c) {
+  auto locked = entry.lock();
+  return !locked || locked == c;
+}
+
+}  // namespace
+
 void HubLifetimeManager::remove(const HubConnectionPtr& c) {
   std::lock_guard lock(mutex_);
   // The connection's groups are read under the registry lock: an addToGroup racing this
   // remove either completed before (its group is left here) or finds the connection
   // gone and adds nothing.
-  connections_.erase(c->id());
-  for (const auto& g : c->groups()) leaveLocked(c->id(), g);
+  if (auto it = connections_.find(c->id()); it != connections_.end() && isEntryOf(it->second, c)) {
+    connections_.erase(it);
+  }
+  for (const auto& g : c->groups()) leaveLocked(c, g);
 }
 
-void HubLifetimeManager::leaveLocked(const std::string& connectionId, const std::string& group) {
+void HubLifetimeManager::leaveLocked(const HubConnectionPtr& c, const std::string& group) {
   auto it = groups_.find(group);
   if (it == groups_.end()) return;
-  it->second.erase(connectionId);
+  auto member = it->second.find(c->id());
+  if (member == it->second.end() || !isEntryOf(member->second, c)) return;
+  it->second.erase(member);
   if (it->second.empty()) {
     groups_.erase(it);
     if (backplane_) backplane_->unsubscribe(group);
@@ -42,7 +58,7 @@ bool HubLifetimeManager::addToGroup(const HubConnectionPtr& c, const std::string
 void HubLifetimeManager::removeFromGroup(const HubConnectionPtr& c, const std::string& group) {
   std::lock_guard lock(mutex_);
   c->removeGroup(group);
-  leaveLocked(c->id(), group);
+  leaveLocked(c, group);
 }
 
 void HubLifetimeManager::deliverLocal(backplane::Envelope envelope) {

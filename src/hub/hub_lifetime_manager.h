@@ -60,7 +60,7 @@ class HubLifetimeManager final : public backplane::LocalSink {
  private:
   using Members = std::unordered_map<std::string, std::weak_ptr<HubConnection>>;
 
-  void leaveLocked(const std::string& connectionId, const std::string& group);
+  void leaveLocked(const HubConnectionPtr& connection, const std::string& group);
 
   backplane::Backplane* const backplane_;
   std::size_t maxGroupsPerConnection_ = 0;

@@ -28,6 +28,7 @@
 #include "backplane/backplane.h"
 #include "backplane/redis/redis_backplane.h"
 #include "backplane/redis/redis_options.h"
+#include "cluster/redis_session_mirror.h"
 #include "config/load.h"
 #include "core/strings.h"
 #include "http/http_server.h"
@@ -224,6 +225,30 @@ int runServer(const config::Config& config) {
   protocol::MessagePackHubProtocol messagePack;
   hub::HubServices hubServices{dispatcher, lifetime, backplane, config.signalr, json, messagePack};
   hubServices.limits = &config.limits;  // the invocation rate limit
+  const auto nodeId = config.jobs.nodeId.empty() ? defaultNodeId() : config.jobs.nodeId;
+  // With Redis, stateful connections are mirrored there so that another node can adopt
+  // them when this one dies (docs/architecture.md, "Adoption"). Redis unreachable at
+  // start stops the server: a cluster that silently could not adopt would fail open.
+  std::shared_ptr<cluster::RedisSessionMirror> sessionMirror;
+  if (redisOptions && config.signalr.allowStatefulReconnects) {
+    try {
+      cluster::RedisSessionMirror::Options options;
+      options.address = *redisOptions;
+      options.nodeId = nodeId;
+      // A dead node's sessions stay adoptable at least this long; more than a client
+      // needs to come back (at once), and a multiple of the refresh period (ttl / 3).
+      options.ttl = std::max<std::chrono::milliseconds>(std::chrono::seconds(30),
+                                                        2 * config.signalr.disconnectTimeout);
+      sessionMirror = std::make_shared<cluster::RedisSessionMirror>(std::move(options));
+      sessionMirror->start();
+    } catch (const std::exception& e) {
+      spdlog::critical("ConnectionStrings:Redis: {}", e.what());
+      return 1;
+    }
+    spdlog::info(
+        "stateful connections are mirrored to Redis: another node adopts them if this one dies");
+    hubServices.mirror = sessionMirror;
+  }
   lifetime.setMaxGroupsPerConnection(config.limits.maxGroupsPerConnection);
 
   jobs::EngineOptions engineOptions;
@@ -231,7 +256,7 @@ int runServer(const config::Config& config) {
   engineOptions.workers = config.jobs.workerCount;
   engineOptions.maxUpdatesPerSecond = config.jobs.maxProgressUpdatesPerSecond;
   engineOptions.retryBaseDelay = std::chrono::milliseconds(config.jobs.retryBaseDelayMs);
-  engineOptions.nodeId = config.jobs.nodeId.empty() ? defaultNodeId() : config.jobs.nodeId;
+  engineOptions.nodeId = nodeId;
   engineOptions.leaseLength = std::chrono::seconds(config.jobs.leaseSeconds);
   jobs::JobEngine engine(progress, engineOptions);
   // A cancel on another node reaches this one's engine at once (the lease check, once a
@@ -417,9 +442,13 @@ int runServer(const config::Config& config) {
     httpServer.stopAccepting();
     protocol::CloseMessage close;
     close.allowReconnect = true;  // clients with automatic reconnect come back elsewhere/later
-    for (const auto& c : lifetime.allConnections()) c->close(close);
+    // A mirrored stateful connection is handed over instead: its client reattaches to
+    // another node, which adopts it (same id, groups, nothing lost).
+    for (const auto& c : lifetime.allConnections()) {
+      if (!c->handOver()) c->close(close);
+    }
     for (const auto& c : connections.all()) {
-      if (c->hub) c->hub->close(close);
+      if (c->hub && !c->hub->handingOver()) c->hub->close(close);
     }
     asio::co_spawn(
         main,
@@ -473,6 +502,8 @@ int runServer(const config::Config& config) {
   // server). The contexts themselves stay until the end: the listener's acceptor and the
   // sockets still need their services to be destroyed.
   for (auto& ctx : ioContexts) ctx->destroyPendingWork();
+  // Last writes (the records of connections that ended) go out before the process does.
+  if (sessionMirror) sessionMirror->stop();
   stores.clear();
   spdlog::info("Herald stopped");
   return 0;

@@ -72,6 +72,8 @@ void setUpConnection(const HttpConnectionPtr& c, const hub::HubServices& service
   c->hub = std::make_shared<hub::HubConnection>(c->connectionId, c->principal,
                                                 services.settings.maxOutboundQueueBytes);
   c->hub->setTransport(transport);
+  // Only a mirrored stateful connection needs its token: it keys the mirror's record.
+  if (services.mirror && c->statefulReconnect) c->hub->setToken(c->token);
   features.statefulReconnect = c->statefulReconnect && features.statefulReconnect;
   c->handler = std::make_unique<hub::ConnectionHandler>(c->hub, services, features);
   // Called on the home executor (the first transport request's), whose thread owns

@@ -45,6 +45,24 @@ HttpConnectionPtr ConnectionManager::createFromPeer(const TokenClaims& claims,
   return it->second;
 }
 
+HttpConnectionPtr ConnectionManager::adopt(const std::string& token,
+                                           const std::string& connectionId,
+                                           auth::Principal principal,
+                                           const boost::asio::any_io_executor& executor) {
+  auto c = std::make_shared<HttpConnection>();
+  c->connectionId = connectionId;
+  c->token = token;
+  c->negotiateVersion = 1;
+  c->principal = std::move(principal);
+  c->statefulReconnect = true;
+  c->transport = TransportKind::WebSockets;
+  c->home = executor;
+  c->active = true;
+  std::lock_guard lock(mutex_);
+  if (!byToken_.emplace(token, c).second) return nullptr;
+  return c;
+}
+
 HttpConnectionPtr ConnectionManager::find(const std::string& token) const {
   std::lock_guard lock(mutex_);
   auto it = byToken_.find(token);

@@ -112,6 +112,11 @@ class ConnectionManager {
   HttpConnectionPtr createFromPeer(const TokenClaims& claims, const std::string& token,
                                    auth::Principal principal, limits::ConnectionLease lease);
   HttpConnectionPtr find(const std::string& token) const;
+  // Adoption: a connection another node negotiated (and mirrored), registered under its
+  // token with its id, already on WebSockets from `executor`. Null when the token is
+  // known here already (a second adoption racing this one).
+  HttpConnectionPtr adopt(const std::string& token, const std::string& connectionId,
+                          auth::Principal principal, const boost::asio::any_io_executor& executor);
 
   // A transport request for `token`. `executor` becomes the home executor on the
   // first one. Marks the connection active.

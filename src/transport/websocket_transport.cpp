@@ -87,6 +87,9 @@ struct Socket {
 
   bool detached = false;         // a newer socket took over, or this one is finished
   bool waitingWritable = false;  // the kernel buffer was full: an async_wait is pending
+  // Adoption's write-ahead: the batch taken is numbered but not in the mirror yet, and
+  // must not be written before it is (hub/session_mirror.h).
+  bool awaitingMirror = false;
   bool writerDone = false;
   bool closeSent = false;
   bool closeReceived = false;
@@ -97,6 +100,38 @@ using SocketPtr = std::shared_ptr<Socket>;
 
 void pump(const SocketPtr& s);
 void startReading(const SocketPtr& s);
+void finish(const SocketPtr& s);
+
+// The mirror answered for the batch the writer holds (on the socket's executor).
+void mirrored(const SocketPtr& s, hub::MirrorWrite result) {
+  s->awaitingMirror = false;
+  if (result == hub::MirrorWrite::Fenced) {
+    // Another node adopted the connection (its client reattached there): this node lets
+    // it go without writing a byte more, so the client gets each frame from one node.
+    spdlog::info("connection {}: adopted by another node; dropped here",
+                 s->connection->connectionId);
+    s->inFlight.clear();
+    s->headerLength = 0;
+    s->written = 0;
+    s->connection->hub->close(std::nullopt);
+    return finish(s);
+  }
+  pump(s);
+}
+
+// Hands the batch just taken to the mirror if it numbered frames (a mirrored stateful
+// connection); the writer then waits for mirrored().
+void mirrorBatch(const SocketPtr& s) {
+  if (!s->connection->hub->mirrored()) return;  // the common case: no cluster, no cost
+  std::weak_ptr<Socket> weak = s;
+  auto executor = s->socket.get_executor();
+  const bool waiting = s->connection->hub->mirrorTaken([weak, executor](hub::MirrorWrite result) {
+    asio::post(executor, [weak, result] {
+      if (auto s = weak.lock()) mirrored(s, result);
+    });
+  });
+  if (waiting) s->awaitingMirror = true;
+}
 
 // The socket is done: stop both directions and tell the connection manager, unless a
 // newer socket carries the connection now.
@@ -163,6 +198,7 @@ bool takeNext(const SocketPtr& s) {
       for (const auto& f : s->inFlight) size += f->size();
       s->headerLength = static_cast<std::uint8_t>(ws::encodeFrameHeader(
           binary ? ws::Opcode::Binary : ws::Opcode::Text, size, s->header.data()));
+      mirrorBatch(s);
       return true;
     }
     if (closing) {
@@ -189,7 +225,7 @@ bool takeNext(const SocketPtr& s) {
 // takes the bytes (the common case: one writev per wake-up) and waits for writability
 // only when it does not.
 void pump(const SocketPtr& s) {
-  if (s->waitingWritable || s->writerDone) return;
+  if (s->waitingWritable || s->writerDone || s->awaitingMirror) return;
   std::array<asio::const_buffer, kMaxGather> buffers;
   for (;;) {
     std::size_t total = pendingBytes(*s);
@@ -205,6 +241,7 @@ void pump(const SocketPtr& s) {
         if (s->control.capacity() > 256) std::string().swap(s->control);
         return;
       }
+      if (s->awaitingMirror) return;  // mirrored() resumes
       total = pendingBytes(*s);
     }
     const std::size_t count = gather(*s, s->written, buffers);

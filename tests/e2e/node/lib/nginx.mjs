@@ -9,8 +9,11 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from './redis.mjs';
 
-/** The nginx.conf of a round-robin balancer on 127.0.0.1:`port` in front of `upstreams` ("host:port"). */
-export function nginxConfig({ port, prefix, upstreams }) {
+/**
+ * The nginx.conf of a round-robin balancer on 127.0.0.1:`port` in front of `upstreams`
+ * ("host:port"); `backups` (optional) take requests only when every upstream fails.
+ */
+export function nginxConfig({ port, prefix, upstreams, backups = [] }) {
   return `daemon off;
 master_process on;
 worker_processes 1;
@@ -30,6 +33,7 @@ http {
   map $http_upgrade $connection_upgrade { default upgrade; '' close; }
   upstream herald {
 ${upstreams.map((u) => `    server ${u} max_fails=0;`).join('\n')}
+${backups.map((u) => `    server ${u} max_fails=0 backup;`).join('\n')}
   }
   server {
     listen 127.0.0.1:${port};
@@ -55,15 +59,16 @@ ${upstreams.map((u) => `    server ${u} max_fails=0;`).join('\n')}
 }
 
 /**
- * Starts nginx round-robin in front of `upstreams` (["127.0.0.1:PORT", …]). Returns {port,
- * url, prefix, accessLog() (its lines: "METHOD URI STATUS UPSTREAM"), stop()}.
+ * Starts nginx round-robin in front of `upstreams` (["127.0.0.1:PORT", …]), with `backups`
+ * used only when those fail (a failover pair). Returns {port, url, prefix, accessLog() (its
+ * lines: "METHOD URI STATUS UPSTREAM"), stop()}.
  */
-export async function startNginx(upstreams) {
+export async function startNginx(upstreams, { backups = [] } = {}) {
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'herald-e2e-nginx-'));
   for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(prefix, d));
   const port = await freePort();
   const conf = path.join(prefix, 'nginx.conf');
-  writeFileSync(conf, nginxConfig({ port, prefix, upstreams }));
+  writeFileSync(conf, nginxConfig({ port, prefix, upstreams, backups }));
   const bin = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
   const proc = spawn(bin, ['-p', prefix, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -216,16 +216,17 @@ class ResponseWatcher {
  * - `upgrades()`: the WebSocket upgrade requests;
  * - `dropAll()`: destroys both sides of every current connection, returns how many;
  * - `pause()` / `resume()`: hold new connections (accepted, nothing forwarded) / forward them;
+ * - `retarget(next)`: forward new connections to another server;
  * - `close()`.
  */
+function upstreamOf(target) {
+  if (typeof target === 'number') return { host: '127.0.0.1', port: target };
+  const u = new URL(target);
+  return { host: u.hostname, port: Number(u.port) };
+}
+
 export async function startProxy(target) {
-  let upstream;
-  if (typeof target === 'number') {
-    upstream = { host: '127.0.0.1', port: target };
-  } else {
-    const u = new URL(target);
-    upstream = { host: u.hostname, port: Number(u.port) };
-  }
+  let upstream = upstreamOf(target);
 
   const live = new Set(); // {client, server}
   const held = []; // accepted while paused: {client, chunks, release}
@@ -263,6 +264,10 @@ export async function startProxy(target) {
     },
     pause() {
       paused = true;
+    },
+    /** Connections forwarded from now on go to `next` (a port or URL): another node. */
+    retarget(next) {
+      upstream = upstreamOf(next);
     },
     resume() {
       paused = false;
