@@ -179,8 +179,8 @@ bool RedisSessionMirror::connect(std::string& error) {
     return ok;
   };
   const bool authenticated =
-      a.password.empty() ||
-      (a.user.empty() ? run({"AUTH", a.password}, nullptr) : run({"AUTH", a.user, a.password}, nullptr));
+      a.password.empty() || (a.user.empty() ? run({"AUTH", a.password}, nullptr)
+                                            : run({"AUTH", a.user, a.password}, nullptr));
   if (!authenticated) {
     error = "AUTH refused: " + error;
     disconnect();

@@ -42,7 +42,7 @@ class RedisSessionMirror final : public hub::SessionMirror {
  public:
   struct Options {
     backplane::redis::RedisOptions address;  // ConnectionStrings:Redis, parsed once
-    std::string nodeId;  // written as the owner (diagnostics)
+    std::string nodeId;                      // written as the owner (diagnostics)
     // How long a session outlives its owner's last refresh. Longer than the time a client
     // takes to come back (immediately) and than the refresh period (ttl / 3).
     std::chrono::milliseconds ttl{60'000};

@@ -242,12 +242,28 @@ int runServer(const config::Config& config) {
       sessionMirror = std::make_shared<cluster::RedisSessionMirror>(std::move(options));
       sessionMirror->start();
     } catch (const std::exception& e) {
-      spdlog::critical("ConnectionStrings:Redis: {}", e.what());
-      return 1;
+      sessionMirror.reset();
+      if (redisOptions->abortConnect) {
+        spdlog::critical(
+            "ConnectionStrings:Redis: cannot reach {} for the session mirror: {} "
+            "(abortConnect=true; with abortConnect=false the server starts without it)",
+            herald::backplane::redis::describe(*redisOptions), e.what());
+        return 1;
+      }
+      // abortConnect=false: the operator chose to start without Redis. The backplane keeps
+      // trying; the mirror does not, so say plainly what this node cannot do.
+      spdlog::warn(
+          "ConnectionStrings:Redis: the session mirror could not start ({}): this node's "
+          "stateful connections cannot be adopted by another node until it is restarted with "
+          "Redis reachable",
+          e.what());
     }
-    spdlog::info(
-        "stateful connections are mirrored to Redis: another node adopts them if this one dies");
-    hubServices.mirror = sessionMirror;
+    if (sessionMirror) {
+      spdlog::info(
+          "stateful connections are mirrored to Redis: another node adopts them if this one "
+          "dies");
+      hubServices.mirror = sessionMirror;
+    }
   }
   lifetime.setMaxGroupsPerConnection(config.limits.maxGroupsPerConnection);
 
