@@ -9,10 +9,11 @@ import math
 import pathlib
 import sys
 
-PEER_ORDER = ["herald-json", "herald-json-mariadb", "herald-json-memory", "herald-msgpack", "nchan", "socketio", "ws"]
+PEER_ORDER = ["herald-json", "herald-json-mariadb", "herald-json-cluster", "herald-json-memory", "herald-msgpack", "nchan", "socketio", "ws"]
 LABELS = {
     "herald-json": "Herald (SignalR JSON)",
     "herald-json-mariadb": "Herald (SignalR JSON), store in MariaDB",
+    "herald-json-cluster": "Herald cluster: publish on node A, subscribers on node B (MariaDB + Redis)",
     "herald-json-memory": "Herald (SignalR JSON), store in memory, not durable",
     "herald-msgpack": "Herald (SignalR MessagePack)",
     "nchan": "Nchan (nginx)",
@@ -299,7 +300,7 @@ def plot(raw, path):
         print("report: matplotlib missing, no plot", file=sys.stderr)
         return False
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
-    colors = {"herald-json": "#d62728", "herald-json-mariadb": "#9467bd", "herald-json-memory": "#8c564b", "herald-msgpack": "#ff7f0e", "nchan": "#1f77b4",
+    colors = {"herald-json": "#d62728", "herald-json-mariadb": "#9467bd", "herald-json-cluster": "#e377c2", "herald-json-memory": "#8c564b", "herald-msgpack": "#ff7f0e", "nchan": "#1f77b4",
               "socketio": "#2ca02c", "ws": "#9467bd"}
     for ax, phase, title in ((axes[0], "small", "groups of 5"), (axes[1], "big", "groups of 1,000")):
         for p in PEER_ORDER:

@@ -64,6 +64,7 @@ struct Options {
   Peer peer = Peer::HeraldJson;
   std::string host = "127.0.0.1";
   int port = 5000;
+  int publishPort = 0;  // where publishes (and Herald's job creation) go; 0: --port
   std::string phase = "small";  // small | big | hold
   int connections = 10000;
   int groupSize = 5;
@@ -111,6 +112,8 @@ void usage() {
   --label NAME              name the results are recorded under (default: the peer),
                             e.g. a server configuration of the same protocol
   --host 127.0.0.1          --port N
+  --publish-port N          publish to this port instead (a cluster: subscribers on one
+                            node, publishes on another)
   --bearer TOKEN            Authorization: Bearer TOKEN on upgrades and POSTs (Herald
                             with EnableAuth; an admin token sees every job)
   --phase small|big|hold    small/big: connect, idle memory, [light step], rate ladder
@@ -167,6 +170,8 @@ Options parseOptions(int argc, char** argv) {
       o.bearer = val();
     else if (k == "--port")
       o.port = std::stoi(val());
+    else if (k == "--publish-port")
+      o.publishPort = std::stoi(val());
     else if (k == "--phase")
       o.phase = val();
     else if (k == "--connections")
@@ -377,11 +382,14 @@ class Bench {
       throw std::runtime_error("--host must be an IPv4 address");
     }
     addr_ = a;
+    publishAddr_ = a;
+    if (opt_.publishPort > 0) publishAddr_.sin_port = htons(static_cast<uint16_t>(opt_.publishPort));
   }
 
   Loop& loop() { return loop_; }
   const Options& opt() const { return opt_; }
   const sockaddr_in& addr() const { return addr_; }
+  const sockaddr_in& publishAddr() const { return publishAddr_; }
   StepStats& stats() { return *step_; }
 
   int run();
@@ -427,6 +435,7 @@ class Bench {
   Options opt_;
   Loop loop_;
   sockaddr_in addr_{};
+  sockaddr_in publishAddr_{};
   ServerProbe probe_;
   std::vector<Group> groups_;
   std::vector<std::unique_ptr<Subscriber>> subs_;
@@ -695,7 +704,7 @@ void Subscriber::fail(const std::string& reason) {
 bool Publisher::connect() {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) throw std::runtime_error("publisher socket failed");
-  const auto& a = b_.addr();
+  const auto& a = b_.publishAddr();
   if (::connect(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
     b_.noteError("publisher connect: " + std::string(strerror(errno)));
     ::close(fd_);
