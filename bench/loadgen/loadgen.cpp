@@ -64,7 +64,7 @@ struct Options {
   Peer peer = Peer::HeraldJson;
   std::string host = "127.0.0.1";
   int port = 5000;
-  int publishPort = 0;  // where publishes (and Herald's job creation) go; 0: --port
+  int publishPort = 0;          // where publishes (and Herald's job creation) go; 0: --port
   std::string phase = "small";  // small | big | hold
   int connections = 10000;
   int groupSize = 5;
@@ -383,7 +383,8 @@ class Bench {
     }
     addr_ = a;
     publishAddr_ = a;
-    if (opt_.publishPort > 0) publishAddr_.sin_port = htons(static_cast<uint16_t>(opt_.publishPort));
+    if (opt_.publishPort > 0)
+      publishAddr_.sin_port = htons(static_cast<uint16_t>(opt_.publishPort));
   }
 
   Loop& loop() { return loop_; }

@@ -338,13 +338,25 @@ constexpr Component kComponents[] = {
      {},
      R"J({"type": "object",
       "properties": {
-        "status": {"type": "string", "enum": ["Healthy"]},
+        "status": {"type": "string", "enum": ["Healthy", "Degraded"],
+          "description": "Degraded: still serving, but a part is impaired (see checks)"},
         "connections": {"type": "integer", "minimum": 0, "description": "hub connections"},
         "updatesRecorded": {"type": "integer", "minimum": 0,
-          "description": "job progress updates stored since start"}},
+          "description": "job progress updates stored since start"},
+        "checks": {"type": "object",
+          "properties": {
+            "backplane": {"type": "object",
+              "description": "the fan-out between nodes: Degraded while Redis is unreachable (local delivery goes on; other nodes' updates are filled in from the store when it is back)",
+              "properties": {
+                "status": {"type": "string", "enum": ["Healthy", "Degraded"]},
+                "description": {"type": "string", "description": "why it is degraded"}},
+              "required": ["status"],
+              "additionalProperties": false}},
+          "additionalProperties": false}},
       "required": ["status", "connections", "updatesRecorded"],
       "additionalProperties": false})J",
-     R"J({"status": "Healthy", "connections": 3, "updatesRecorded": 1250})J"},
+     R"J({"status": "Healthy", "connections": 3, "updatesRecorded": 1250,
+      "checks": {"backplane": {"status": "Healthy"}}})J"},
 
     {"Problem",
      {},
